@@ -1,0 +1,283 @@
+"""One KAN layer: a learnable curve on every edge, contracted with one matmul."""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .basis import bspline_basis, make_extended_grid, spline_tables, uniform_grid
+
+__all__ = ["KANLayer"]
+
+
+def _weighted_quantiles(x, weights, levels):
+    """Quantiles of each column of ``x`` at ``levels`` under non-negative ``weights``.
+
+    Samples of zero weight are ignored entirely, so a zero weight is the same as a
+    removed sample. The first and last levels give the exact weighted min and max.
+    """
+    order = torch.argsort(x, dim=0)
+    x_sorted = torch.gather(x, 0, order)
+    w_sorted = weights[order]
+    cumulative = torch.cumsum(w_sorted, dim=0)
+    total = cumulative[-1:]
+    # Mid-point rule: a sample covers the centre of its weight mass.
+    position = (cumulative - 0.5 * w_sorted) / total
+    positive = w_sorted > 0
+    big = torch.finfo(x.dtype).max
+    low = torch.where(positive, x_sorted, torch.full_like(x_sorted, big)).amin(0)
+    high = torch.where(positive, x_sorted, torch.full_like(x_sorted, -big)).amax(0)
+    # Zero-weight samples get a position of +inf so they are never interpolated.
+    position = torch.where(positive, position, torch.full_like(position, math.inf))
+    result = []
+    for column in range(x.shape[1]):
+        keep = positive[:, column]
+        pos, val = position[keep, column], x_sorted[keep, column]
+        idx = torch.searchsorted(pos, levels.clamp(pos[0], pos[-1]).contiguous(), right=True).clamp(1, pos.numel() - 1) if pos.numel() > 1 else None
+        if idx is None:
+            result.append(val.expand(levels.numel()))
+            continue
+        left, right = pos[idx - 1], pos[idx]
+        frac = ((levels.clamp(pos[0], pos[-1]) - left) / (right - left).clamp_min(1e-300)).clamp(0, 1)
+        result.append(val[idx - 1] + frac * (val[idx] - val[idx - 1]))
+    quantiles = torch.stack(result, dim=1)  # (levels, inputs)
+    quantiles[0], quantiles[-1] = low, high
+    return quantiles
+
+
+def _widen_degenerate(low, high):
+    """Give constant inputs a unit-width range so their knots stay distinct."""
+    scale = torch.maximum(low.abs(), high.abs()).clamp_min(1.0)
+    degenerate = (high - low) <= 1e-6 * scale
+    centre = 0.5 * (low + high)
+    low = torch.where(degenerate, centre - 1.0, low)
+    high = torch.where(degenerate, centre + 1.0, high)
+    return low, high
+
+
+class KANLayer(nn.Module):
+    r"""A Kolmogorov-Arnold layer ``y_j = b_j + sum_i phi_{j,i}(x_i)``.
+
+    Each edge carries ``phi(x) = w_b silu(x) + w_s sum_c c_c B_c(x)`` with B-splines of
+    order ``spline_order`` on a per-input grid of ``grid_size`` intervals. The spline
+    branch of every edge is evaluated as one ``(batch, in * (G + k))`` basis tensor
+    and one matmul; the basis is computed locally (only the ``k + 1`` non-zero
+    B-splines) with an exact custom backward.
+
+    Inputs outside an input's grid range are clamped for the spline branch, which
+    therefore holds its boundary value; the ``silu`` base branch keeps extrapolating.
+    Predictions stay finite for any finite input.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Layer width.
+    grid_size : int, default=5
+        Number of grid intervals ``G``.
+    spline_order : int, default=3
+        B-spline order ``k`` (3 is cubic).
+    grid_range : tuple of float, default=(-1.0, 1.0)
+        Initial range of every input's grid (adapt it with :meth:`update_grid`).
+    noise_scale : float, default=0.1
+        Scale of the random initial spline coefficients.
+    bias : bool, default=True
+        Learn an additive bias per output node.
+    generator : torch.Generator, optional
+        Source of randomness for the initialisation (never the global RNG).
+    device, dtype : optional
+        Where and in which precision to create the parameters.
+
+    Attributes
+    ----------
+    coef : nn.Parameter of shape (out, in, G + k)
+        Spline coefficients ``c``.
+    scale_base, scale_spline : nn.Parameter of shape (out, in)
+        ``w_b`` and ``w_s``.
+    grid : buffer of shape (in, G + 2k + 1)
+        Extended knot vector of each input.
+    mask : buffer of shape (out, in)
+        1 for active edges, 0 for pruned ones.
+    """
+
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        grid_size=5,
+        spline_order=3,
+        grid_range=(-1.0, 1.0),
+        noise_scale=0.1,
+        bias=True,
+        generator=None,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if spline_order < 1:
+            raise ValueError(f"spline_order must be >= 1, got {spline_order}.")
+        if grid_size < 1:
+            raise ValueError(f"grid_size must be >= 1, got {grid_size}.")
+        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        self.in_features = in_features
+        self.out_features = out_features
+        self.grid_size = grid_size
+        self.spline_order = spline_order
+        n_basis = grid_size + spline_order
+        low = torch.full((in_features,), float(grid_range[0]), **factory)
+        high = torch.full((in_features,), float(grid_range[1]), **factory)
+        self.register_buffer("grid", uniform_grid(low, high, grid_size, spline_order))
+        self.register_buffer("mask", torch.ones(out_features, in_features, **factory))
+        bound = 1.0 / math.sqrt(in_features)
+        self.scale_base = nn.Parameter(
+            (torch.rand(out_features, in_features, generator=generator, **factory) * 2 - 1) * bound
+        )
+        self.scale_spline = nn.Parameter(torch.full((out_features, in_features), bound, **factory))
+        self.coef = nn.Parameter(
+            torch.randn(out_features, in_features, n_basis, generator=generator, **factory)
+            * (noise_scale / math.sqrt(grid_size))
+        )
+        self.bias = nn.Parameter(torch.zeros(out_features, **factory)) if bias else None
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"grid_size={self.grid_size}, spline_order={self.spline_order}"
+        )
+
+    # ------------------------------------------------------------------ weights
+    def spline_weight(self):
+        """Effective spline coefficients ``w_s * c * mask``, shape (out, in, G + k)."""
+        return self.coef * (self.scale_spline * self.mask)[..., None]
+
+    def base_weight(self):
+        """Effective base weights ``w_b * mask``, shape (out, in)."""
+        return self.scale_base * self.mask
+
+    def tables(self, dtype=None):
+        """Polynomial tables of the current grid, cached until the grid changes."""
+        dtype = dtype or self.grid.dtype
+        key = (self.grid.data_ptr(), self.grid._version, self.grid.device, dtype)
+        cached = self.__dict__.get("_tables_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, spline_tables(self.grid, self.spline_order, dtype=dtype))
+            self.__dict__["_tables_cache"] = cached
+        return cached[1]
+
+    def basis(self, x):
+        """B-spline basis of the layer's grid at ``x``: (batch, in, G + k)."""
+        return bspline_basis(x, self.grid, self.spline_order, tables=self.tables(x.dtype))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_tables_cache", None)
+        return state
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x):
+        """Apply the layer to ``x`` of shape (batch, in_features)."""
+        basis = self.basis(x)
+        spline = F.linear(basis.reshape(x.shape[0], -1), self.spline_weight().reshape(self.out_features, -1))
+        return spline + F.linear(F.silu(x), self.base_weight(), self.bias)
+
+    def edge_activations(self, x):
+        """Value of every edge's curve, ``phi_{j,i}(x_i)``: (batch, out, in)."""
+        spline = torch.einsum("bif,oif->boi", self.basis(x), self.spline_weight())
+        return spline + F.silu(x)[:, None, :] * self.base_weight()
+
+    def edge_spread(self, x, sample_weight=None):
+        """Standard deviation of every edge's activation over the batch: (out, in).
+
+        Computed exactly from each input's covariance of ``[B_0 .. B_{G+k-1}, silu]``
+        (in, G+k+1, G+k+1), so no (batch, out, in) tensor is materialised.
+        """
+        features = torch.cat([self.basis(x), F.silu(x)[..., None]], dim=-1)
+        if sample_weight is None:
+            weights = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype, device=x.device)
+        else:
+            weights = sample_weight / sample_weight.sum()
+        mean = torch.einsum("b,bif->if", weights, features)
+        centred = features - mean
+        covariance = torch.einsum("b,bif,big->ifg", weights, centred, centred)
+        edge_weight = torch.cat([self.spline_weight(), self.base_weight()[..., None]], dim=-1)
+        variance = torch.einsum("oif,ifg,oig->oi", edge_weight, covariance, edge_weight)
+        return variance.clamp_min(0).add(1e-12).sqrt()
+
+    # ------------------------------------------------------------------ grid
+    @torch.no_grad()
+    def _refit(self, new_grid, sample_points=None):
+        """Replace the grid, fitting new coefficients to the current curves.
+
+        The current spline of every edge is evaluated, in float64, at points spread
+        densely over every interval of the new grid (so the least-squares problem is
+        well posed wherever there is no data) plus ``sample_points``; the new
+        coefficients solve a ridge-stabilised normal equation per input.
+        """
+        k = self.spline_order
+        old_grid = self.grid.double()
+        new_grid = new_grid.double()
+        interior = new_grid[:, k : new_grid.shape[1] - k]
+        per_interval = k + 2
+        fractions = (torch.arange(per_interval, dtype=torch.float64, device=new_grid.device) + 0.5) / per_interval
+        left, width = interior[:, :-1], interior[:, 1:] - interior[:, :-1]
+        dense = (left[..., None] + width[..., None] * fractions).reshape(self.in_features, -1)
+        points = torch.cat([dense, interior], dim=1)
+        if sample_points is not None:
+            points = torch.cat([points, sample_points.double().t()], dim=1)
+        points = points.t().contiguous()  # (points, in)
+        coef = self.coef.double()
+        old_values = torch.einsum("pif,oif->ipo", bspline_basis(points, old_grid, k), coef)
+        new_basis = bspline_basis(points, new_grid, k)
+        gram = torch.einsum("pif,pig->ifg", new_basis, new_basis)
+        rhs = torch.einsum("pif,ipo->ifo", new_basis, old_values)
+        ridge = 1e-10 * gram.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-30)
+        eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
+        solution = torch.linalg.solve(gram + ridge[:, None, None] * eye, rhs)  # (in, F, out)
+        new_coef = solution.permute(2, 0, 1).to(self.coef.dtype)
+        self.grid = new_grid.to(self.grid.dtype)
+        if new_coef.shape == self.coef.shape:
+            # Keep the Parameter object so optimizers holding it stay valid.
+            self.coef.copy_(new_coef)
+        else:
+            self.coef = nn.Parameter(new_coef.contiguous(), requires_grad=self.coef.requires_grad)
+        self.grid_size = interior.shape[1] - 1
+
+    @torch.no_grad()
+    def update_grid(self, x, grid_eps=0.02, sample_weight=None, n_sample_points=256):
+        """Adapt the grid to the samples ``x`` while preserving every curve.
+
+        Interior knots are placed at the (weighted) sample quantiles, blended with a
+        uniform grid over the sample range: ``grid_eps * uniform + (1 - grid_eps) *
+        quantiles`` (pykan's rule); the coefficients are then refitted so the learned
+        function is kept. Constant inputs, repeated values and fewer samples than
+        knots are handled (repeated knots follow the 0/0 = 0 B-spline convention).
+        """
+        x = x.detach().double()
+        weights = torch.ones(x.shape[0], dtype=torch.float64, device=x.device) if sample_weight is None else sample_weight.detach().double()
+        levels = torch.linspace(0.0, 1.0, self.grid_size + 1, dtype=torch.float64, device=x.device)
+        adaptive = _weighted_quantiles(x, weights, levels).t()  # (in, G + 1)
+        low, high = _widen_degenerate(adaptive[:, 0], adaptive[:, -1])
+        adaptive = torch.minimum(torch.maximum(adaptive, low[:, None]), high[:, None])
+        adaptive[:, 0], adaptive[:, -1] = low, high
+        uniform = low[:, None] + (high - low)[:, None] * levels
+        interior = grid_eps * uniform + (1.0 - grid_eps) * adaptive
+        sample_levels = torch.linspace(0.0, 1.0, n_sample_points, dtype=torch.float64, device=x.device)
+        samples = _weighted_quantiles(x, weights, sample_levels)
+        self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
+
+    @torch.no_grad()
+    def refine(self, grid_size):
+        """Switch to ``grid_size`` intervals, keeping the curves (least squares).
+
+        New interior knots interpolate the current ones piecewise linearly, so a
+        quantile-adapted grid keeps its density; when ``grid_size`` is a multiple of
+        the current size every old knot is kept and the fit is exact.
+        """
+        k = self.spline_order
+        old_interior = self.grid.double()[:, k : self.grid.shape[1] - k]
+        old_positions = torch.arange(self.grid_size + 1, dtype=torch.float64, device=self.grid.device)
+        new_positions = torch.linspace(0, self.grid_size, grid_size + 1, dtype=torch.float64, device=self.grid.device)
+        cell = torch.searchsorted(old_positions, new_positions, right=True).clamp(1, self.grid_size) - 1
+        frac = new_positions - old_positions[cell]
+        interior = old_interior[:, cell] + frac * (old_interior[:, cell + 1] - old_interior[:, cell])
+        self._refit(make_extended_grid(interior, k))

@@ -1,0 +1,154 @@
+"""A KAN: a stack of :class:`KANLayer` with grid adaptation, penalties and scores."""
+
+import torch
+from torch import nn
+
+from .layer import KANLayer
+
+__all__ = ["KAN"]
+
+
+class KAN(nn.Module):
+    """A Kolmogorov-Arnold network ``widths[0] -> ... -> widths[-1]``.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Number of nodes per layer, inputs first, outputs last (at least two).
+    grid_size, spline_order, grid_range, noise_scale :
+        Passed to every :class:`KANLayer`.
+    generator : torch.Generator, optional
+        Source of randomness for the initialisation.
+    device, dtype : optional
+        Where and in which precision to create the parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skkan.nn import KAN
+    >>> net = KAN([2, 5, 1], grid_size=5)
+    >>> net(torch.zeros(3, 2)).shape
+    torch.Size([3, 1])
+    """
+
+    def __init__(
+        self,
+        widths,
+        grid_size=5,
+        spline_order=3,
+        grid_range=(-1.0, 1.0),
+        noise_scale=0.1,
+        generator=None,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        widths = [int(w) for w in widths]
+        if len(widths) < 2 or min(widths) < 1:
+            raise ValueError(f"widths needs at least two positive entries, got {widths}.")
+        self.layers = nn.ModuleList(
+            KANLayer(
+                n_in,
+                n_out,
+                grid_size=grid_size,
+                spline_order=spline_order,
+                grid_range=grid_range,
+                noise_scale=noise_scale,
+                generator=generator,
+                device=device,
+                dtype=dtype,
+            )
+            for n_in, n_out in zip(widths[:-1], widths[1:])
+        )
+
+    @property
+    def widths(self):
+        """Current number of nodes per layer (after pruning, too)."""
+        return [self.layers[0].in_features] + [layer.out_features for layer in self.layers]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def layer_inputs(self, x):
+        """Inputs of every layer and the network output: a list of ``depth + 1`` tensors."""
+        values = [x]
+        for layer in self.layers:
+            values.append(layer(values[-1]))
+        return values
+
+    @torch.no_grad()
+    def update_grid(self, x, grid_eps=0.02, sample_weight=None):
+        """Adapt every layer's grid to the activations that ``x`` produces there."""
+        for layer in self.layers:
+            layer.update_grid(x, grid_eps=grid_eps, sample_weight=sample_weight)
+            x = layer(x)
+
+    @torch.no_grad()
+    def refine(self, grid_size):
+        """Give every layer a grid of ``grid_size`` intervals, keeping the function."""
+        for layer in self.layers:
+            layer.refine(grid_size)
+
+    def regularization(self, x, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb_coefdiff=0.0, sample_weight=None):
+        """pykan's sparsity penalty on the activations that ``x`` produces.
+
+        For each layer, with ``a_{j,i} = std(phi_{j,i}) / (std(x_i) + 0.1)`` (the edge
+        spread normalised by its input's spread): ``lamb_l1 * sum(a)`` plus
+        ``lamb_entropy`` times the row and column entropies of ``a``, plus
+        ``lamb_coef * mean|c|`` and ``lamb_coefdiff * mean|diff(c)|`` summed over edges.
+        """
+        total = x.new_zeros(())
+        for layer in self.layers:
+            if lamb_l1 or lamb_entropy:
+                if sample_weight is None:
+                    input_spread = x.std(0, unbiased=False)
+                else:
+                    w = sample_weight / sample_weight.sum()
+                    mean = (w[:, None] * x).sum(0)
+                    input_spread = (w[:, None] * (x - mean) ** 2).sum(0).clamp_min(0).sqrt()
+                scale = layer.edge_spread(x, sample_weight) / (input_spread + 0.1)
+                total = total + lamb_l1 * scale.sum()
+                if lamb_entropy:
+                    p_row = scale / (scale.sum(1, keepdim=True) + 1)
+                    p_col = scale / (scale.sum(0, keepdim=True) + 1)
+                    entropy_row = -(p_row * torch.log2(p_row + 1e-4)).sum(1).mean()
+                    entropy_col = -(p_col * torch.log2(p_col + 1e-4)).sum(0).mean()
+                    total = total + lamb_entropy * (entropy_row + entropy_col)
+            if lamb_coef:
+                total = total + lamb_coef * layer.coef.abs().mean(-1).sum()
+            if lamb_coefdiff:
+                total = total + lamb_coefdiff * layer.coef.diff(dim=-1).abs().mean(-1).sum()
+            x = layer(x)
+        return total
+
+    @torch.no_grad()
+    def attribution(self, x, sample_weight=None):
+        """pykan's attribution scores, propagated from the outputs to the inputs.
+
+        Every output node scores 1. Going backwards through each layer, an edge
+        scores ``std(phi_{j,i}) * score_j / (std(y_j) + 1e-4)`` and a node the sum of
+        its outgoing edge scores.
+
+        Returns
+        -------
+        node_scores : list of torch.Tensor
+            ``depth + 1`` tensors, inputs first, of shape (width_l,).
+        edge_scores : list of torch.Tensor
+            ``depth`` tensors of shape (out_l, in_l).
+        """
+        values = self.layer_inputs(x)
+        score = torch.ones(self.layers[-1].out_features, dtype=x.dtype, device=x.device)
+        node_scores, edge_scores = [score], []
+        for layer, layer_in, layer_out in zip(reversed(self.layers), reversed(values[:-1]), reversed(values[1:])):
+            if sample_weight is None:
+                out_spread = layer_out.std(0, unbiased=False)
+            else:
+                w = sample_weight / sample_weight.sum()
+                out_spread = (w[:, None] * (layer_out - (w[:, None] * layer_out).sum(0)) ** 2).sum(0).sqrt()
+            edge = layer.edge_spread(layer_in, sample_weight) * layer.mask * (score / (out_spread + 1e-4))[:, None]
+            score = edge.sum(0)
+            edge_scores.insert(0, edge)
+            node_scores.insert(0, score)
+        return node_scores, edge_scores
