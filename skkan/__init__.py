@@ -1,0 +1,8 @@
+"""skkan: Kolmogorov-Arnold Networks as scikit-learn estimators."""
+
+from ._classifier import KANClassifier
+from ._regressor import KANRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["KANClassifier", "KANRegressor", "__version__"]

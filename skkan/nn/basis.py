@@ -98,18 +98,21 @@ class SplineTables(NamedTuple):
     """Per-interval polynomial form of the B-splines of one grid.
 
     On interval ``s`` (``t_{k+s} <= x < t_{k+s+1}``) the ``k + 1`` non-zero B-splines
-    ``B_{s}, .., B_{s+k}`` are polynomials in the local coordinate
-    ``u = (x - left) * inv_width``; ``poly[i * G + s, d, r]`` is the coefficient of
-    ``u^d`` in the ``r``-th of them and ``dpoly`` holds their x-derivatives the same way.
+    are polynomials in the local coordinate ``u = x * inv_width + shift``. Row
+    ``i * G + s`` of ``rows`` holds ``[inv_width, shift, poly]`` with ``poly[d, r]`` the
+    coefficient of ``u^d`` in the ``r``-th of them; ``dpoly`` holds their
+    x-derivatives the same way.
     """
 
     low: torch.Tensor  # (in,) start of the grid range
     high: torch.Tensor  # (in,) end of the grid range
-    interior: torch.Tensor  # (in, G + 1) interior knots
-    affine: torch.Tensor  # (in * G, 2): inv_width and -left * inv_width per interval
-    start: torch.Tensor  # (in * G,) int64 first basis column of each interval
-    poly: torch.Tensor  # (in * G, k + 1, k + 1)
+    inner_knots: torch.Tensor  # (G - 1, in) interior knots without the ends
+    rows: torch.Tensor  # (in * G, 2 + (k + 1)^2)
     dpoly: torch.Tensor  # (in * G, k, k + 1)
+    start: torch.Tensor  # (in * G,) int64 first basis column of each interval
+    row_offset: torch.Tensor  # (in,) int64, i * G
+    basis_offset: torch.Tensor  # (k + 1,) int64, 0 .. k
+    has_repeated_knots: bool
     spline_order: int
 
 
@@ -121,6 +124,7 @@ def spline_tables(grid, spline_order, dtype=None):
     """
     k = spline_order
     dtype = dtype or grid.dtype
+    device = grid.device
     grid64 = grid.detach().double()
     n_inputs, n_knots = grid64.shape
     grid_size = n_knots - 2 * k - 1
@@ -128,7 +132,7 @@ def spline_tables(grid, spline_order, dtype=None):
     width = interior[:, 1:] - interior[:, :-1]
     positive = width > 0
     # Index of the last positive-width interval at or before s (first one if none).
-    index = torch.arange(grid_size, device=grid.device).expand(n_inputs, grid_size)
+    index = torch.arange(grid_size, device=device).expand(n_inputs, grid_size)
     marked = torch.where(positive, index, torch.full_like(index, -1))
     start = torch.cummax(marked, dim=1).values
     first_positive = torch.where(positive, index, torch.full_like(index, grid_size)).amin(1, keepdim=True)
@@ -137,23 +141,25 @@ def spline_tables(grid, spline_order, dtype=None):
     chosen_width = torch.gather(width, 1, start)
     inv_width = torch.where(chosen_width > 0, 1.0 / chosen_width.clamp_min(1e-300), torch.zeros_like(chosen_width))
     # Sample each interval at k + 1 Chebyshev nodes and solve the Vandermonde system.
-    nodes = 0.5 - 0.5 * torch.cos(torch.pi * (torch.arange(k + 1, dtype=torch.float64, device=grid.device) + 0.5) / (k + 1))
+    nodes = 0.5 - 0.5 * torch.cos(torch.pi * (torch.arange(k + 1, dtype=torch.float64, device=device) + 0.5) / (k + 1))
     x_nodes = left[..., None] + chosen_width[..., None] * nodes  # (in, G, k + 1)
-    offsets = torch.arange(-k + 1, k + 1, device=grid.device)
+    offsets = torch.arange(-k + 1, k + 1, device=device)
     knots = torch.gather(grid64[:, None, :].expand(-1, grid_size, -1), 2, (start + k)[..., None] + offsets)
     values = _local_basis(x_nodes, knots[:, :, None, :].expand(-1, -1, k + 1, -1), k, 0)  # (in, G, q, r)
-    powers = torch.arange(k + 1, dtype=torch.float64, device=grid.device)
+    powers = torch.arange(k + 1, dtype=torch.float64, device=device)
     poly = torch.linalg.solve(nodes[:, None] ** powers, values)  # (in, G, d, r)
     dpoly = poly[:, :, 1:, :] * powers[1:, None] * inv_width[..., None, None]
-    affine = torch.stack([inv_width, -left * inv_width], dim=-1)
+    rows = torch.cat([inv_width[..., None], (-left * inv_width)[..., None], poly.flatten(2)], dim=-1)
     return SplineTables(
         low=interior[:, 0].to(dtype),
         high=interior[:, -1].to(dtype),
-        interior=interior.to(dtype).contiguous(),
-        affine=affine.reshape(-1, 2).to(dtype),
-        start=start.reshape(-1),
-        poly=poly.reshape(n_inputs * grid_size, k + 1, k + 1).to(dtype).contiguous(),
+        inner_knots=interior[:, 1:-1].t().to(dtype).contiguous(),
+        rows=rows.reshape(n_inputs * grid_size, -1).to(dtype).contiguous(),
         dpoly=dpoly.reshape(n_inputs * grid_size, k, k + 1).to(dtype).contiguous(),
+        start=start.reshape(-1),
+        row_offset=torch.arange(n_inputs, device=device) * grid_size,
+        basis_offset=torch.arange(k + 1, device=device),
+        has_repeated_knots=not bool(positive.all()),
         spline_order=k,
     )
 
@@ -167,20 +173,20 @@ def _horner(coefficients, u):
     return result
 
 
-def _locate_local(x, tables):
-    """Row of the tables (interval) and local coordinate ``u`` of every input."""
-    grid_size = tables.interior.shape[1] - 1
-    x_clamped = torch.minimum(torch.maximum(x, tables.low), tables.high)
-    if grid_size <= 64:
-        # Counting the inner knots at or below x beats searchsorted's transposes.
-        interval = (x_clamped[..., None] >= tables.interior[:, 1:-1]).sum(-1)
+def _locate(x, tables):
+    """Clamp ``x`` and find its interval: (clamped x, table row per input)."""
+    x_clamped = torch.clamp(x, tables.low, tables.high)
+    inner = tables.inner_knots
+    if inner.shape[0] == 0:
+        interval = tables.row_offset.expand(x.shape)
+    elif inner.shape[0] <= 64:
+        # Counting the inner knots at or below x: no transposes, unlike searchsorted.
+        interval = (x_clamped[..., None] >= inner.t()).sum(-1, dtype=torch.uint8 if inner.shape[0] < 255 else torch.int64)
+        interval = interval + tables.row_offset
     else:
-        interval = torch.searchsorted(tables.interior, x_clamped.t().contiguous(), right=True).t() - 1
-        interval = interval.clamp_(0, grid_size - 1)
-    flat = interval + torch.arange(x.shape[1], device=x.device) * grid_size
-    affine = tables.affine.index_select(0, flat.reshape(-1)).reshape(flat.shape + (2,))
-    u = torch.addcmul(affine[..., 1], x_clamped, affine[..., 0])
-    return flat, u
+        interval = torch.searchsorted(inner.t().contiguous(), x_clamped.t().contiguous(), right=True).t()
+        interval = interval + tables.row_offset
+    return x_clamped, interval
 
 
 def _local_derivative(tables, flat, u, derivative):
@@ -193,63 +199,60 @@ def _local_derivative(tables, flat, u, derivative):
     if derivative == 1:
         return _horner(first, u)
     # Higher orders: differentiate the first-derivative polynomial further in u.
-    inv_width = tables.affine.index_select(0, rows)[:, 0].reshape(flat.shape)
-    scaled = first[..., derivative - 1 :, :] * torch.tensor(
-        [float(math.perm(d, derivative - 1)) for d in range(derivative - 1, k)], dtype=u.dtype, device=u.device
-    )[:, None]
+    inv_width = tables.rows.index_select(0, rows)[:, 0].reshape(flat.shape)
+    factors = [float(math.perm(d, derivative - 1)) for d in range(derivative - 1, k)]
+    scaled = first[..., derivative - 1 :, :] * torch.tensor(factors, dtype=u.dtype, device=u.device)[:, None]
     return _horner(scaled, u) * (inv_width ** (derivative - 1))[..., None]
 
 
 def _dense_basis(x, tables, derivative):
     k = tables.spline_order
-    flat, u = _locate_local(x, tables)
+    x_clamped, flat = _locate(x, tables)
+    rows = tables.rows.index_select(0, flat.reshape(-1)).reshape(flat.shape + (-1,))
+    u = torch.addcmul(rows[..., 1], x_clamped, rows[..., 0])
     if derivative == 0:
-        local = _horner(tables.poly.index_select(0, flat.reshape(-1)).reshape(flat.shape + (k + 1, k + 1)), u)
+        local = _horner(rows[..., 2:].unflatten(-1, (k + 1, k + 1)), u)
     else:
         # The clamped spline is flat outside its range.
-        inside = (x >= tables.low) & (x <= tables.high)
-        local = _local_derivative(tables, flat, u, derivative) * inside[..., None].to(u.dtype)
-    n_basis = tables.interior.shape[1] - 1 + k
-    dense = x.new_zeros(x.shape + (n_basis,))
-    columns = tables.start[flat][..., None] + torch.arange(k + 1, device=x.device)
+        local = _local_derivative(tables, flat, u, derivative) * (x_clamped == x)[..., None]
+    first_column = tables.start[flat] if tables.has_repeated_knots else flat - tables.row_offset
+    columns = first_column[..., None] + tables.basis_offset
+    dense = x.new_zeros(x.shape + (tables.dpoly.shape[0] // x.shape[1] + k,))
     dense.scatter_(-1, columns, local)
-    return dense, columns, flat, u
+    return dense, columns, flat, u, x_clamped
 
 
 class _BSplineBasis(torch.autograd.Function):
     """Dense basis (or its ``derivative``-th derivative) with an exact backward."""
 
     @staticmethod
-    def forward(ctx, x, tables_tensors, spline_order, derivative):
-        tables = SplineTables(*tables_tensors, spline_order)
-        dense, columns, flat, u = _dense_basis(x, tables, derivative)
+    def forward(ctx, x, tables, derivative):
+        dense, columns, flat, u, x_clamped = _dense_basis(x, tables, derivative)
         ctx.save_for_backward(x)
         ctx.tables = tables
         ctx.derivative = derivative
-        ctx.local_state = (columns, flat, u)
+        ctx.local_state = (columns, flat, u, x_clamped)
         return dense
 
     @staticmethod
     def backward(ctx, grad_dense):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
         (x,) = ctx.saved_tensors
         tables, derivative = ctx.tables, ctx.derivative
-        k = tables.spline_order
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        if derivative >= k:
+        if derivative >= tables.spline_order:
             # A piecewise polynomial of degree k: its (k+1)-th derivative is zero.
-            return torch.zeros_like(x), None, None, None
+            return torch.zeros_like(x), None, None
         if torch.is_grad_enabled():
             # Higher-order gradients requested: stay differentiable by calling the
             # next derivative order through this same Function.
-            next_dense = _BSplineBasis.apply(x, tuple(tables[:-1]), k, derivative + 1)
-            return (grad_dense * next_dense).sum(-1), None, None, None
+            next_dense = _BSplineBasis.apply(x, tables, derivative + 1)
+            return (grad_dense * next_dense).sum(-1), None, None
         # First-order training path: only the k + 1 active derivatives are needed.
-        columns, flat, u = ctx.local_state
+        columns, flat, u, x_clamped = ctx.local_state
         local = _local_derivative(tables, flat, u, derivative + 1)
-        inside = (x >= tables.low) & (x <= tables.high)
-        grad_x = (grad_dense.gather(-1, columns) * local).sum(-1) * inside.to(x.dtype)
-        return grad_x, None, None, None
+        grad_x = (grad_dense.gather(-1, columns) * local).sum(-1) * (x_clamped == x)
+        return grad_x, None, None
 
 
 def bspline_basis(x, grid, spline_order, derivative=0, tables=None):
@@ -276,4 +279,4 @@ def bspline_basis(x, grid, spline_order, derivative=0, tables=None):
     """
     if tables is None:
         tables = spline_tables(grid, spline_order, dtype=x.dtype)
-    return _BSplineBasis.apply(x, tuple(tables[:-1]), spline_order, derivative)
+    return _BSplineBasis.apply(x, tables, derivative)

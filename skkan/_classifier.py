@@ -1,0 +1,230 @@
+"""KAN classifier."""
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn_compat.base import _fit_context
+
+from ._base import BaseKAN
+
+__all__ = ["KANClassifier"]
+
+
+class KANClassifier(ClassifierMixin, BaseKAN):
+    """Kolmogorov-Arnold network classifier.
+
+    The network outputs one decision score per class (a single score for two
+    classes), trained with the (sigmoid or softmax) cross-entropy. Inputs are
+    standardised and every grid adapts to the quantiles of the data it sees, so raw
+    features work without a scaler. Labels may be of any type (strings too).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(8,)
+        Widths of the hidden layers; ``()`` is a single KAN layer inputs -> classes.
+    grid_size : int, default=10
+        Number of grid intervals ``G`` of every spline.
+    spline_order : int, default=3
+        B-spline order ``k`` (3: cubic).
+    grid_eps : float, default=0.02
+        Blend of uniform and quantile knots when grids adapt to data.
+    lamb : float, default=0.0
+        Overall strength of the sparsity penalty (0 disables it).
+    lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : float, default=1.0, 2.0, 0.0, 0.0
+        Weights inside the penalty (pykan's meaning).
+    solver : {"adam", "lbfgs"}, default="adam"
+        Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
+    learning_rate_init : float, default=0.01
+        Adam's step size (ignored by L-BFGS).
+    max_iter : int, default=200
+        Maximum number of epochs (Adam) or iterations (L-BFGS).
+    batch_size : int or "auto", default="auto"
+        Minibatch size for Adam; "auto" is ``min(512, n_samples)``.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation accuracy) counted as progress.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction``, stop when its accuracy stops
+        improving, and restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    random_state : int, RandomState instance or None, default=None
+        Seeds a local :class:`torch.Generator` and the validation split.
+    warm_start : bool, default=False
+    verbose : bool, default=False
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+    dtype : {"float32", "float64"}, default="float32"
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    module_ : skkan.nn.KAN
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    n_iter_ : int
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    feature_importances_ : ndarray of shape (n_features_in_,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skkan import KANClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = KANClassifier(random_state=0).fit(X, y)
+    >>> clf.predict(X[:1])
+    array([0])
+    """
+
+    _multi_output_allowed = False
+    _y_numeric = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(8,),
+        grid_size=10,
+        spline_order=3,
+        grid_eps=0.02,
+        lamb=0.0,
+        lamb_l1=1.0,
+        lamb_entropy=2.0,
+        lamb_coef=0.0,
+        lamb_coefdiff=0.0,
+        solver="adam",
+        learning_rate_init=0.01,
+        max_iter=200,
+        batch_size="auto",
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        warm_start=False,
+        verbose=False,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            grid_size=grid_size,
+            spline_order=spline_order,
+            grid_eps=grid_eps,
+            lamb=lamb,
+            lamb_l1=lamb_l1,
+            lamb_entropy=lamb_entropy,
+            lamb_coef=lamb_coef,
+            lamb_coefdiff=lamb_coefdiff,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            batch_size=batch_size,
+            tol=tol,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            dtype=dtype,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` (raw features) and class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight acts like repeating the sample.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _prepare_targets(self, y, sample_weight, reset):
+        check_classification_targets(y)
+        if reset:
+            encoder = LabelEncoder().fit(y[sample_weight > 0] if np.any(sample_weight == 0) else y)
+            classes = encoder.classes_
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                    f"but the data contains only one class: {classes[0]!r}."
+                )
+        else:
+            classes = self.classes_
+            unseen = np.setdiff1d(np.unique(y), classes)
+            if unseen.size:
+                raise ValueError(
+                    f"warm_start can only continue with the classes seen in the first fit "
+                    f"{list(classes)}; y has new labels {list(unseen)}."
+                )
+        encoded = np.searchsorted(classes, y)
+        n_outputs = 1 if len(classes) == 2 else len(classes)
+        return encoded, n_outputs, classes
+
+    def _set_target_state(self, classes):
+        self.classes_ = classes
+
+    def _target_tensor(self, targets, device, dtype):
+        return torch.as_tensor(np.ascontiguousarray(targets), dtype=torch.long, device=device)
+
+    def _split_stratify(self, y):
+        counts = np.bincount(y)
+        return y if counts[counts > 0].min() >= 2 else None
+
+    def _loss(self, output, target, weight):
+        if output.shape[1] == 1:
+            per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
+                output[:, 0], target.to(output.dtype), reduction="none"
+            )
+        else:
+            per_sample = torch.nn.functional.cross_entropy(output, target, reduction="none")
+        return (weight * per_sample).sum() / weight.sum()
+
+    def _validation_score(self, output, target, weight):
+        predicted = (output[:, 0] > 0).long() if output.shape[1] == 1 else output.argmax(1)
+        return float((weight * (predicted == target).to(weight.dtype)).sum() / weight.sum())
+
+    def decision_function(self, X):
+        """Decision scores (logits) of the network.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (positive: ``classes_[1]``),
+        else (n_samples, n_classes)
+        """
+        output = self._forward(X)
+        return output[:, 0] if output.shape[1] == 1 else output
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - positive, positive])
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([-np.logaddexp(0, scores), -np.logaddexp(0, -scores)])
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predicted class labels, shape (n_samples,)."""
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]

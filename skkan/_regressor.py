@@ -1,0 +1,217 @@
+"""KAN regressor."""
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn_compat.base import _fit_context
+
+from ._base import BaseKAN, _weighted_mean_std
+
+__all__ = ["KANRegressor"]
+
+
+class KANRegressor(RegressorMixin, BaseKAN):
+    """Kolmogorov-Arnold network regressor.
+
+    Every edge of the network carries a learnable curve
+    ``phi(x) = w_b silu(x) + w_s sum_c c_c B_c(x)`` (B-splines of order
+    ``spline_order`` on a grid of ``grid_size`` intervals). Inputs are standardised and
+    every grid is adapted to the quantiles of the data it sees, so raw, unscaled
+    features work without a scaler; targets are standardised internally. All scaling
+    is undone in :meth:`predict` and folded into formulas.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(8,)
+        Widths of the hidden layers; ``()`` is a single KAN layer inputs -> outputs.
+    grid_size : int, default=10
+        Number of grid intervals ``G`` of every spline.
+    spline_order : int, default=3
+        B-spline order ``k`` (3: cubic).
+    grid_eps : float, default=0.02
+        Blend of uniform and quantile knots when grids adapt to data: 0 puts knots at
+        sample quantiles, 1 spaces them uniformly over the sample range.
+    lamb : float, default=0.0
+        Overall strength of the sparsity penalty (0 disables it).
+    lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : float, default=1.0, 2.0, 0.0, 0.0
+        Weights inside the penalty, with pykan's meaning: ``lamb * (lamb_l1 * L1 +
+        lamb_entropy * entropy + lamb_coef * mean|c| + lamb_coefdiff * mean|diff c|)``.
+    solver : {"adam", "lbfgs"}, default="adam"
+        Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
+    learning_rate_init : float, default=0.01
+        Adam's step size (ignored by L-BFGS).
+    max_iter : int, default=200
+        Maximum number of epochs (Adam) or iterations (L-BFGS).
+    batch_size : int or "auto", default="auto"
+        Minibatch size for Adam; "auto" is ``min(512, n_samples)``.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) counted as progress.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its R^2 stops
+        improving, and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without progress before stopping.
+    random_state : int, RandomState instance or None, default=None
+        Seeds a local :class:`torch.Generator` (initialisation, shuffling) and the
+        validation split; the same value gives a bit-identical model on one machine.
+    warm_start : bool, default=False
+        Continue from the fitted network instead of starting anew.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Where to train; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of training (predictions are computed in float64 on the CPU).
+
+    Attributes
+    ----------
+    module_ : skkan.nn.KAN
+        The fitted network (on standardised inputs and targets).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+    n_outputs_ : int
+    n_iter_ : int
+        Epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss (standardised targets, penalty included) per epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation R^2 per epoch with early stopping.
+    best_validation_score_ : float or None
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Attribution score of every input (pykan's node scores), summing to 1.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from skkan import KANRegressor
+    >>> X, y = make_friedman1(n_samples=300, random_state=0)
+    >>> reg = KANRegressor(random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    """
+
+    _multi_output_allowed = True
+    _y_numeric = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(8,),
+        grid_size=10,
+        spline_order=3,
+        grid_eps=0.02,
+        lamb=0.0,
+        lamb_l1=1.0,
+        lamb_entropy=2.0,
+        lamb_coef=0.0,
+        lamb_coefdiff=0.0,
+        solver="adam",
+        learning_rate_init=0.01,
+        max_iter=200,
+        batch_size="auto",
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        warm_start=False,
+        verbose=False,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            grid_size=grid_size,
+            spline_order=spline_order,
+            grid_eps=grid_eps,
+            lamb=lamb,
+            lamb_l1=lamb_l1,
+            lamb_entropy=lamb_entropy,
+            lamb_coef=lamb_coef,
+            lamb_coefdiff=lamb_coefdiff,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            batch_size=batch_size,
+            tol=tol,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            dtype=dtype,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` (raw features) and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight acts like repeating the sample.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _prepare_targets(self, y, sample_weight, reset):
+        y = np.asarray(y, dtype=np.float64)
+        one_dimensional = y.ndim == 1
+        y2d = y.reshape(-1, 1) if one_dimensional else y
+        if reset:
+            mean, scale = _weighted_mean_std(y2d, sample_weight)
+        else:
+            if y2d.shape[1] != self.n_outputs_:
+                raise ValueError(f"y has {y2d.shape[1]} outputs, but the fitted model has {self.n_outputs_}.")
+            mean, scale = self._y_mean, self._y_scale
+        return (y2d - mean) / scale, y2d.shape[1], (mean, scale, one_dimensional, y2d.shape[1])
+
+    def _set_target_state(self, state):
+        self._y_mean, self._y_scale, self._y_1d, self.n_outputs_ = state
+
+    def _target_tensor(self, targets, device, dtype):
+        return torch.as_tensor(np.ascontiguousarray(targets), dtype=dtype, device=device)
+
+    def _split_stratify(self, y):
+        return None
+
+    def _loss(self, output, target, weight):
+        per_sample = (output - target).square().mean(dim=1)
+        return (weight * per_sample).sum() / weight.sum()
+
+    def _validation_score(self, output, target, weight):
+        residual = (weight[:, None] * (output - target).square()).sum(0)
+        mean = (weight[:, None] * target).sum(0) / weight.sum()
+        total = (weight[:, None] * (target - mean).square()).sum(0)
+        r2 = torch.where(total > 0, 1 - residual / total.clamp_min(1e-30), torch.zeros_like(total))
+        return float(r2.mean())
+
+    def predict(self, X):
+        """Predict targets for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        output = self._forward(X) * self._y_scale + self._y_mean
+        return output.ravel() if self._y_1d else output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
