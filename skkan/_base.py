@@ -16,6 +16,7 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from ._optim import Adam
 from .nn import KAN
 
 __all__ = ["BaseKAN"]
@@ -298,8 +299,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 tolerance_change=0.0,
                 line_search_fn="strong_wolfe",
             )
-        fused = params[0].device.type in ("cpu", "cuda")
-        return torch.optim.Adam(params, lr=self.learning_rate_init, fused=fused)
+        return Adam(params, lr=self.learning_rate_init)
 
     def _train(self, module, X, target, weight, validation, generator, continuing):
         n_samples = X.shape[0]
@@ -326,7 +326,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                     loss.backward()
                     return loss
 
-                epoch_loss = float(optimizer.step(closure))
+                epoch_loss = float(optimizer.step(closure).detach())
             else:
                 running = 0.0
                 order = torch.randperm(n_samples, generator=generator).to(X.device) if batch_size < n_samples else None

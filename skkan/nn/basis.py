@@ -98,9 +98,10 @@ class SplineTables(NamedTuple):
     """Per-interval polynomial form of the B-splines of one grid.
 
     On interval ``s`` (``t_{k+s} <= x < t_{k+s+1}``) the ``k + 1`` non-zero B-splines
-    are polynomials in the local coordinate ``u = x * inv_width + shift``. Row
-    ``i * G + s`` of ``rows`` holds ``[inv_width, shift, poly]`` with ``poly[d, r]`` the
-    coefficient of ``u^d`` in the ``r``-th of them; ``dpoly`` holds their
+    are polynomials in the local coordinate ``v = (x - middle) * 2 / width`` (from -1
+    to 1 across the interval). Row ``i * G + s`` of ``rows`` holds
+    ``[2 / width, left, poly]`` with ``poly[d, r]`` the
+    coefficient of ``v^d`` in the ``r``-th of them; ``dpoly`` holds their
     x-derivatives the same way.
     """
 
@@ -112,6 +113,7 @@ class SplineTables(NamedTuple):
     start: torch.Tensor  # (in * G,) int64 first basis column of each interval
     row_offset: torch.Tensor  # (in,) int64, i * G
     basis_offset: torch.Tensor  # (k + 1,) int64, 0 .. k
+    minus_one: torch.Tensor  # scalar -1 of the tables' dtype
     has_repeated_knots: bool
     spline_order: int
 
@@ -141,15 +143,18 @@ def spline_tables(grid, spline_order, dtype=None):
     chosen_width = torch.gather(width, 1, start)
     inv_width = torch.where(chosen_width > 0, 1.0 / chosen_width.clamp_min(1e-300), torch.zeros_like(chosen_width))
     # Sample each interval at k + 1 Chebyshev nodes and solve the Vandermonde system.
-    nodes = 0.5 - 0.5 * torch.cos(torch.pi * (torch.arange(k + 1, dtype=torch.float64, device=device) + 0.5) / (k + 1))
-    x_nodes = left[..., None] + chosen_width[..., None] * nodes  # (in, G, k + 1)
+    # Polynomials in v in [-1, 1] (not [0, 1]) keep float32 cancellation small.
+    nodes = -torch.cos(torch.pi * (torch.arange(k + 1, dtype=torch.float64, device=device) + 0.5) / (k + 1))
+    middle = left + 0.5 * chosen_width
+    x_nodes = middle[..., None] + 0.5 * chosen_width[..., None] * nodes  # (in, G, k + 1)
+    inv_half_width = 2.0 * inv_width
     offsets = torch.arange(-k + 1, k + 1, device=device)
     knots = torch.gather(grid64[:, None, :].expand(-1, grid_size, -1), 2, (start + k)[..., None] + offsets)
     values = _local_basis(x_nodes, knots[:, :, None, :].expand(-1, -1, k + 1, -1), k, 0)  # (in, G, q, r)
     powers = torch.arange(k + 1, dtype=torch.float64, device=device)
     poly = torch.linalg.solve(nodes[:, None] ** powers, values)  # (in, G, d, r)
-    dpoly = poly[:, :, 1:, :] * powers[1:, None] * inv_width[..., None, None]
-    rows = torch.cat([inv_width[..., None], (-left * inv_width)[..., None], poly.flatten(2)], dim=-1)
+    dpoly = poly[:, :, 1:, :] * powers[1:, None] * inv_half_width[..., None, None]
+    rows = torch.cat([inv_half_width[..., None], left[..., None], poly.flatten(2)], dim=-1)
     return SplineTables(
         low=interior[:, 0].to(dtype),
         high=interior[:, -1].to(dtype),
@@ -159,6 +164,7 @@ def spline_tables(grid, spline_order, dtype=None):
         start=start.reshape(-1),
         row_offset=torch.arange(n_inputs, device=device) * grid_size,
         basis_offset=torch.arange(k + 1, device=device),
+        minus_one=torch.tensor(-1.0, dtype=dtype, device=device),
         has_repeated_knots=not bool(positive.all()),
         spline_order=k,
     )
@@ -199,17 +205,19 @@ def _local_derivative(tables, flat, u, derivative):
     if derivative == 1:
         return _horner(first, u)
     # Higher orders: differentiate the first-derivative polynomial further in u.
-    inv_width = tables.rows.index_select(0, rows)[:, 0].reshape(flat.shape)
+    scale = tables.rows.index_select(0, rows)[:, 0].reshape(flat.shape)
     factors = [float(math.perm(d, derivative - 1)) for d in range(derivative - 1, k)]
     scaled = first[..., derivative - 1 :, :] * torch.tensor(factors, dtype=u.dtype, device=u.device)[:, None]
-    return _horner(scaled, u) * (inv_width ** (derivative - 1))[..., None]
+    return _horner(scaled, u) * (scale ** (derivative - 1))[..., None]
 
 
 def _dense_basis(x, tables, derivative):
     k = tables.spline_order
     x_clamped, flat = _locate(x, tables)
     rows = tables.rows.index_select(0, flat.reshape(-1)).reshape(flat.shape + (-1,))
-    u = torch.addcmul(rows[..., 1], x_clamped, rows[..., 0])
+    # Subtracting the knot first is exact in float32 (the knot is stored exactly,
+    # unless a rounded midpoint or x * scale - knot * scale would be).
+    u = torch.addcmul(tables.minus_one, x_clamped - rows[..., 1], rows[..., 0])
     if derivative == 0:
         local = _horner(rows[..., 2:].unflatten(-1, (k + 1, k + 1)), u)
     else:

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import torch
+
+from skkan.nn import KANLayer
+
+
+def _layer(seed=0, **kwargs):
+    generator = torch.Generator().manual_seed(seed)
+    return KANLayer(3, 2, generator=generator, dtype=torch.float64, **kwargs)
+
+
+def test_forward_is_sum_of_edge_curves_plus_bias():
+    layer = _layer()
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([0.5, -1.0], dtype=torch.float64))
+    x = torch.randn(50, 3, dtype=torch.float64)
+    edges = layer.edge_activations(x)
+    assert edges.shape == (50, 2, 3)
+    torch.testing.assert_close(layer(x), edges.sum(-1) + layer.bias)
+
+
+def test_edge_spread_equals_std_of_edge_activations():
+    layer = _layer(1)
+    x = torch.randn(400, 3, dtype=torch.float64) * 0.6
+    expected = layer.edge_activations(x).std(0, unbiased=False)
+    torch.testing.assert_close(layer.edge_spread(x), expected, atol=1e-6, rtol=1e-6)
+    weights = torch.rand(400, dtype=torch.float64)
+    edges = layer.edge_activations(x)
+    mean = (weights[:, None, None] * edges).sum(0) / weights.sum()
+    weighted = ((weights[:, None, None] * (edges - mean) ** 2).sum(0) / weights.sum()).sqrt()
+    torch.testing.assert_close(layer.edge_spread(x, weights), weighted, atol=1e-6, rtol=1e-6)
+
+
+def test_mask_removes_exactly_the_masked_edge():
+    layer = _layer(2)
+    x = torch.randn(20, 3, dtype=torch.float64)
+    edges = layer.edge_activations(x)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0.0
+    expected = edges.sum(-1) + layer.bias
+    expected[:, 1] -= edges[:, 1, 2]
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_update_grid_preserves_the_function_on_the_data():
+    layer = _layer(3, grid_size=8)
+    with torch.no_grad():  # smooth curves (random coefficients are pure noise)
+        c = torch.arange(11, dtype=torch.float64)
+        layer.coef.copy_(torch.sin(0.4 * c + torch.arange(2.0)[:, None, None] + torch.arange(3.0)[None, :, None]))
+    x = torch.rand(2000, 3, dtype=torch.float64) * 1.6 - 0.8  # inside the initial grid
+    before = layer(x)
+    layer.update_grid(x, grid_eps=0.02)
+    after = layer(x)
+    assert (after - before).abs().max() < 2e-3 * before.abs().max()
+    # Knots follow the data: the interior spans the sample range.
+    assert torch.allclose(layer.grid[:, 3], x.min(0).values)
+    assert torch.allclose(layer.grid[:, -4], x.max(0).values)
+
+
+@pytest.mark.parametrize(
+    "make_x",
+    [
+        lambda: torch.zeros(100, 3),  # constant columns
+        lambda: torch.randint(0, 2, (100, 3)).float(),  # binary: collapsed quantiles
+        lambda: torch.randn(3, 3),  # fewer samples than knots
+        lambda: torch.tensor([[1e6, -1e-6, 5.0]] * 7 + [[1e6 + 1, 0.0, 5.0]]),  # huge, tiny, repeated
+    ],
+)
+@pytest.mark.parametrize("grid_eps", [0.0, 0.02, 1.0])
+def test_update_grid_is_robust(make_x, grid_eps):
+    layer = KANLayer(3, 2, grid_size=5, generator=torch.Generator().manual_seed(0))
+    x = make_x()
+    layer.update_grid(x, grid_eps=grid_eps)
+    assert torch.isfinite(layer.grid).all()
+    assert (layer.grid.diff(dim=1) >= 0).all()
+    assert torch.isfinite(layer.coef).all()
+    out = layer(x)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+
+
+def test_update_grid_with_weights_ignores_zero_weight_samples():
+    layer_a, layer_b = _layer(4), _layer(4)
+    x = torch.randn(200, 3, dtype=torch.float64)
+    extra = torch.randn(50, 3, dtype=torch.float64) * 10
+    weights = torch.cat([torch.ones(200), torch.zeros(50)]).double()
+    layer_a.update_grid(x)
+    layer_b.update_grid(torch.cat([x, extra]), sample_weight=weights)
+    torch.testing.assert_close(layer_a.grid, layer_b.grid)
+
+
+@pytest.mark.parametrize("new_size,tolerance", [(10, 1e-9), (20, 1e-9), (13, 2e-3)])
+def test_refine_preserves_the_curves(new_size, tolerance):
+    layer = _layer(5, grid_size=5)
+    x = torch.randn(3000, 3, dtype=torch.float64)
+    layer.update_grid(x)
+    before = layer(x)
+    layer.refine(new_size)
+    assert layer.grid_size == new_size
+    assert layer.coef.shape == (2, 3, new_size + 3)
+    after = layer(x)
+    assert (after - before).abs().max() <= tolerance * max(1.0, before.abs().max())
+
+
+def test_pickle_round_trip_keeps_outputs():
+    import pickle
+
+    layer = _layer(6)
+    x = torch.randn(10, 3, dtype=torch.float64)
+    expected = layer(x)
+    clone = pickle.loads(pickle.dumps(layer))
+    torch.testing.assert_close(clone(x), expected)
