@@ -12,38 +12,29 @@ __all__ = ["KANLayer"]
 
 
 def _weighted_quantiles(x, weights, levels):
-    """Quantiles of each column of ``x`` at ``levels`` under non-negative ``weights``.
+    """Linearly interpolated quantiles of each column of ``x`` under ``weights``.
 
-    Samples of zero weight are ignored entirely, so a zero weight is the same as a
-    removed sample. The first and last levels give the exact weighted min and max.
+    numpy's default ("linear") quantile of the sample in which every row is repeated
+    ``weight`` times, computed without repeating anything: integer weights are
+    exactly equivalent to repeated rows, zero weights to removed rows, and the first
+    and last levels give the weighted min and max.
+
+    Returns a tensor of shape (len(levels), n_columns).
     """
     order = torch.argsort(x, dim=0)
-    x_sorted = torch.gather(x, 0, order)
-    w_sorted = weights[order]
-    cumulative = torch.cumsum(w_sorted, dim=0)
-    total = cumulative[-1:]
-    # Mid-point rule: a sample covers the centre of its weight mass.
-    position = (cumulative - 0.5 * w_sorted) / total
-    positive = w_sorted > 0
-    big = torch.finfo(x.dtype).max
-    low = torch.where(positive, x_sorted, torch.full_like(x_sorted, big)).amin(0)
-    high = torch.where(positive, x_sorted, torch.full_like(x_sorted, -big)).amax(0)
-    # Zero-weight samples get a position of +inf so they are never interpolated.
-    position = torch.where(positive, position, torch.full_like(position, math.inf))
-    result = []
-    for column in range(x.shape[1]):
-        keep = positive[:, column]
-        pos, val = position[keep, column], x_sorted[keep, column]
-        idx = torch.searchsorted(pos, levels.clamp(pos[0], pos[-1]).contiguous(), right=True).clamp(1, pos.numel() - 1) if pos.numel() > 1 else None
-        if idx is None:
-            result.append(val.expand(levels.numel()))
-            continue
-        left, right = pos[idx - 1], pos[idx]
-        frac = ((levels.clamp(pos[0], pos[-1]) - left) / (right - left).clamp_min(1e-300)).clamp(0, 1)
-        result.append(val[idx - 1] + frac * (val[idx] - val[idx - 1]))
-    quantiles = torch.stack(result, dim=1)  # (levels, inputs)
-    quantiles[0], quantiles[-1] = low, high
-    return quantiles
+    values = torch.gather(x, 0, order).t().contiguous()  # (columns, n)
+    cumulative = torch.cumsum(weights[order], dim=0).t().contiguous()  # (columns, n)
+    total = cumulative[:, -1:]
+    position = (total - 1).clamp_min(0) * levels  # (columns, levels) in the repeated sample
+    lower = position.floor()
+    upper = torch.minimum(lower + 1, (total - 1).clamp_min(0))
+    n = values.shape[1]
+    # Row m holds repeated positions [C_{m-1}, C_m); zero-weight rows hold none.
+    index_lower = torch.searchsorted(cumulative, lower.contiguous(), right=True).clamp_max(n - 1)
+    index_upper = torch.searchsorted(cumulative, upper.contiguous(), right=True).clamp_max(n - 1)
+    value_lower = torch.gather(values, 1, index_lower)
+    value_upper = torch.gather(values, 1, index_upper)
+    return (value_lower + (position - lower) * (value_upper - value_lower)).t()
 
 
 def _widen_degenerate(low, high):
@@ -157,12 +148,13 @@ class KANLayer(nn.Module):
     def tables(self, dtype=None):
         """Polynomial tables of the current grid, cached until the grid changes."""
         dtype = dtype or self.grid.dtype
-        key = (self.grid.data_ptr(), self.grid._version, self.grid.device, dtype)
+        # The cache holds the grid tensor itself: identity plus version counter detect
+        # both a replaced grid and an in-place edit (a data_ptr could be reused).
         cached = self.__dict__.get("_tables_cache")
-        if cached is None or cached[0] != key:
-            cached = (key, spline_tables(self.grid, self.spline_order, dtype=dtype))
+        if cached is None or cached[0] is not self.grid or cached[1] != self.grid._version or cached[2] != dtype:
+            cached = (self.grid, self.grid._version, dtype, spline_tables(self.grid, self.spline_order, dtype=dtype))
             self.__dict__["_tables_cache"] = cached
-        return cached[1]
+        return cached[3]
 
     def basis(self, x):
         """B-spline basis of the layer's grid at ``x``: (batch, in, G + k)."""
@@ -261,6 +253,12 @@ class KANLayer(nn.Module):
         adaptive[:, 0], adaptive[:, -1] = low, high
         uniform = low[:, None] + (high - low)[:, None] * levels
         interior = grid_eps * uniform + (1.0 - grid_eps) * adaptive
+        # The extreme samples sit a little inside the grid, not on its clamped ends,
+        # so a last-bit difference in their activations cannot switch off their
+        # spline gradient.
+        margin = 0.01 * (high - low) / self.grid_size
+        interior[:, 0] -= margin
+        interior[:, -1] += margin
         sample_levels = torch.linspace(0.0, 1.0, n_sample_points, dtype=torch.float64, device=x.device)
         samples = _weighted_quantiles(x, weights, sample_levels)
         self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
