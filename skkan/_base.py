@@ -309,6 +309,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         loss_curve, validation_scores = [], []
         best_loss, best_score, best_state = np.inf, -np.inf, None
         no_improvement = 0
+        lr_drops = 0
         converged = False
         total_weight = weight.sum()
         epoch = 0
@@ -372,6 +373,13 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                     no_improvement = 0
                 best_loss = min(best_loss, epoch_loss)
             if no_improvement > self.n_iter_no_change and epoch >= max(update_epochs, default=-1):
+                if self.solver == "adam" and lr_drops < _LR_DROPS:
+                    # Plateau: refine with a smaller step before giving up, as
+                    # MLP's adaptive schedule does (divide by 5).
+                    lr_drops += 1
+                    optimizer.lr /= 5.0
+                    no_improvement = 0
+                    continue
                 converged = True
                 break
         if best_state is not None:
@@ -462,4 +470,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return tags
 
 
-_AUTO_BATCH = 512
+_AUTO_BATCH = 2048
+
+# Plateaus on which Adam's step is divided by 5 before training stops.
+_LR_DROPS = 2

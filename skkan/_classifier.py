@@ -22,9 +22,12 @@ class KANClassifier(ClassifierMixin, BaseKAN):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(8,)
-        Widths of the hidden layers; ``()`` is a single KAN layer inputs -> classes.
-    grid_size : int, default=10
+    hidden_layer_sizes : array-like of int, default=()
+        Widths of the hidden layers. The default ``()`` is a single KAN layer inputs
+        -> class scores: every class score is a sum of one learned curve per feature
+        (accurate and directly readable on tabular data such as Iris); add hidden
+        layers to model interactions between features.
+    grid_size : int, default=5
         Number of grid intervals ``G`` of every spline.
     spline_order : int, default=3
         B-spline order ``k`` (3: cubic).
@@ -36,19 +39,21 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         Weights inside the penalty (pykan's meaning).
     solver : {"adam", "lbfgs"}, default="adam"
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
-    learning_rate_init : float, default=0.01
-        Adam's step size (ignored by L-BFGS).
+    learning_rate_init : float, default=0.05
+        Adam's initial step size (ignored by L-BFGS); divided by 5 at each of the
+        first two plateaus before training stops.
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"
-        Minibatch size for Adam; "auto" is ``min(512, n_samples)``.
-    tol : float, default=1e-4
+        Minibatch size for Adam; "auto" is ``min(2048, n_samples)``.
+    tol : float, default=1e-3
         Improvement of the loss (or validation accuracy) counted as progress.
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction``, stop when its accuracy stops
         improving, and restore the best weights.
     validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=5
+        Epochs without progress that make a plateau.
     random_state : int, RandomState instance or None, default=None
         Seeds a local :class:`torch.Generator` and the validation split.
     warm_start : bool, default=False
@@ -84,8 +89,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
 
     def __init__(
         self,
-        hidden_layer_sizes=(8,),
-        grid_size=10,
+        hidden_layer_sizes=(),
+        grid_size=5,
         spline_order=3,
         grid_eps=0.02,
         lamb=0.0,
@@ -94,13 +99,13 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         lamb_coef=0.0,
         lamb_coefdiff=0.0,
         solver="adam",
-        learning_rate_init=0.01,
+        learning_rate_init=0.05,
         max_iter=200,
         batch_size="auto",
-        tol=1e-4,
+        tol=1e-3,
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=5,
         random_state=None,
         warm_start=False,
         verbose=False,

@@ -22,7 +22,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(8,)
+    hidden_layer_sizes : array-like of int, default=(6,)
         Widths of the hidden layers; ``()`` is a single KAN layer inputs -> outputs.
     grid_size : int, default=10
         Number of grid intervals ``G`` of every spline.
@@ -38,12 +38,13 @@ class KANRegressor(RegressorMixin, BaseKAN):
         lamb_entropy * entropy + lamb_coef * mean|c| + lamb_coefdiff * mean|diff c|)``.
     solver : {"adam", "lbfgs"}, default="adam"
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
-    learning_rate_init : float, default=0.01
-        Adam's step size (ignored by L-BFGS).
+    learning_rate_init : float, default=0.03
+        Adam's initial step size (ignored by L-BFGS); divided by 5 at each of the
+        first two plateaus before training stops.
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"
-        Minibatch size for Adam; "auto" is ``min(512, n_samples)``.
+        Minibatch size for Adam; "auto" is ``min(2048, n_samples)``.
     tol : float, default=1e-4
         Improvement of the loss (or validation score) counted as progress.
     early_stopping : bool, default=False
@@ -51,8 +52,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
         improving, and restore the best weights.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
-    n_iter_no_change : int, default=10
-        Epochs without progress before stopping.
+    n_iter_no_change : int, default=5
+        Epochs without progress that make a plateau (Adam's step is divided by 5 on
+        the first two, training stops on the third).
     random_state : int, RandomState instance or None, default=None
         Seeds a local :class:`torch.Generator` (initialisation, shuffling) and the
         validation split; the same value gives a bit-identical model on one machine.
@@ -100,7 +102,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
 
     def __init__(
         self,
-        hidden_layer_sizes=(8,),
+        hidden_layer_sizes=(6,),
         grid_size=10,
         spline_order=3,
         grid_eps=0.02,
@@ -110,13 +112,13 @@ class KANRegressor(RegressorMixin, BaseKAN):
         lamb_coef=0.0,
         lamb_coefdiff=0.0,
         solver="adam",
-        learning_rate_init=0.01,
+        learning_rate_init=0.03,
         max_iter=200,
         batch_size="auto",
         tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=5,
         random_state=None,
         warm_start=False,
         verbose=False,
