@@ -1,8 +1,9 @@
 """skkan: Kolmogorov-Arnold Networks as scikit-learn estimators."""
 
 from ._classifier import KANClassifier
+from ._pruner import KANPruner
 from ._regressor import KANRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["KANClassifier", "KANRegressor", "__version__"]
+__all__ = ["KANClassifier", "KANPruner", "KANRegressor", "__version__"]

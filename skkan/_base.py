@@ -269,22 +269,20 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             return min(_AUTO_BATCH, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _penalty(self, module, x, weight):
+    def _objective(self, module, x, target, weight):
         if not self.lamb:
-            return None
-        return self.lamb * module.regularization(
+            return self._loss(module(x), target, weight)
+        values = module.layer_inputs(x)
+        penalty = module.regularization(
             x,
             lamb_l1=self.lamb_l1,
             lamb_entropy=self.lamb_entropy,
             lamb_coef=self.lamb_coef,
             lamb_coefdiff=self.lamb_coefdiff,
             sample_weight=weight,
+            layer_inputs=values[:-1],
         )
-
-    def _objective(self, module, x, target, weight):
-        loss = self._loss(module(x), target, weight)
-        penalty = self._penalty(module, x, weight)
-        return loss if penalty is None else loss + penalty
+        return self._loss(values[-1], target, weight) + self.lamb * penalty
 
     def _make_optimizer(self, module):
         params = [p for p in module.parameters() if p.requires_grad]
@@ -451,6 +449,41 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"grid_size must be a positive integer, got {grid_size!r}.")
         module = copy.deepcopy(self.module_)
         module.refine(int(grid_size))
+        self.module_ = module
+        self._model_changed()
+        return self
+
+    def prune(self, node_threshold=1e-2, edge_threshold=3e-2):
+        """Remove weak edges and unused hidden nodes (pykan's prune).
+
+        Scores are pykan's attribution scores on (up to 4096 rows of) the training
+        data: every output node scores 1 and, going backwards, an edge scores the
+        spread of its curve relative to the spread of the node it feeds, times that
+        node's score. An edge scoring 0.03 carries about 3 % of what its target node
+        passes on. What remains predicts exactly as the network did with the removed
+        edges zeroed; formulas, plots and ``feature_importances_`` see the pruned
+        network. Train a sparse network first (``lamb`` > 0) for clean results.
+
+        Parameters
+        ----------
+        node_threshold : float, default=1e-2
+            Hidden nodes scoring below this are removed.
+        edge_threshold : float, default=3e-2
+            Edges scoring below this are masked.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "module_")
+        for name, value in (("node_threshold", node_threshold), ("edge_threshold", edge_threshold)):
+            if not isinstance(value, Real) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        module = copy.deepcopy(self.module_)
+        parameter = next(module.parameters())
+        x = self._attribution_data.to(parameter.device, parameter.dtype)
+        weight = self._attribution_weight.to(parameter.device, parameter.dtype)
+        module.prune(x, node_threshold=node_threshold, edge_threshold=edge_threshold, sample_weight=weight)
         self.module_ = module
         self._model_changed()
         return self

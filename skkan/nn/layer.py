@@ -183,17 +183,44 @@ class KANLayer(nn.Module):
         Computed exactly from each input's covariance of ``[B_0 .. B_{G+k-1}, silu]``
         (in, G+k+1, G+k+1), so no (batch, out, in) tensor is materialised.
         """
-        features = torch.cat([self.basis(x), F.silu(x)[..., None]], dim=-1)
+        # (in, batch, G + k + 1): one batched matmul gives every input's covariance.
+        features = torch.cat([self.basis(x), F.silu(x)[..., None]], dim=-1).transpose(0, 1)
         if sample_weight is None:
             weights = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype, device=x.device)
         else:
             weights = sample_weight / sample_weight.sum()
-        mean = torch.einsum("b,bif->if", weights, features)
-        centred = features - mean
-        covariance = torch.einsum("b,bif,big->ifg", weights, centred, centred)
+        mean = torch.matmul(weights, features)  # (in, G + k + 1)
+        centred = features - mean[:, None, :]
+        covariance = torch.bmm(centred.transpose(1, 2), centred * weights[:, None])
         edge_weight = torch.cat([self.spline_weight(), self.base_weight()[..., None]], dim=-1)
-        variance = torch.einsum("oif,ifg,oig->oi", edge_weight, covariance, edge_weight)
+        projected = torch.einsum("oif,ifg->oig", edge_weight, covariance)
+        variance = (projected * edge_weight).sum(-1)
         return variance.clamp_min(0).add(1e-12).sqrt()
+
+    # ------------------------------------------------------------------ pruning
+    @torch.no_grad()
+    def keep_nodes(self, inputs=None, outputs=None):
+        """Physically drop input and/or output nodes (boolean masks of those to keep).
+
+        The kept edges are unchanged; parameters are replaced by smaller ones, so an
+        optimizer built on the old ones must be rebuilt.
+        """
+        inputs = torch.ones(self.in_features, dtype=torch.bool) if inputs is None else inputs.cpu().bool()
+        outputs = torch.ones(self.out_features, dtype=torch.bool) if outputs is None else outputs.cpu().bool()
+        device = self.coef.device
+        rows, cols = outputs.nonzero().ravel().to(device), inputs.nonzero().ravel().to(device)
+
+        def take(tensor):
+            return tensor.index_select(0, rows).index_select(1, cols).contiguous()
+
+        self.coef = nn.Parameter(take(self.coef), requires_grad=self.coef.requires_grad)
+        self.scale_base = nn.Parameter(take(self.scale_base), requires_grad=self.scale_base.requires_grad)
+        self.scale_spline = nn.Parameter(take(self.scale_spline), requires_grad=self.scale_spline.requires_grad)
+        if self.bias is not None:
+            self.bias = nn.Parameter(self.bias.index_select(0, rows).contiguous(), requires_grad=self.bias.requires_grad)
+        self.mask = take(self.mask)
+        self.grid = self.grid.index_select(0, cols).contiguous()
+        self.in_features, self.out_features = int(cols.numel()), int(rows.numel())
 
     # ------------------------------------------------------------------ grid
     @torch.no_grad()

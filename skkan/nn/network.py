@@ -91,16 +91,21 @@ class KAN(nn.Module):
         for layer in self.layers:
             layer.refine(grid_size)
 
-    def regularization(self, x, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb_coefdiff=0.0, sample_weight=None):
+    def regularization(
+        self, x, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb_coefdiff=0.0, sample_weight=None, layer_inputs=None
+    ):
         """pykan's sparsity penalty on the activations that ``x`` produces.
 
         For each layer, with ``a_{j,i} = std(phi_{j,i}) / (std(x_i) + 0.1)`` (the edge
         spread normalised by its input's spread): ``lamb_l1 * sum(a)`` plus
         ``lamb_entropy`` times the row and column entropies of ``a``, plus
         ``lamb_coef * mean|c|`` and ``lamb_coefdiff * mean|diff(c)|`` summed over edges.
+        Pass ``layer_inputs`` (from :meth:`layer_inputs`) to reuse a forward pass.
         """
+        if layer_inputs is None:
+            layer_inputs = self.layer_inputs(x)
         total = x.new_zeros(())
-        for layer in self.layers:
+        for layer, x in zip(self.layers, layer_inputs):
             if lamb_l1 or lamb_entropy:
                 if sample_weight is None:
                     input_spread = x.std(0, unbiased=False)
@@ -120,7 +125,6 @@ class KAN(nn.Module):
                 total = total + lamb_coef * layer.coef.abs().mean(-1).sum()
             if lamb_coefdiff:
                 total = total + lamb_coefdiff * layer.coef.diff(dim=-1).abs().mean(-1).sum()
-            x = layer(x)
         return total
 
     @torch.no_grad()
@@ -152,3 +156,43 @@ class KAN(nn.Module):
             edge_scores.insert(0, edge)
             node_scores.insert(0, score)
         return node_scores, edge_scores
+
+    @torch.no_grad()
+    def prune(self, x, node_threshold=1e-2, edge_threshold=3e-2, sample_weight=None):
+        """pykan's pruning: mask weak edges, then drop hidden nodes that no longer matter.
+
+        Edges whose :meth:`attribution` score is below ``edge_threshold`` are masked.
+        A hidden node is removed when its score is below ``node_threshold`` or it has
+        no active outgoing edge (its value is unused), or when it has no active
+        incoming edge (its value is the constant bias; the constant its outgoing
+        curves add is folded into the next layer's bias). The pruned network
+        therefore predicts exactly as the original one with the masked edges zeroed.
+        At least one node is kept in every hidden layer.
+
+        Returns
+        -------
+        self
+        """
+        node_scores, edge_scores = self.attribution(x, sample_weight=sample_weight)
+        for layer, edge in zip(self.layers, edge_scores):
+            layer.mask.mul_((edge >= edge_threshold).to(layer.mask.dtype))
+        for hidden in range(1, len(self.layers)):
+            before, after = self.layers[hidden - 1], self.layers[hidden]
+            has_input = before.mask.sum(1) > 0
+            has_output = after.mask.sum(0) > 0
+            keep = (node_scores[hidden] >= node_threshold) & has_input & has_output
+            if not keep.any():
+                keep[int(torch.argmax(node_scores[hidden] * has_output))] = True
+            constant = ~has_input & ~keep
+            if constant.any():
+                # These nodes output their bias: fold their edges' constant into the bias.
+                value = (before.bias if before.bias is not None else torch.zeros_like(has_input, dtype=x.dtype))
+                contribution = after.edge_activations(value[None, :].to(after.coef.dtype))[0]  # (out, in)
+                if after.bias is None:
+                    after.bias = torch.nn.Parameter(torch.zeros(after.out_features, dtype=after.coef.dtype, device=after.coef.device))
+                after.bias.add_((contribution * constant.to(contribution.dtype)).sum(1))
+            if not keep.all():
+                before.keep_nodes(outputs=keep)
+                after.keep_nodes(inputs=keep)
+        return self
+
