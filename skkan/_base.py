@@ -160,7 +160,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return sizes
 
     def _scale_inputs(self, X):
-        return (np.asarray(X, dtype=np.float64) - self._x_mean) / self._x_scale
+        """Standardise and clip to the training range (see ``_fit``)."""
+        scaled = (np.asarray(X, dtype=np.float64) - self._x_mean) / self._x_scale
+        return np.clip(scaled, self._x_low, self._x_high)
 
     def _to_tensor(self, array, device, dtype):
         return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
@@ -190,6 +192,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
         if continuing:
             x_mean, x_scale = self._x_mean, self._x_scale
+            x_low, x_high = self._x_low, self._x_high
             module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
             n_iter, loss_curve = self.n_iter_, list(self.loss_curve_)
             rng = check_random_state(self.random_state)
@@ -204,6 +207,13 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             n_iter, loss_curve = 0, []
 
         X_scaled = (X - x_mean) / x_scale
+        if not continuing:
+            # Inputs are clipped to the range seen in training: beyond it every first-
+            # layer curve stays at its boundary value, as a tree's prediction does, so
+            # a heavy-tailed raw feature cannot extrapolate the linear silu branch.
+            positive = sample_weight > 0
+            x_low, x_high = X_scaled[positive].min(0), X_scaled[positive].max(0)
+        X_scaled = np.clip(X_scaled, x_low, x_high)
         train_idx = np.arange(X.shape[0])
         val_idx = None
         if self.early_stopping:
@@ -234,7 +244,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             result = self._train(module, X_train, t_train, w_train, validation, generator, continuing)
 
         # Only now, with training done, does the estimator change (no half-fitted state).
-        self._x_mean, self._x_scale = x_mean, x_scale
+        self._x_mean, self._x_scale, self._x_low, self._x_high = x_mean, x_scale, x_low, x_high
         self._set_target_state(target_state)
         self.module_ = result["module"]
         self.n_iter_ = n_iter + result["n_iter"]

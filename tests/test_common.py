@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skkan import KANClassifier, KANRegressor
+from skkan import KANClassifier, KANPruner, KANRegressor
 
 _FLOAT32_ROUNDING = (
     "Training runs in float32 by default: summing a repeated row k times and weighting "
@@ -16,12 +16,14 @@ _FLOAT32_ROUNDING = (
 
 
 def _expected_failed_checks(estimator):
-    if estimator.dtype == "float32":
+    if getattr(estimator, "dtype", None) == "float32":
         return {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_ROUNDING}
     return {}
 
 
-@parametrize_with_checks([KANRegressor(), KANClassifier()], expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    [KANRegressor(), KANClassifier(), KANPruner()], expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
