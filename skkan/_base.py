@@ -411,17 +411,22 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         inference = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64) if next(module.parameters()).device.type == "cpu" else module
         inference.eval()
         self._inference_module = inference
-        self.feature_importances_ = self._compute_feature_importances()
+        self._compute_attribution()
 
-    def _compute_feature_importances(self):
-        x = self._attribution_data.to(self._inference_module.layers[0].coef.device, torch.float64)
-        weight = self._attribution_weight.to(x.device, torch.float64)
-        node_scores, _ = self._inference_module.attribution(x, sample_weight=weight)
-        scores = node_scores[0].cpu().numpy().astype(np.float64)
+    def _compute_attribution(self):
+        """pykan's attribution scores on the stored training rows (see :meth:`prune`)."""
+        parameter = next(self._inference_module.parameters())
+        x = self._attribution_data.to(parameter.device, parameter.dtype)
+        weight = self._attribution_weight.to(parameter.device, parameter.dtype)
+        node_scores, edge_scores = self._inference_module.attribution(x, sample_weight=weight)
+        self.node_scores_ = [s.double().cpu().numpy() for s in node_scores]
+        self.edge_scores_ = [s.double().cpu().numpy() for s in edge_scores]
+        scores = self.node_scores_[0]
         total = scores.sum()
         if not np.isfinite(total) or total <= 0:
-            return np.full(scores.shape, 1.0 / scores.size)
-        return scores / total
+            self.feature_importances_ = np.full(scores.shape, 1.0 / scores.size)
+        else:
+            self.feature_importances_ = scores / total
 
     def _forward(self, X):
         """Network output (in the network's internal target space) for raw ``X``."""

@@ -85,7 +85,13 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Validation R^2 per epoch with early stopping.
     best_validation_score_ : float or None
     feature_importances_ : ndarray of shape (n_features_in_,)
-        Attribution score of every input (pykan's node scores), summing to 1.
+        Attribution score of every input (pykan's input node scores), summing to 1.
+    node_scores_ : list of ndarray
+        pykan's attribution score of every node, one array per layer of nodes
+        (inputs first; each output node scores 1).
+    edge_scores_ : list of ndarray
+        Attribution score of every edge, one (n_out, n_in) array per layer; pruned
+        edges score 0. :meth:`prune` compares these with its thresholds.
 
     Examples
     --------

@@ -123,3 +123,18 @@ def test_grid_search_over_pruner_pipeline_with_two_jobs(two_relevant_of_eight):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     assert search.best_estimator_.named_steps["kan"].n_features_in_ == search.best_estimator_.named_steps["prune"].get_support().sum()
     assert search.score(X[300:400], y[300:400]) > 0.5
+
+
+def test_penalty_makes_the_network_sparser_with_both_solvers(two_relevant_of_eight):
+    X, y = two_relevant_of_eight
+    spreads = {}
+    for solver, kwargs in (("adam", {"batch_size": 256, "max_iter": 30}), ("lbfgs", {"max_iter": 40})):
+        for lamb in (0.0, 1e-2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                reg = KANRegressor(solver=solver, lamb=lamb, random_state=0, **kwargs).fit(X, y)
+            # Edge scores of the irrelevant inputs (2..7) in the first layer.
+            spreads[solver, lamb] = reg.edge_scores_[0][:, 2:].sum()
+            assert len(reg.edge_scores_) == 2 and reg.edge_scores_[0].shape == (6, 8)
+            assert len(reg.node_scores_) == 3 and reg.node_scores_[-1].tolist() == [1.0]
+        assert spreads[solver, 1e-2] < 0.5 * spreads[solver, 0.0]

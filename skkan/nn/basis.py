@@ -7,9 +7,11 @@ basis is then a search for the interval, ``k`` fused multiply-adds, and a scatte
 the dense ``(batch, in, G + k)`` tensor that a layer contracts with one matmul. This
 costs O(k) per input instead of the O(k (G + k)) of the full Cox-de Boor table.
 
-Outside ``[t_k, t_{G+k}]`` (the grid's own range) the input of the spline branch is
-clamped to the nearest end, so the spline holds its boundary value instead of
-dropping to zero; its derivatives there are zero.
+Outside ``[t_k, t_{G+k}]`` (the grid's own range) every basis function continues
+along its tangent at the nearest end (a linear tail), so a spline extends as a
+straight line instead of dropping to zero, stays continuously differentiable across
+the grid ends (no kink a physics-informed loss could hide in) and is finite for any
+finite input; second and higher derivatives there are zero.
 
 The evaluation is an :class:`torch.autograd.Function` whose backward calls the same
 function for the next derivative order, so gradients of any order with respect to
@@ -220,9 +222,14 @@ def _dense_basis(x, tables, derivative):
     u = torch.addcmul(tables.minus_one, x_clamped - rows[..., 1], rows[..., 0])
     if derivative == 0:
         local = _horner(rows[..., 2:].unflatten(-1, (k + 1, k + 1)), u)
+        overshoot = x - x_clamped
+        if bool(overshoot.any()):
+            # Linear tail: beyond the grid each basis continues along its tangent.
+            local = local + _local_derivative(tables, flat, u, 1) * overshoot[..., None]
     else:
-        # The clamped spline is flat outside its range.
-        local = _local_derivative(tables, flat, u, derivative) * (x_clamped == x)[..., None]
+        local = _local_derivative(tables, flat, u, derivative)
+        if derivative >= 2:
+            local = local * (x_clamped == x)[..., None]  # the tails are straight lines
     first_column = tables.start[flat] if tables.has_repeated_knots else flat - tables.row_offset
     columns = first_column[..., None] + tables.basis_offset
     dense = x.new_zeros(x.shape + (tables.dpoly.shape[0] // x.shape[1] + k,))
@@ -259,7 +266,9 @@ class _BSplineBasis(torch.autograd.Function):
         # First-order training path: only the k + 1 active derivatives are needed.
         columns, flat, u, x_clamped = ctx.local_state
         local = _local_derivative(tables, flat, u, derivative + 1)
-        grad_x = (grad_dense.gather(-1, columns) * local).sum(-1) * (x_clamped == x)
+        grad_x = (grad_dense.gather(-1, columns) * local).sum(-1)
+        if derivative + 1 >= 2:
+            grad_x = grad_x * (x_clamped == x)  # the tails are straight lines
         return grad_x, None, None
 
 
@@ -269,8 +278,8 @@ def bspline_basis(x, grid, spline_order, derivative=0, tables=None):
     Parameters
     ----------
     x : torch.Tensor of shape (batch, n_inputs)
-        Inputs; values outside an input's grid range ``[t_k, t_{G+k}]`` are clamped
-        to it.
+        Inputs; beyond an input's grid range ``[t_k, t_{G+k}]`` the bases continue
+        linearly (along their tangent at the range end).
     grid : torch.Tensor of shape (n_inputs, G + 2k + 1)
         Non-decreasing extended knot vectors (repeated knots allowed).
     spline_order : int

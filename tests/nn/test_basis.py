@@ -47,15 +47,23 @@ def test_partition_of_unity_and_repeated_knots():
     np.testing.assert_allclose(basis[:, 0].numpy(), _scipy_basis(grid[0].numpy(), 3, x[:, 0].numpy())[:, :], atol=1e-12)
 
 
-def test_outside_the_grid_is_clamped_and_finite():
-    grid = uniform_grid(torch.tensor([0.0]), torch.tensor([1.0]), 5, 3)
-    x = torch.tensor([[-1e30], [-5.0], [0.0], [1.0], [7.0], [1e30]])
-    basis = bspline_basis(x, grid, 3)
-    assert torch.isfinite(basis).all()
-    torch.testing.assert_close(basis[0], basis[2])
-    torch.testing.assert_close(basis[1], basis[2])
-    torch.testing.assert_close(basis[4], basis[3])
-    torch.testing.assert_close(basis[5], basis[3])
+@pytest.mark.parametrize("spline_order", [1, 2, 3])
+def test_outside_the_grid_continues_along_the_tangent(spline_order):
+    grid = uniform_grid(torch.tensor([0.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64), 5, spline_order)
+    low, high = grid[0, spline_order].item(), grid[0, -1 - spline_order].item()
+    edges = torch.tensor([[low], [high]], dtype=torch.float64)
+    value = bspline_basis(edges, grid, spline_order)
+    slope = bspline_basis(edges, grid, spline_order, derivative=1)
+    far = torch.tensor([[low - 3.0], [high + 2.0]], dtype=torch.float64)
+    torch.testing.assert_close(bspline_basis(far, grid, spline_order), value + slope * torch.tensor([[-3.0], [2.0]], dtype=torch.float64)[..., None])
+    # Continuously differentiable across the ends (k >= 2); finite for huge inputs.
+    x = torch.tensor([[high - 1e-7], [high + 1e-7]], dtype=torch.float64, requires_grad=True)
+    weights = torch.arange(5.0 + spline_order, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((bspline_basis(x, grid, spline_order) * weights).sum(), x)
+    if spline_order >= 2:
+        assert abs(grad[0, 0] - grad[1, 0]) < 1e-4
+    huge = bspline_basis(torch.tensor([[-1e30], [1e30]]), grid.float(), spline_order)
+    assert torch.isfinite(huge).all()
 
 
 @pytest.mark.parametrize("spline_order", [1, 2, 3, 4])
