@@ -128,7 +128,7 @@ def test_grid_search_over_pruner_pipeline_with_two_jobs(two_relevant_of_eight):
 def test_penalty_makes_the_network_sparser_with_both_solvers(two_relevant_of_eight):
     X, y = two_relevant_of_eight
     spreads = {}
-    for solver, kwargs in (("adam", {"batch_size": 256, "max_iter": 30}), ("lbfgs", {"max_iter": 40})):
+    for solver, kwargs in (("adam", {"batch_size": 256, "max_iter": 30}), ("lbfgs", {"max_iter": 100})):
         for lamb in (0.0, 1e-2):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
