@@ -40,8 +40,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     solver : {"adam", "lbfgs"}, default="adam"
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
     learning_rate_init : float, default=0.05
-        Adam's initial step size (ignored by L-BFGS); divided by 5 at each of the
-        first two plateaus before training stops.
+        Adam's initial step size (ignored by L-BFGS); divided by 5 at the first
+        plateau, and training stops at the second.
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"

@@ -39,8 +39,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
     solver : {"adam", "lbfgs"}, default="adam"
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
     learning_rate_init : float, default=0.03
-        Adam's initial step size (ignored by L-BFGS); divided by 5 at each of the
-        first two plateaus before training stops.
+        Adam's initial step size (ignored by L-BFGS); divided by 5 at the first
+        plateau, and training stops at the second.
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"
@@ -54,7 +54,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=5
         Epochs without progress that make a plateau (Adam's step is divided by 5 on
-        the first two, training stops on the third).
+        the first, training stops on the second).
     random_state : int, RandomState instance or None, default=None
         Seeds a local :class:`torch.Generator` (initialisation, shuffling) and the
         validation split; the same value gives a bit-identical model on one machine.
