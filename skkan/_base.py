@@ -190,17 +190,15 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         device = resolve_device(self.device)
         dtype = self._torch_dtype()
 
+        rng = check_random_state(self.random_state)
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         if continuing:
             x_mean, x_scale = self._x_mean, self._x_scale
             x_low, x_high = self._x_low, self._x_high
             module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
             n_iter, loss_curve = self.n_iter_, list(self.loss_curve_)
-            rng = check_random_state(self.random_state)
-            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         else:
             x_mean, x_scale = _weighted_mean_std(X, sample_weight)
-            rng = check_random_state(self.random_state)
-            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
             widths = [X.shape[1], *self._hidden_sizes(), n_outputs]
             module = KAN(widths, grid_size=self.grid_size, spline_order=self.spline_order, generator=generator, dtype=dtype)
             module = module.to(device)

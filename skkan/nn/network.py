@@ -8,6 +8,15 @@ from .layer import KANLayer
 __all__ = ["KAN"]
 
 
+def _spread(values, sample_weight=None):
+    """(Weighted) population standard deviation of every column."""
+    if sample_weight is None:
+        return values.std(0, unbiased=False)
+    weights = (sample_weight / sample_weight.sum())[:, None]
+    mean = (weights * values).sum(0)
+    return (weights * (values - mean) ** 2).sum(0).clamp_min(0).sqrt()
+
+
 class KAN(nn.Module):
     """A Kolmogorov-Arnold network ``widths[0] -> ... -> widths[-1]``.
 
@@ -107,13 +116,7 @@ class KAN(nn.Module):
         total = x.new_zeros(())
         for layer, x in zip(self.layers, layer_inputs):
             if lamb_l1 or lamb_entropy:
-                if sample_weight is None:
-                    input_spread = x.std(0, unbiased=False)
-                else:
-                    w = sample_weight / sample_weight.sum()
-                    mean = (w[:, None] * x).sum(0)
-                    input_spread = (w[:, None] * (x - mean) ** 2).sum(0).clamp_min(0).sqrt()
-                scale = layer.edge_spread(x, sample_weight) / (input_spread + 0.1)
+                scale = layer.edge_spread(x, sample_weight) / (_spread(x, sample_weight) + 0.1)
                 total = total + lamb_l1 * scale.sum()
                 if lamb_entropy:
                     p_row = scale / (scale.sum(1, keepdim=True) + 1)
@@ -146,11 +149,7 @@ class KAN(nn.Module):
         score = torch.ones(self.layers[-1].out_features, dtype=x.dtype, device=x.device)
         node_scores, edge_scores = [score], []
         for layer, layer_in, layer_out in zip(reversed(self.layers), reversed(values[:-1]), reversed(values[1:])):
-            if sample_weight is None:
-                out_spread = layer_out.std(0, unbiased=False)
-            else:
-                w = sample_weight / sample_weight.sum()
-                out_spread = (w[:, None] * (layer_out - (w[:, None] * layer_out).sum(0)) ** 2).sum(0).sqrt()
+            out_spread = _spread(layer_out, sample_weight)
             edge = layer.edge_spread(layer_in, sample_weight) * layer.mask * (score / (out_spread + 1e-4))[:, None]
             score = edge.sum(0)
             edge_scores.insert(0, edge)
