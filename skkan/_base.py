@@ -12,7 +12,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
@@ -41,6 +40,11 @@ def resolve_device(device):
             "installation; use device='cpu' or device='auto'."
         )
     return resolved
+
+
+def _standardise(X, mean, scale, low, high):
+    """``(X - mean) / scale``, clipped to ``[low, high]`` per column."""
+    return np.clip((np.asarray(X, dtype=np.float64) - mean) / scale, low, high)
 
 
 def _weighted_mean_std(values, weights):
@@ -161,8 +165,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
     def _scale_inputs(self, X):
         """Standardise and clip to the training range (see ``_fit``)."""
-        scaled = (np.asarray(X, dtype=np.float64) - self._x_mean) / self._x_scale
-        return np.clip(scaled, self._x_low, self._x_high)
+        return _standardise(X, self._x_mean, self._x_scale, self._x_low, self._x_high)
 
     def _to_tensor(self, array, device, dtype):
         return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
@@ -204,14 +207,13 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             module = module.to(device)
             n_iter, loss_curve = 0, []
 
-        X_scaled = (X - x_mean) / x_scale
         if not continuing:
             # Inputs are clipped to the range seen in training: beyond it every first-
             # layer curve stays at its boundary value, as a tree's prediction does, so
             # a heavy-tailed raw feature cannot extrapolate the linear silu branch.
-            positive = sample_weight > 0
-            x_low, x_high = X_scaled[positive].min(0), X_scaled[positive].max(0)
-        X_scaled = np.clip(X_scaled, x_low, x_high)
+            seen = (X[sample_weight > 0] - x_mean) / x_scale
+            x_low, x_high = seen.min(0), seen.max(0)
+        X_scaled = _standardise(X, x_mean, x_scale, x_low, x_high)
         train_idx = np.arange(X.shape[0])
         val_idx = None
         if self.early_stopping:
@@ -502,8 +504,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def __getstate__(self):
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-        state = dict(state)
+        state = dict(super().__getstate__())
         # Pickles load on machines without a GPU: keep tensors on the CPU.
         if "module_" in state and next(state["module_"].parameters()).device.type != "cpu":
             state["module_"] = copy.deepcopy(state["module_"]).cpu()

@@ -3,7 +3,6 @@ import warnings
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
