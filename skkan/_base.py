@@ -256,8 +256,11 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self._attribution_data = X_train[: min(len(X_train), 4096)].detach().cpu()
-        self._attribution_weight = w_train[: min(len(w_train), 4096)].detach().cpu()
+        # Attribution (feature_importances_, prune) uses up to 4096 evenly spaced rows:
+        # the first rows would be a biased sample of data sorted by some column.
+        rows = torch.as_tensor(np.unique(np.linspace(0, len(X_train) - 1, min(len(X_train), 4096)).astype(int)))
+        self._attribution_data = X_train.cpu()[rows]
+        self._attribution_weight = w_train.cpu()[rows]
         self._model_changed()
         if result["warn"]:
             warnings.warn(

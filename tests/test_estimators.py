@@ -303,3 +303,17 @@ def test_refine_keeps_predictions_and_warm_start_continues(friedman):
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
     assert reg.module_.layers[0].grid_size == 10
+
+
+def test_attribution_rows_cover_sorted_data():
+    rng = np.random.default_rng(0)
+    X = np.sort(rng.uniform(-1, 1, size=(6000, 2)), axis=0)  # sorted by every column
+    y = np.sin(3 * X[:, 0]) + X[:, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = KANRegressor(random_state=0, max_iter=3).fit(X, y)
+    rows = reg._attribution_data.numpy()
+    assert len(rows) == 4096
+    scaled = reg._scale_inputs(X)
+    np.testing.assert_allclose(rows.min(0), scaled.min(0), atol=1e-6)
+    np.testing.assert_allclose(rows.max(0), scaled.max(0), atol=1e-6)
