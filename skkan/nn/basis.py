@@ -116,6 +116,8 @@ class SplineTables(NamedTuple):
     row_offset: torch.Tensor  # (in,) int64, i * G
     basis_offset: torch.Tensor  # (k + 1,) int64, 0 .. k
     minus_one: torch.Tensor  # scalar -1 of the tables' dtype
+    tail_slope_low: torch.Tensor  # (in, k + 1) x-derivative of the active bases at low
+    tail_slope_high: torch.Tensor  # (in, k + 1) x-derivative of the active bases at high
     has_repeated_knots: bool
     spline_order: int
 
@@ -167,6 +169,8 @@ def spline_tables(grid, spline_order, dtype=None):
         row_offset=torch.arange(n_inputs, device=device) * grid_size,
         basis_offset=torch.arange(k + 1, device=device),
         minus_one=torch.tensor(-1.0, dtype=dtype, device=device),
+        tail_slope_low=_horner(dpoly[:, 0], torch.full((n_inputs,), -1.0, dtype=torch.float64, device=device)).to(dtype),
+        tail_slope_high=_horner(dpoly[:, -1], torch.full((n_inputs,), 1.0, dtype=torch.float64, device=device)).to(dtype),
         has_repeated_knots=not bool(positive.all()),
         spline_order=k,
     )
@@ -222,10 +226,12 @@ def _dense_basis(x, tables, derivative):
     u = torch.addcmul(tables.minus_one, x_clamped - rows[..., 1], rows[..., 0])
     if derivative == 0:
         local = _horner(rows[..., 2:].unflatten(-1, (k + 1, k + 1)), u)
-        overshoot = x - x_clamped
-        if bool(overshoot.any()):
-            # Linear tail: beyond the grid each basis continues along its tangent.
-            local = local + _local_derivative(tables, flat, u, 1) * overshoot[..., None]
+        if not bool(torch.equal(x, x_clamped)):
+            # Linear tail: beyond the grid each basis continues along its tangent, whose
+            # slope at either end is a per-input constant of the tables.
+            below = (x - tables.low).clamp_max(0)[..., None]
+            above = (x - tables.high).clamp_min(0)[..., None]
+            local = torch.addcmul(torch.addcmul(local, below, tables.tail_slope_low), above, tables.tail_slope_high)
     else:
         local = _local_derivative(tables, flat, u, derivative)
         if derivative >= 2:
