@@ -42,6 +42,120 @@ def resolve_device(device):
     return resolved
 
 
+def _sample_points(values, n_quantiles=64, n_uniform=64):
+    """Points covering each column's range: its quantiles (where data are) and a uniform grid."""
+    levels = torch.linspace(0, 1, n_quantiles, dtype=values.dtype)
+    quantiles = torch.quantile(values, levels, dim=0)
+    low, high = values.min(0).values, values.max(0).values
+    uniform = low + (high - low) * torch.linspace(0, 1, n_uniform, dtype=values.dtype)[:, None]
+    return torch.cat([quantiles, uniform]).sort(0).values
+
+
+@torch.no_grad()
+def _normalise_symbolic_nodes(module, x):
+    """Give hidden nodes read only by symbolic edges a unit spread (an exact change).
+
+    Penalised training leaves some nodes tiny and the next curve steep (a node of
+    spread 0.03 feeding exp(-40 h)); scaling the node by 1/s and every reading
+    argument a by s keeps the function and makes L-BFGS well conditioned.
+    """
+    values = module.layer_inputs(x)
+    for index in range(1, len(module.layers)):
+        before, after = module.layers[index - 1], module.layers[index]
+        spread = values[index].std(0)
+        for node in range(before.out_features):
+            readers = [j for j in range(after.out_features) if after.mask[j, node] > 0]
+            if not readers or any((j, node) not in after.symbolic_functions for j in readers):
+                continue
+            incoming = [i for i in range(before.in_features) if before.mask[node, i] > 0]
+            if any((node, i) not in before.symbolic_functions for i in incoming):
+                continue
+            scale = float(spread[node])
+            if not np.isfinite(scale) or scale <= 1e-12:
+                continue
+            for i in incoming:
+                before.symbolic_affine[node, i, 2:] /= scale
+            if before.bias is not None:
+                before.bias[node] /= scale
+            for j in readers:
+                after.symbolic_affine[j, node, 0] *= scale
+
+
+def _snap_layer(module, index, data, entries, r2_threshold, weight_simple):
+    """Fit the library to the spline edges of one layer and snap the accepted ones."""
+    from . import symbolic
+
+    layer = module.layers[index]
+    edges = [
+        (j, i)
+        for j in range(layer.out_features)
+        for i in range(layer.in_features)
+        if layer.mask[j, i] > 0 and (j, i) not in layer.symbolic_functions
+    ]
+    if not edges:
+        return []
+    with torch.no_grad():
+        points = _sample_points(module.layer_inputs(data)[index])
+        curves = layer.edge_activations(points)  # (P, out, in)
+    rows = torch.tensor([j for j, _ in edges])
+    cols = torch.tensor([i for _, i in edges])
+    fit = symbolic.fit_symbolic(points[:, cols].t(), curves[:, rows, cols].t(), entries)
+    score = symbolic.rank_candidates(fit, entries, weight_simple=weight_simple)
+    accepted = torch.where(fit.r2 >= r2_threshold, score, torch.full_like(score, float("inf")))
+    records = []
+    for e, (j, i) in enumerate(edges):
+        best = int(torch.argmin(accepted[e]))
+        ranked = torch.argsort(score[e])[:3].tolist()
+        record = {
+            "layer": index,
+            "output": j,
+            "input": i,
+            "function": None,
+            "r2": float(fit.r2[e, ranked[0]]),
+            "candidates": [(entries[k].name, float(fit.r2[e, k])) for k in ranked],
+        }
+        if torch.isfinite(accepted[e, best]):
+            layer.set_symbolic(j, i, entries[best], fit.params[e, best].tolist())
+            record["function"] = entries[best].name
+            record["r2"] = float(fit.r2[e, best])
+        records.append(record)
+    return records
+
+
+class FormulaReport:
+    """Fidelity of a KAN's formula (see ``formula_report``).
+
+    Attributes
+    ----------
+    formula : sympy.Expr, list or dict
+        As returned by ``get_formula``.
+    r2 : ndarray of shape (n_outputs,)
+        R^2 of the formula against the network's outputs (predictions for a
+        regressor, decision scores for a classifier).
+    max_abs_error : ndarray of shape (n_outputs,)
+    spline_edges : list of str
+        Placeholder names of the edges that are still splines.
+    symbolic_edges : list of dict
+        One record per edge considered by ``auto_symbolic``: layer, output, input,
+        chosen function (None if it stayed a spline), R^2 and the best candidates.
+    """
+
+    def __init__(self, formula, r2, max_abs_error, spline_edges, symbolic_edges):
+        self.formula = formula
+        self.r2 = r2
+        self.max_abs_error = max_abs_error
+        self.spline_edges = spline_edges
+        self.symbolic_edges = symbolic_edges
+
+    def __repr__(self):
+        lines = [
+            f"FormulaReport(r2={np.round(self.r2, 6).tolist()}, max_abs_error={np.round(self.max_abs_error, 6).tolist()},",
+            f"  spline_edges={self.spline_edges},",
+            f"  formula={self.formula})",
+        ]
+        return "\n".join(lines)
+
+
 def _standardise(X, mean, scale, low, high):
     """``(X - mean) / scale``, clipped to ``[low, high]`` per column."""
     return np.clip((np.asarray(X, dtype=np.float64) - mean) / scale, low, high)
@@ -505,6 +619,304 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         self.module_ = module
         self._model_changed()
         return self
+
+    # ------------------------------------------------------------------ symbolic
+    def auto_symbolic(
+        self,
+        X=None,
+        y=None,
+        library=None,
+        r2_threshold=0.9,
+        weight_simple=0.5,
+        sample_weight=None,
+        max_iter=500,
+    ):
+        """Snap every active edge to the best function of a symbolic library.
+
+        Each edge's learned curve is sampled over the range its inputs took in
+        training and fitted by ``c * f(a * x + b) + d`` for every candidate ``f`` (a
+        grid search over ``a, b`` with ``c, d`` in closed form, then Levenberg-
+        Marquardt on all four). Candidates are ranked as in pykan,
+        ``weight_simple * complexity + (1 - weight_simple) * log2(1 - R^2)``; the best
+        one with ``R^2 >= r2_threshold`` replaces the spline, otherwise the edge stays
+        a spline. Given ``X, y``, all remaining parameters (the affine parameters of
+        the symbolic edges, the splines left, the biases) are then retrained on them
+        with L-BFGS in float64, so predictions fit the data again and constants
+        settle on their exact values. Edges already symbolic are kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), default=None
+            Data to retrain on (raw features, as for :meth:`fit`).
+        y : array-like, default=None
+            Targets of ``X``; required with ``X``.
+        library : None, str, sequence or dict, default=None
+            Candidate functions: None is all of :data:`skkan.symbolic.LIBRARY`
+            (x, x^2, x^3, x^4, 1/x, 1/x^2, sqrt, exp, log, sin, cos, tan, tanh, abs,
+            arctan, arcsin, gaussian, 0); otherwise names of those, or your own
+            :class:`skkan.symbolic.SymbolicFunction` objects or ``{name: sympy
+            expression in x}`` (see :func:`skkan.symbolic.make_library`).
+        r2_threshold : float, default=0.9
+            Edges whose best fit has a lower R^2 stay splines (they appear as
+            ``spline_l_j_i(...)`` in :meth:`get_formula`). Lower it (down to 0, or
+            below) to snap every edge: ``"0"`` (R^2 = 0) then competes too, which is
+            how pykan's formulas collapse to constants.
+        weight_simple : float in [0, 1], default=0.5
+            Weight of simplicity against fit quality in the ranking: at 0.5 one more
+            unit of complexity must halve the residual. pykan uses 0.8, which prefers
+            ``x`` to an ``exp`` that fits a coarse spline with R^2 = 0.99.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the retraining samples.
+        max_iter : int, default=500
+            Maximum L-BFGS iterations of the retraining.
+
+        Returns
+        -------
+        self
+        """
+        from . import symbolic
+
+        check_is_fitted(self, "module_")
+        if not isinstance(r2_threshold, Real) or not r2_threshold <= 1:
+            raise ValueError(f"r2_threshold must be a number <= 1, got {r2_threshold!r}.")
+        if not isinstance(weight_simple, Real) or not 0 <= weight_simple <= 1:
+            raise ValueError(f"weight_simple must be in [0, 1], got {weight_simple!r}.")
+        if not isinstance(max_iter, (Integral, np.integer)) or max_iter < 0:
+            raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}.")
+        if (X is None) != (y is None):
+            raise ValueError("auto_symbolic needs both X and y to retrain, or neither.")
+        entries = symbolic.make_library(library)
+        retrain = None
+        if X is not None:
+            X, y = validate_data(
+                self, X, y, reset=False, dtype=np.float64, multi_output=self._multi_output_allowed, y_numeric=self._y_numeric
+            )
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight must have at least one positive entry.")
+            targets, _, _ = self._prepare_targets(y, sample_weight, reset=False)
+            retrain = (self._scale_inputs(X), targets, sample_weight)
+
+        work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
+        data = self._attribution_data.to(torch.float64)
+        if retrain is not None and max_iter > 0:
+            # Sparsity penalties shrink curves: fit the splines to the data first.
+            self._retrain(work, *retrain, max_iter=max_iter)
+        records = []
+        # Layer by layer: each layer's curves are matched once the layers before it are
+        # symbolic (and, given data, retrained), so they see their exact inputs.
+        for index in range(len(work.layers)):
+            records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
+            if retrain is not None and max_iter > 0:
+                self._retrain(work, *retrain, max_iter=max_iter)
+
+        parameter = next(self.module_.parameters())
+        self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
+        self.symbolic_fits_ = records
+        self._model_changed()
+        return self
+
+    def _retrain(self, module, X_scaled, targets, sample_weight, max_iter):
+        """Full-batch L-BFGS (scipy, float64) of every parameter, no penalty."""
+        from scipy.optimize import minimize
+
+        x = torch.as_tensor(np.ascontiguousarray(X_scaled), dtype=torch.float64)
+        target = self._target_tensor(targets, torch.device("cpu"), torch.float64)
+        weight = torch.as_tensor(sample_weight, dtype=torch.float64)
+        _normalise_symbolic_nodes(module, x)
+        params = [p for p in module.parameters() if p.requires_grad]
+
+        def objective(vector):
+            # A copy: scipy updates its array in place, and parameters would alias it.
+            torch.nn.utils.vector_to_parameters(torch.tensor(vector, dtype=torch.float64), params)
+            for p in params:
+                p.grad = None
+            loss = self._loss(module(x), target, weight)
+            loss.backward()
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                return np.inf, np.zeros(len(vector))
+            gradient = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+            return value, gradient.numpy().copy()
+
+        best = torch.nn.utils.parameters_to_vector(params).detach().numpy().copy()
+        best_value = objective(best)[0]
+        remaining = max_iter
+        with threadpool_limits(limits=self._thread_limit(len(x), module)):
+            # L-BFGS-B can stop early on a badly scaled valley (a line search that finds
+            # no decrease); a restart with fresh curvature memory usually goes on.
+            for _ in range(5):
+                result = minimize(
+                    objective,
+                    best,
+                    jac=True,
+                    method="L-BFGS-B",
+                    options={"maxiter": remaining, "ftol": 0.0, "gtol": 1e-12, "maxcor": 30},
+                )
+                remaining -= result.nit
+                improved = np.isfinite(result.fun) and result.fun < best_value
+                if improved:
+                    gain = (best_value - result.fun) / max(best_value, 1e-300)
+                    best, best_value = result.x.copy(), float(result.fun)
+                if not improved or remaining <= 0 or result.nit >= 0.5 * (remaining + result.nit) or gain < 1e-6:
+                    break
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(torch.tensor(best, dtype=torch.float64), params)
+        module.eval()
+
+    def _formula_symbols(self):
+        from ._formula import formula_symbols
+
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return formula_symbols(names)
+
+    def _formula_expressions(self, precision):
+        from ._formula import build_formulas
+
+        check_is_fitted(self, "module_")
+        if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
+            raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
+        out_scale, out_offset = self._formula_output_transform()
+        return build_formulas(
+            self._inference_module,
+            self._attribution_data.to(torch.float64),
+            self._formula_symbols(),
+            self._x_mean,
+            self._x_scale,
+            self._x_low,
+            self._x_high,
+            out_scale,
+            out_offset,
+            precision,
+        )
+
+    def get_formula(self, precision=4):
+        """The fitted model as sympy, in the original units of inputs and targets.
+
+        Input standardisation and target scaling are folded into the constants;
+        symbols are named after ``feature_names_in_`` (made valid identifiers) or
+        ``x0, x1, ...``. Constants are rounded to ``precision`` decimals (or
+        ``precision`` significant digits, whichever keeps more) and additive constants
+        below ``0.5 * 10**-precision`` of what they are added to are dropped; no
+        ``simplify`` is run. The model is not changed.
+
+        Edges that are still splines (not snapped by :meth:`auto_symbolic`) appear as
+        functions ``spline_<layer>_<out>_<in>(argument)`` carrying a numeric
+        implementation, so ``sympy.lambdify`` still evaluates the formula exactly;
+        a warning names them. The formula does not clip inputs, which
+        :meth:`predict` does beyond the training range.
+
+        Parameters
+        ----------
+        precision : int or None, default=4
+            Decimals kept; None keeps full precision and every constant.
+
+        Returns
+        -------
+        sympy.Expr, list or dict
+            Regressor: one expression (a list for multi-output). Classifier: a dict
+            ``class label -> expression`` of that class's decision score (for two
+            classes the first class scores 0), so the predicted class is the argmax.
+        """
+        expressions, spline_edges = self._formula_expressions(precision)
+        if spline_edges:
+            from ._formula import spline_name
+
+            names = ", ".join(spline_name(*edge) for edge in spline_edges[:10])
+            more = f" and {len(spline_edges) - 10} more" if len(spline_edges) > 10 else ""
+            warnings.warn(
+                f"{len(spline_edges)} edge(s) are still splines and appear in the formula as "
+                f"placeholder functions: {names}{more}. They evaluate through sympy.lambdify "
+                "but are not closed-form; call auto_symbolic (with a lower r2_threshold) to "
+                "replace them.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._package_formulas(expressions)
+
+    def evaluate_formula(self, X, formula=None):
+        """Evaluate a formula of this model on ``X`` (arrays or DataFrames).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw features, as for :meth:`predict`.
+        formula : sympy.Expr, list or dict, default=None
+            As returned by :meth:`get_formula` (possibly edited); None uses
+            ``get_formula()``.
+
+        Returns
+        -------
+        ndarray
+            Shaped like :meth:`predict` (regressor) or :meth:`decision_function`
+            (classifier).
+        """
+        import sympy
+
+        check_is_fitted(self, "module_")
+        if formula is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                formula = self.get_formula()
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        symbols = self._formula_symbols()
+        expressions = self._unpackage_formulas(formula)
+        unknown = set().union(*(sympy.sympify(e).free_symbols for e in expressions)) - set(symbols)
+        if unknown:
+            raise ValueError(f"The formula has symbols that are not features of this model: {sorted(map(str, unknown))}.")
+        columns = []
+        for expression in expressions:
+            function = sympy.lambdify(symbols, expression, modules="numpy")
+            with np.errstate(all="ignore"):
+                values = np.asarray(function(*X.T), dtype=np.float64)
+            columns.append(np.broadcast_to(values, (X.shape[0],)))
+        return self._shape_formula_output(np.column_stack(columns) if columns else np.empty((X.shape[0], 0)))
+
+    def formula_report(self, X=None, precision=4):
+        """How faithful the formula is to the network, and what is still a spline.
+
+        Parameters
+        ----------
+        X : array-like, default=None
+            Rows to compare on; None uses (up to 4096 evenly spaced) training rows.
+        precision : int or None, default=4
+            As in :meth:`get_formula`.
+
+        Returns
+        -------
+        FormulaReport
+            ``formula``, ``r2`` (formula against the network's outputs, per output),
+            ``max_abs_error``, ``spline_edges`` (names of the edges still splines) and
+            ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2).
+        """
+        from ._formula import spline_name
+
+        check_is_fitted(self, "module_")
+        if X is None:
+            X = self._attribution_data.double().numpy() * self._x_scale + self._x_mean
+            if hasattr(self, "feature_names_in_"):
+                import pandas as pd
+
+                X = pd.DataFrame(X, columns=self.feature_names_in_)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            formula = self.get_formula(precision=precision)
+        _, spline_edges = self._formula_expressions(precision)
+        network = self._forward(X)
+        approx = self._unshape_formula_output(self.evaluate_formula(X, formula))
+        network = network * self._formula_output_transform()[0] + self._formula_output_transform()[1]
+        residual = ((approx - network) ** 2).sum(0)
+        total = ((network - network.mean(0)) ** 2).sum(0)
+        r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
+        return FormulaReport(
+            formula=formula,
+            r2=r2,
+            max_abs_error=np.abs(approx - network).max(0) if len(network) else np.zeros(network.shape[1]),
+            spline_edges=[spline_name(*edge) for edge in spline_edges],
+            symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
+        )
 
     def __getstate__(self):
         state = dict(super().__getstate__())

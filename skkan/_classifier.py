@@ -235,6 +235,34 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         shifted = scores - scores.max(axis=1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
+    # ------------------------------------------------------------------ formulas
+    def _formula_output_transform(self):
+        n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
+        return np.ones(n_outputs), np.zeros(n_outputs)
+
+    def _package_formulas(self, expressions):
+        import sympy
+
+        if len(self.classes_) == 2:
+            # Scores (0, s) give the same argmax and softmax as the logit s.
+            return {self.classes_[0]: sympy.Integer(0), self.classes_[1]: expressions[0]}
+        return dict(zip(self.classes_, expressions))
+
+    def _unpackage_formulas(self, formula):
+        import sympy
+
+        if not isinstance(formula, dict) or set(formula) != set(self.classes_):
+            raise ValueError(f"Expected a dict with one expression per class {list(self.classes_)}.")
+        if len(self.classes_) == 2:
+            return [sympy.sympify(formula[self.classes_[1]]) - sympy.sympify(formula[self.classes_[0]])]
+        return [formula[label] for label in self.classes_]
+
+    def _shape_formula_output(self, values):
+        return values[:, 0] if len(self.classes_) == 2 else values
+
+    def _unshape_formula_output(self, values):
+        return values.reshape(len(values), -1)
+
     def predict(self, X):
         """Predicted class labels, shape (n_samples,)."""
         scores = self.decision_function(X)

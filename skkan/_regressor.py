@@ -219,6 +219,25 @@ class KANRegressor(RegressorMixin, BaseKAN):
         output = self._forward(X) * self._y_scale + self._y_mean
         return output.ravel() if self._y_1d else output
 
+    # ------------------------------------------------------------------ formulas
+    def _formula_output_transform(self):
+        return np.asarray(self._y_scale, dtype=np.float64).ravel(), np.asarray(self._y_mean, dtype=np.float64).ravel()
+
+    def _package_formulas(self, expressions):
+        return expressions[0] if self._y_1d else list(expressions)
+
+    def _unpackage_formulas(self, formula):
+        expressions = [formula] if self._y_1d and not isinstance(formula, (list, tuple)) else list(formula)
+        if len(expressions) != self.n_outputs_:
+            raise ValueError(f"Expected {self.n_outputs_} expression(s), got {len(expressions)}.")
+        return expressions
+
+    def _shape_formula_output(self, values):
+        return values.ravel() if self._y_1d else values
+
+    def _unshape_formula_output(self, values):
+        return values.reshape(len(values), -1)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True

@@ -89,6 +89,15 @@ class KANLayer(nn.Module):
         Extended knot vector of each input.
     mask : buffer of shape (out, in)
         1 for active edges, 0 for pruned ones.
+    symbolic_functions : dict
+        ``(out_index, in_index) -> function`` for edges replaced by a symbolic curve
+        ``c * f(a * x + b) + d`` (see :meth:`set_symbolic`); empty for a pure spline
+        layer. ``f`` is any object with ``name`` and ``torch_function()`` (such as
+        :class:`skkan.symbolic.SymbolicFunction`).
+    symbolic_affine : nn.Parameter of shape (out, in, 4) or None
+        ``a, b, c, d`` of the symbolic edges (created with the first one).
+    symbolic_mask : buffer of shape (out, in) or None
+        1 for symbolic edges: their spline and base branches are switched off.
     """
 
     def __init__(
@@ -129,21 +138,35 @@ class KANLayer(nn.Module):
             * (noise_scale / math.sqrt(grid_size))
         )
         self.bias = nn.Parameter(torch.zeros(out_features, **factory)) if bias else None
+        # The symbolic branch exists only once an edge is snapped to a formula, so pure
+        # spline layers carry (and optimise) nothing extra.
+        self.register_parameter("symbolic_affine", None)
+        self.register_buffer("symbolic_mask", None)
+        self.symbolic_functions = {}
 
     def extra_repr(self):
-        return (
+        text = (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"grid_size={self.grid_size}, spline_order={self.spline_order}"
         )
+        if self.symbolic_functions:
+            text += f", symbolic_edges={len(self.symbolic_functions)}"
+        return text
 
     # ------------------------------------------------------------------ weights
+    def spline_mask(self):
+        """1 for edges whose curve is the spline (active and not symbolic)."""
+        if self.symbolic_functions:
+            return self.mask * (1 - self.symbolic_mask)
+        return self.mask
+
     def spline_weight(self):
         """Effective spline coefficients ``w_s * c * mask``, shape (out, in, G + k)."""
-        return self.coef * (self.scale_spline * self.mask)[..., None]
+        return self.coef * (self.scale_spline * self.spline_mask())[..., None]
 
     def base_weight(self):
         """Effective base weights ``w_b * mask``, shape (out, in)."""
-        return self.scale_base * self.mask
+        return self.scale_base * self.spline_mask()
 
     def tables(self, dtype=None):
         """Polynomial tables of the current grid, cached until the grid changes."""
@@ -163,19 +186,91 @@ class KANLayer(nn.Module):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_tables_cache", None)
+        state.pop("_symbolic_groups", None)
         return state
+
+    # ------------------------------------------------------------------ symbolic edges
+    @torch.no_grad()
+    def set_symbolic(self, out_index, in_index, function, affine):
+        """Replace the curve of edge (out_index, in_index) by ``c * f(a * x + b) + d``.
+
+        Parameters
+        ----------
+        out_index, in_index : int
+        function : object
+            Has ``name`` and ``torch_function()`` returning an elementwise callable.
+        affine : sequence of 4 floats
+            ``a, b, c, d`` (trainable afterwards, like every other parameter).
+        """
+        out_index, in_index = int(out_index), int(in_index)
+        if not (0 <= out_index < self.out_features and 0 <= in_index < self.in_features):
+            raise IndexError(f"Edge ({out_index}, {in_index}) is outside a {self.out_features}x{self.in_features} layer.")
+        if self.symbolic_affine is None:
+            factory = {"device": self.coef.device, "dtype": self.coef.dtype}
+            self.symbolic_affine = nn.Parameter(torch.zeros(self.out_features, self.in_features, 4, **factory))
+            self.symbolic_mask = torch.zeros(self.out_features, self.in_features, **factory)
+        self.symbolic_affine[out_index, in_index] = torch.as_tensor(affine, dtype=self.coef.dtype).to(self.coef.device)
+        self.symbolic_mask[out_index, in_index] = 1.0
+        self.symbolic_functions[(out_index, in_index)] = function
+        self.__dict__.pop("_symbolic_groups", None)
+
+    @torch.no_grad()
+    def clear_symbolic(self, out_index, in_index):
+        """Give edge (out_index, in_index) its spline curve back."""
+        key = (int(out_index), int(in_index))
+        if self.symbolic_functions.pop(key, None) is not None:
+            self.symbolic_mask[key] = 0.0
+            self.__dict__.pop("_symbolic_groups", None)
+
+    def _symbolic_index(self, x):
+        """Symbolic edges grouped by function: [(function, rows, cols)], cached."""
+        cached = self.__dict__.get("_symbolic_groups")
+        if cached is None or cached[0] != x.device:
+            groups = {}
+            for (row, col), function in sorted(self.symbolic_functions.items()):
+                groups.setdefault(function.name, (function, [], []))
+                groups[function.name][1].append(row)
+                groups[function.name][2].append(col)
+            cached = (
+                x.device,
+                [
+                    (function, torch.tensor(rows, device=x.device), torch.tensor(cols, device=x.device))
+                    for function, rows, cols in groups.values()
+                ],
+            )
+            self.__dict__["_symbolic_groups"] = cached
+        return cached[1]
+
+    def symbolic_values(self, x):
+        """Curves of the symbolic edges at ``x``: a list of (rows, cols, values (batch, n))."""
+        result = []
+        for function, rows, cols in self._symbolic_index(x):
+            affine = self.symbolic_affine[rows, cols]  # (n, 4)
+            argument = x.index_select(1, cols) * affine[:, 0] + affine[:, 1]
+            values = function.torch_function()(argument) * affine[:, 2] + affine[:, 3]
+            result.append((rows, cols, values * self.mask[rows, cols]))
+        return result
 
     # ------------------------------------------------------------------ forward
     def forward(self, x):
         """Apply the layer to ``x`` of shape (batch, in_features)."""
         basis = self.basis(x)
         spline = F.linear(basis.reshape(x.shape[0], -1), self.spline_weight().reshape(self.out_features, -1))
-        return spline + F.linear(F.silu(x), self.base_weight(), self.bias)
+        output = spline + F.linear(F.silu(x), self.base_weight(), self.bias)
+        for rows, _, values in self.symbolic_values(x) if self.symbolic_functions else ():
+            output = output.index_add(1, rows, values)
+        return output
 
     def edge_activations(self, x):
         """Value of every edge's curve, ``phi_{j,i}(x_i)``: (batch, out, in)."""
         spline = torch.einsum("bif,oif->boi", self.basis(x), self.spline_weight())
-        return spline + F.silu(x)[:, None, :] * self.base_weight()
+        activations = spline + F.silu(x)[:, None, :] * self.base_weight()
+        if self.symbolic_functions:
+            symbolic = torch.zeros_like(activations)
+            for rows, cols, values in self.symbolic_values(x):
+                symbolic[:, rows, cols] = values
+            activations = activations + symbolic
+        return activations
 
     def edge_spread(self, x, sample_weight=None):
         """Standard deviation of every edge's activation over the batch: (out, in).
@@ -194,8 +289,15 @@ class KANLayer(nn.Module):
         covariance = torch.bmm(centred.transpose(1, 2), centred * weights[:, None])
         edge_weight = torch.cat([self.spline_weight(), self.base_weight()[..., None]], dim=-1)
         projected = torch.einsum("oif,ifg->oig", edge_weight, covariance)
-        variance = (projected * edge_weight).sum(-1)
-        return variance.clamp_min(0).add(1e-12).sqrt()
+        variance = (projected * edge_weight).sum(-1).clamp_min(0)
+        if self.symbolic_functions:
+            # Symbolic edges have zero spline and base weights: add their own variance.
+            symbolic = torch.zeros_like(variance)
+            for rows, cols, values in self.symbolic_values(x):
+                centred = values - torch.matmul(weights, values)
+                symbolic[rows, cols] = torch.matmul(weights, centred * centred)
+            variance = variance + symbolic
+        return variance.add(1e-12).sqrt()
 
     # ------------------------------------------------------------------ pruning
     @torch.no_grad()
@@ -219,6 +321,17 @@ class KANLayer(nn.Module):
         if self.bias is not None:
             self.bias = nn.Parameter(self.bias.index_select(0, rows).contiguous(), requires_grad=self.bias.requires_grad)
         self.mask = take(self.mask)
+        if self.symbolic_affine is not None:
+            self.symbolic_affine = nn.Parameter(take(self.symbolic_affine), requires_grad=self.symbolic_affine.requires_grad)
+            self.symbolic_mask = take(self.symbolic_mask)
+            new_row = {int(old): new for new, old in enumerate(rows.tolist())}
+            new_col = {int(old): new for new, old in enumerate(cols.tolist())}
+            self.symbolic_functions = {
+                (new_row[row], new_col[col]): function
+                for (row, col), function in self.symbolic_functions.items()
+                if row in new_row and col in new_col
+            }
+            self.__dict__.pop("_symbolic_groups", None)
         self.grid = self.grid.index_select(0, cols).contiguous()
         self.in_features, self.out_features = int(cols.numel()), int(rows.numel())
 

@@ -160,12 +160,15 @@ class KAN(nn.Module):
     def prune(self, x, node_threshold=1e-2, edge_threshold=3e-2, sample_weight=None):
         """pykan's pruning: mask weak edges, then drop hidden nodes that no longer matter.
 
-        Edges whose :meth:`attribution` score is below ``edge_threshold`` are masked.
+        Edges whose :meth:`attribution` score is below ``edge_threshold`` are masked,
+        and the (weighted) mean of each one's activation on ``x`` is added to the bias
+        of the node it feeds: a weak edge is replaced by the constant that best
+        approximates it, not by 0 (a flat curve can still carry a large offset).
         A hidden node is removed when its score is below ``node_threshold`` or it has
         no active outgoing edge (its value is unused), or when it has no active
-        incoming edge (its value is the constant bias; the constant its outgoing
-        curves add is folded into the next layer's bias). The pruned network
-        therefore predicts exactly as the original one with the masked edges zeroed.
+        incoming edge (its value is its bias; the constant its outgoing curves add is
+        folded into the next layer's bias). The pruned network therefore predicts
+        exactly as the original one with the masked edges replaced by their means.
         At least one node is kept in every hidden layer.
 
         Returns
@@ -173,8 +176,16 @@ class KAN(nn.Module):
         self
         """
         node_scores, edge_scores = self.attribution(x, sample_weight=sample_weight)
-        for layer, edge in zip(self.layers, edge_scores):
-            layer.mask.mul_((edge >= edge_threshold).to(layer.mask.dtype))
+        weights = torch.ones(x.shape[0], dtype=x.dtype, device=x.device) if sample_weight is None else sample_weight
+        weights = weights / weights.sum()
+        for layer, edge, layer_in in zip(self.layers, edge_scores, self.layer_inputs(x)):
+            removed = (edge < edge_threshold) & (layer.mask > 0)
+            if removed.any():
+                mean = torch.einsum("b,boi->oi", weights.to(layer.coef.dtype), layer.edge_activations(layer_in))
+                if layer.bias is None:
+                    layer.bias = torch.nn.Parameter(torch.zeros(layer.out_features, dtype=layer.coef.dtype, device=layer.coef.device))
+                layer.bias.add_((mean * removed.to(mean.dtype)).sum(1))
+            layer.mask.mul_((~removed).to(layer.mask.dtype))
         for hidden in range(1, len(self.layers)):
             before, after = self.layers[hidden - 1], self.layers[hidden]
             has_input = before.mask.sum(1) > 0

@@ -1,0 +1,209 @@
+"""A fitted KAN as sympy expressions in the user's units (private; see ``get_formula``).
+
+The network is read, never changed. Each node's value is carried as ``R + K``: a
+sympy expression ``R`` without a constant term, the constant ``K``, and the values of
+``R`` on the training rows, so constants that are negligible next to what they are
+added to can be dropped at the requested precision. Edges that are still splines
+become sympy functions ``spline_<layer>_<out>_<in>`` with a numeric implementation
+attached, so ``sympy.lambdify`` evaluates the formula exactly as the network does.
+"""
+
+import keyword
+import math
+import re
+
+import numpy as np
+import torch
+
+from .nn.basis import bspline_basis
+
+__all__ = ["build_formulas", "formula_symbols", "round_floats", "spline_name"]
+
+
+def spline_name(layer, out_index, in_index):
+    """Name of the placeholder function of a spline edge."""
+    return f"spline_{layer}_{out_index}_{in_index}"
+
+
+def formula_symbols(names):
+    """sympy symbols named after ``names``, made valid, distinct, unreserved identifiers."""
+    import sympy
+
+    symbols, seen = [], set()
+    for name in names:
+        text = re.sub(r"\W", "_", str(name))
+        if not text or text[0].isdigit():
+            text = "x_" + text
+        # A name that is also a function name would be shadowed in lambdified code.
+        if keyword.iskeyword(text) or text in sympy.__dict__ or text in np.__dict__ or text.startswith("spline_"):
+            text += "_"
+        base, counter = text, 1
+        while text in seen:
+            text = f"{base}_{counter}"
+            counter += 1
+        seen.add(text)
+        symbols.append(sympy.Symbol(text))
+    return symbols
+
+
+def _round_number(value, precision):
+    """``precision`` decimals, or ``precision`` significant digits when that keeps more."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    decimals = max(precision, precision - 1 - math.floor(math.log10(abs(value))))
+    return round(value, decimals)
+
+
+def round_floats(expression, precision):
+    """Round every float of ``expression`` (see :func:`_round_number`)."""
+    import sympy
+
+    if precision is None:
+        return expression
+    replacements = {}
+    for number in expression.atoms(sympy.Float):
+        rounded = _round_number(float(number), precision)
+        replacements[number] = sympy.Integer(0) if rounded == 0 else sympy.Float(rounded)
+    return expression.xreplace(replacements)
+
+
+def _edge_curve(layer, out_index, in_index, low=None, high=None):
+    """A numpy function evaluating one spline edge's curve (a float64 copy of it)."""
+    grid = layer.grid[in_index : in_index + 1].detach().double().cpu().clone()
+    coef = layer.coef[out_index, in_index].detach().double().cpu().clone()
+    scale_spline = float(layer.scale_spline[out_index, in_index])
+    scale_base = float(layer.scale_base[out_index, in_index])
+    order = layer.spline_order
+
+    def curve(values):
+        values = np.asarray(values, dtype=np.float64)
+        shape = values.shape
+        flat = values.reshape(-1)
+        if low is not None:
+            flat = np.clip(flat, low, high)
+        x = torch.as_tensor(flat)[:, None]
+        with torch.no_grad():
+            spline = bspline_basis(x, grid, order)[:, 0, :] @ coef
+            result = scale_spline * spline + scale_base * torch.nn.functional.silu(x[:, 0])
+        return result.numpy().reshape(shape)
+
+    return curve
+
+
+class _Node:
+    """A node's value ``rest + constant``; ``values`` are those of ``rest`` on the data."""
+
+    def __init__(self, rest, constant, values, scale=1.0):
+        self.rest = rest
+        self.constant = float(constant)
+        self.values = values
+        # rest = scale * (the expression written), so an input's affine argument
+        # a * h + b reads a * scale * x + b' with one coefficient.
+        self.scale = scale
+
+    def expression(self):
+        return self.rest * self.scale + self.constant
+
+
+def _negligible(constant, values, tolerance):
+    """Whether an additive constant is below ``tolerance`` of what it is added to."""
+    if tolerance is None:
+        return False
+    magnitude = float(np.max(np.abs(values))) if values.size else 0.0
+    return abs(constant) <= tolerance * magnitude
+
+
+def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_scale, out_offset, precision):
+    """One sympy expression per network output, in the user's units.
+
+    Parameters
+    ----------
+    module : skkan.nn.KAN
+        The network (float64 on the CPU), read only.
+    data : torch.Tensor of shape (n, n_features)
+        Standardised training rows: they decide which constants are negligible.
+    symbols : list of sympy.Symbol
+        One per input feature.
+    x_mean, x_scale, x_low, x_high : ndarray of shape (n_features,)
+        The estimator's input standardisation and the clipping range (standardised).
+    out_scale, out_offset : ndarray of shape (n_outputs,)
+        ``output = out_scale * network + out_offset``.
+    precision : int or None
+        Decimals kept (see :func:`round_floats`); None keeps every digit.
+
+    Returns
+    -------
+    expressions : list of sympy.Expr
+    spline_edges : list of tuple
+        ``(layer, out_index, in_index)`` of the edges still splines.
+    """
+    import sympy
+    from sympy.utilities.lambdify import implemented_function
+
+    tolerance = None if precision is None else 0.5 * 10.0 ** (-precision)
+    with torch.no_grad():
+        values = [v.double().cpu().numpy() for v in module.layer_inputs(data)]
+    # Layer 0: the network sees (x - mean) / scale, i.e. rest = x with scale 1/scale.
+    nodes = [
+        _Node(symbol, -mean / scale, values[0][:, i] * scale + mean, scale=1.0 / scale)
+        for i, (symbol, mean, scale) in enumerate(zip(symbols, x_mean, x_scale))
+    ]
+    spline_edges = []
+    n_layers = len(module.layers)
+    for index, layer in enumerate(module.layers):
+        last = index == n_layers - 1
+        mask = layer.mask.detach().cpu().numpy()
+        bias = layer.bias.detach().double().cpu().numpy() if layer.bias is not None else np.zeros(layer.out_features)
+        affine = layer.symbolic_affine.detach().double().cpu().numpy() if layer.symbolic_affine is not None else None
+        layer_in = torch.as_tensor(values[index])
+        with torch.no_grad():
+            activations = layer.edge_activations(layer_in).double().numpy()  # (n, out, in)
+        new_nodes = []
+        for j in range(layer.out_features):
+            terms, constant, term_values = [], float(bias[j]), np.zeros(len(values[0]))
+            for i in range(layer.in_features):
+                if not mask[j, i]:
+                    continue
+                node = nodes[i]
+                function = layer.symbolic_functions.get((j, i))
+                if function is None:
+                    spline_edges.append((index, j, i))
+                    bounds = (x_low[i], x_high[i]) if index == 0 else (None, None)
+                    curve = implemented_function(spline_name(index, j, i), _edge_curve(layer, j, i, *bounds))
+                    terms.append(curve(node.expression()))
+                    term_values = term_values + activations[:, j, i]
+                    continue
+                a, b, c, d = affine[j, i]
+                # a * (scale * rest + constant) + b = A * rest + B
+                big_a, big_b = a * node.scale, a * node.constant + b
+                big_a, big_b, c, d = (float(v) for v in function.canonical(big_a, big_b, c, d))
+                if function.fit == "constant" or c == 0:
+                    constant += d
+                    continue
+                if function.fit == "linear":
+                    terms.append(c * big_a * node.rest)
+                    term_values = term_values + c * big_a * node.values
+                    constant += c * big_b + d
+                    continue
+                if function.fit == "shift_free":
+                    # c * exp(A r + B) = (c e^B) * exp(A r): exact, and the usual form.
+                    c, big_b = c * math.exp(big_b), 0.0
+                elif _negligible(big_b, big_a * node.values, tolerance):
+                    big_b = 0.0
+                argument = big_a * node.rest + big_b
+                terms.append(c * function.sympy(argument))
+                argument_values = big_a * node.values + big_b
+                term_values = term_values + c * function.numpy_function()(argument_values)
+                constant += d
+            rest = sympy.Add(*terms)
+            if last:
+                rest = out_scale[j] * rest
+                term_values = out_scale[j] * term_values
+                constant = out_scale[j] * constant + out_offset[j]
+            new_nodes.append(_Node(rest, constant, term_values))
+        nodes = new_nodes
+    expressions = []
+    for node in nodes:
+        constant = 0.0 if _negligible(node.constant, node.values, tolerance) else node.constant
+        expressions.append(round_floats(node.rest + constant, precision))
+    return expressions, spline_edges
