@@ -81,16 +81,27 @@ def _normalise_symbolic_nodes(module, x):
                 after.symbolic_affine[j, node, 0] *= scale
 
 
-def _snap_layer(module, index, data, entries, r2_threshold, weight_simple):
-    """Fit the library to the spline edges of one layer and snap the accepted ones."""
+def _snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=False):
+    """Fit the library to the curves of one layer's edges and snap the accepted ones.
+
+    By default the spline edges are fitted. With ``resnap``, the symbolic edges are
+    fitted instead and an edge changes function only when another one now scores
+    clearly better (retraining can turn ``sin`` into a sliver of ``sin`` that is
+    really ``x``). Returns the records of the edges fitted (or changed).
+    """
     from . import symbolic
 
     layer = module.layers[index]
+    names = [entry.name for entry in entries]
     edges = [
         (j, i)
         for j in range(layer.out_features)
         for i in range(layer.in_features)
-        if layer.mask[j, i] > 0 and (j, i) not in layer.symbolic_functions
+        if layer.mask[j, i] > 0
+        and (
+            (resnap and layer.symbolic_functions.get((j, i)) is not None and layer.symbolic_functions[(j, i)].name in names)
+            or (not resnap and (j, i) not in layer.symbolic_functions)
+        )
     ]
     if not edges:
         return []
@@ -105,6 +116,10 @@ def _snap_layer(module, index, data, entries, r2_threshold, weight_simple):
     records = []
     for e, (j, i) in enumerate(edges):
         best = int(torch.argmin(accepted[e]))
+        if resnap:
+            current = names.index(layer.symbolic_functions[(j, i)].name)
+            if best == current or not accepted[e, best] < score[e, current] - _RESNAP_MARGIN:
+                continue
         ranked = torch.argsort(score[e])[:3].tolist()
         record = {
             "layer": index,
@@ -699,16 +714,25 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
         data = self._attribution_data.to(torch.float64)
-        if retrain is not None and max_iter > 0:
-            # Sparsity penalties shrink curves: fit the splines to the data first.
-            self._retrain(work, *retrain, max_iter=max_iter)
         records = []
         # Layer by layer: each layer's curves are matched once the layers before it are
-        # symbolic (and, given data, retrained), so they see their exact inputs.
+        # symbolic and, given data, retrained, so the later curves are fitted to their
+        # exact inputs (and are no longer shrunk by the sparsity penalty).
         for index in range(len(work.layers)):
             records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
             if retrain is not None and max_iter > 0:
+                last = index == len(work.layers) - 1
+                self._retrain(work, *retrain, max_iter=max_iter if last else min(max_iter, _INTERMEDIATE_RETRAIN))
+        if retrain is not None and max_iter > 0:
+            # Retraining may have turned a function into a sliver of itself (a huge c
+            # times sin of a tiny argument is a line): re-rank and retrain once more.
+            changed = []
+            for index in range(len(work.layers)):
+                changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
+            if changed:
                 self._retrain(work, *retrain, max_iter=max_iter)
+                replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
+                records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
 
         parameter = next(self.module_.parameters())
         self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
@@ -933,6 +957,15 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+
+# L-BFGS iterations of auto_symbolic's retraining between layers: enough for the next
+# layer's curves to adapt to their now exact inputs; the last round gets max_iter.
+_INTERMEDIATE_RETRAIN = 200
+
+# Score advantage (in rank_candidates' units: 0.5 is one unit of complexity at the
+# default weight) that another function needs to replace an edge's function after
+# retraining.
+_RESNAP_MARGIN = 0.5
 
 # Plateaus on which Adam's step is divided by 5 before training stops (measured on
 # California Housing: a second drop cost 15 % more epochs for +0.002 R^2).

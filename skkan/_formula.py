@@ -71,8 +71,8 @@ def _edge_curve(layer, out_index, in_index, low=None, high=None):
     """A numpy function evaluating one spline edge's curve (a float64 copy of it)."""
     grid = layer.grid[in_index : in_index + 1].detach().double().cpu().clone()
     coef = layer.coef[out_index, in_index].detach().double().cpu().clone()
-    scale_spline = float(layer.scale_spline[out_index, in_index])
-    scale_base = float(layer.scale_base[out_index, in_index])
+    scale_spline = float(layer.scale_spline[out_index, in_index].detach())
+    scale_base = float(layer.scale_base[out_index, in_index].detach())
     order = layer.spline_order
 
     def curve(values):
@@ -190,7 +190,8 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
                     c, big_b = c * math.exp(big_b), 0.0
                 elif _negligible(big_b, big_a * node.values, tolerance):
                     big_b = 0.0
-                argument = big_a * node.rest + big_b
+                scaled = node.rest if big_a == 1 else -node.rest if big_a == -1 else big_a * node.rest
+                argument = scaled + big_b
                 terms.append(c * function.sympy(argument))
                 argument_values = big_a * node.values + big_b
                 term_values = term_values + c * function.numpy_function()(argument_values)

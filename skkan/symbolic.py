@@ -375,12 +375,17 @@ class SymbolicFit:
         ``max |c f(a x + b)|`` over the points relative to the curve's standard
         deviation. Large values flag degenerate fits that use a sliver of ``f`` with
         a huge ``c`` cancelled by ``d`` (``-93 cos(0.15 x) + 93`` for ``x**2``).
+    span : torch.Tensor of shape (E, K)
+        Length of the interval of arguments ``a x + b`` that the fit uses (``inf``
+        for candidates whose scale is fixed). A short span uses ``f`` as its Taylor
+        polynomial (``52 sin(0.038 x)`` for ``2 x``).
     """
 
     r2: torch.Tensor
     params: torch.Tensor
     shift: torch.Tensor = None
     amplitude: torch.Tensor = None
+    span: torch.Tensor = None
 
 
 def _grid_values(entry):
@@ -506,6 +511,7 @@ def fit_symbolic(x, y, library, n_iter=40, n_grid_points=48):
     r2 = torch.full((n_edges, len(library)), -math.inf, dtype=torch.float64)
     params = torch.zeros(n_edges, len(library), 4, dtype=torch.float64)
     amplitude = torch.zeros(n_edges, len(library), dtype=torch.float64)
+    span = torch.full((n_edges, len(library)), math.inf, dtype=torch.float64)
     for k, entry in enumerate(library):
         function = entry.torch_function()
         if entry.fit == "constant":
@@ -536,6 +542,8 @@ def fit_symbolic(x, y, library, n_iter=40, n_grid_points=48):
         with torch.no_grad():
             values = function(refined[:, :1] * u + refined[:, 1:2])
         amplitude[:, k] = torch.nan_to_num((refined[:, 2:3] * values).abs().amax(-1), nan=math.inf)
+        if entry.fit in ("general", "shift_free"):
+            span[:, k] = 2 * refined[:, 0].abs()
     # Back to the units of x and y: alpha u + beta with u = (x - centre) / half_width.
     a = params[..., 0] / half_width[:, None]
     b = params[..., 1] - params[..., 0] * (centre / half_width)[:, None]
@@ -548,7 +556,8 @@ def fit_symbolic(x, y, library, n_iter=40, n_grid_points=48):
     for k, entry in enumerate(library):
         a[:, k], b[:, k], c[:, k], d[:, k] = entry.canonical(a[:, k], b[:, k], c[:, k], d[:, k])
     amplitude = torch.where(constant[:, None], torch.zeros_like(amplitude), amplitude)
-    return SymbolicFit(r2=r2, params=torch.stack([a, b, c, d], -1), shift=b.abs(), amplitude=amplitude)
+    span = torch.where(constant[:, None], torch.full_like(span, math.inf), span)
+    return SymbolicFit(r2=r2, params=torch.stack([a, b, c, d], -1), shift=b.abs(), amplitude=amplitude, span=span)
 
 
 def rank_candidates(fit, library, weight_simple=0.5):
@@ -557,13 +566,20 @@ def rank_candidates(fit, library, weight_simple=0.5):
     pykan's ranking, ``weight_simple * complexity + (1 - weight_simple) *
     log2(1 - R^2)``, plus ``(1 - weight_simple) * log2(1 + amplitude / 10)``: a fit
     that needs a huge ``c`` cancelled by ``d`` is a polynomial in disguise and loses
-    to the polynomial. Equivalent forms are ordered by their shift ``|b|``.
+    to the polynomial, and so does, with ``(1 - weight_simple) * log2(1 + (0.5 /
+    span)**2)``, a fit that uses less than about half a unit of its function's
+    argument (a polynomial in disguise too). Residuals below 1e-4 (R^2 above 0.9999) count as equal: a
+    learned spline is not more exact than that, and a sliver of ``sin`` fitting its
+    last wiggle better than ``x`` does is no reason to pick ``sin``. Equivalent forms
+    are ordered by their shift ``|b|``.
     """
     complexity = torch.tensor([float(entry.complexity) for entry in library], dtype=torch.float64)
-    error = (1 - fit.r2).clamp_min(0) + 1e-6
+    error = (1 - fit.r2).clamp_min(0) + 1e-4
     score = weight_simple * complexity + (1 - weight_simple) * torch.log2(error)
     if fit.amplitude is not None:
         score = score + (1 - weight_simple) * torch.log2(1 + fit.amplitude / 10)
+    if fit.span is not None:
+        score = score + (1 - weight_simple) * torch.log2(1 + (0.5 / fit.span) ** 2)
     if fit.shift is not None:
         score = score + 1e-3 * fit.shift.clamp_max(10.0)
     return torch.where(torch.isfinite(fit.r2), score, torch.full_like(score, math.inf))

@@ -1,3 +1,5 @@
+import pickle
+
 import pytest
 import torch
 
@@ -112,3 +114,71 @@ def test_pickle_round_trip_keeps_outputs():
     expected = layer(x)
     clone = pickle.loads(pickle.dumps(layer))
     torch.testing.assert_close(clone(x), expected)
+
+
+# ---------------------------------------------------------------- symbolic edges
+class _Sin:
+    """A minimal symbolic function: the layer needs only a name and a torch form."""
+
+    name = "sin"
+
+    @staticmethod
+    def torch_function():
+        return torch.sin
+
+
+def _symbolic_layer():
+    generator = torch.Generator().manual_seed(0)
+    layer = KANLayer(3, 2, grid_size=5, generator=generator, dtype=torch.float64)
+    layer.set_symbolic(1, 2, _Sin(), (2.0, 0.5, 1.5, -0.3))
+    return layer
+
+
+def test_symbolic_edge_replaces_the_spline_exactly():
+    layer = _symbolic_layer()
+    x = torch.randn(50, 3, dtype=torch.float64)
+    reference = KANLayer(3, 2, grid_size=5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        reference.mask[1, 2] = 0
+    expected = reference(x)
+    expected[:, 1] += 1.5 * torch.sin(2.0 * x[:, 2] + 0.5) - 0.3
+    torch.testing.assert_close(layer(x), expected)
+    activations = layer.edge_activations(x)
+    torch.testing.assert_close(activations[:, 1, 2], 1.5 * torch.sin(2.0 * x[:, 2] + 0.5) - 0.3)
+    torch.testing.assert_close(activations.sum(-1) + layer.bias, layer(x))
+    spread = layer.edge_spread(x)
+    torch.testing.assert_close(spread, activations.std(0, unbiased=False), atol=1e-6, rtol=1e-6)
+
+
+def test_symbolic_parameters_train_and_clear_restores_the_spline():
+    layer = _symbolic_layer()
+    x = torch.randn(20, 3, dtype=torch.float64)
+    spline_only = KANLayer(3, 2, grid_size=5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    layer(x).sum().backward()
+    assert layer.symbolic_affine.grad[1, 2].abs().sum() > 0
+    assert layer.symbolic_affine.grad[0].abs().sum() == 0
+    assert layer.coef.grad[1, 2].abs().sum() == 0  # the spline of a symbolic edge is off
+    layer.clear_symbolic(1, 2)
+    torch.testing.assert_close(layer(x), spline_only(x))
+
+
+def test_symbolic_edges_survive_keep_nodes_and_pickling():
+    layer = _symbolic_layer()
+    x = torch.randn(30, 3, dtype=torch.float64)
+    with torch.no_grad():
+        expected = layer(x)[:, 1] - layer.edge_activations(x)[:, 1, 0]
+        layer.keep_nodes(inputs=torch.tensor([False, True, True]), outputs=torch.tensor([False, True]))
+        assert list(layer.symbolic_functions) == [(0, 1)]
+        torch.testing.assert_close(layer(x[:, 1:])[:, 0], expected)
+        restored = pickle.loads(pickle.dumps(layer))
+        torch.testing.assert_close(restored(x[:, 1:]), layer(x[:, 1:]))
+
+
+def test_second_derivatives_through_symbolic_edges():
+    layer = _symbolic_layer()
+    x = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(layer(x)[:, 1].sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first[:, 2].sum(), x)
+    # Output 1 reads input 2 only through the symbolic edge: d2/dx2 of 1.5 sin(2x + 0.5).
+    expected = -1.5 * 4.0 * torch.sin(2.0 * x[:, 2] + 0.5)
+    torch.testing.assert_close(second[:, 2], expected.detach())
