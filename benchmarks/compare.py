@@ -155,7 +155,7 @@ def layer_benchmark(repeats=30):
 TOY_FORMULA = "1.0*exp(1.0*x1**2 + 1.0*sin(3.1416*x0))"
 
 
-def symbolic_benchmark(seeds=range(5)):
+def symbolic_benchmark(seeds=range(10)):
     """Train -> prune -> auto_symbolic -> get_formula on the KAN paper's toy function."""
     runs = []
     for seed in seeds:

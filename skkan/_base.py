@@ -15,7 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
-from ._optim import Adam
+from ._optim import LBFGS, Adam
 from .nn import KAN
 
 __all__ = ["BaseKAN"]
@@ -108,6 +108,20 @@ def _snap_layer(module, index, data, entries, r2_threshold, weight_simple, resna
     with torch.no_grad():
         points = _sample_points(module.layer_inputs(data)[index])
         curves = layer.edge_activations(points)  # (P, out, in)
+    if resnap:
+        # Only fits that look degenerate are worth re-ranking: a short argument span
+        # (a Taylor polynomial of f) or a large c cancelled by d.
+        def degenerate(j, i):
+            function = layer.symbolic_functions[(j, i)]
+            a, _, _, d = layer.symbolic_affine[j, i].tolist()
+            span = abs(a) * float(points[:, i].max() - points[:, i].min())
+            curve = curves[:, j, i]
+            amplitude = float((curve - d).abs().max() / curve.std().clamp_min(1e-300))
+            return (function.fit in ("general", "shift_free") and span < 1.0) or amplitude > 20
+
+        edges = [edge for edge in edges if degenerate(*edge)]
+        if not edges:
+            return []
     rows = torch.tensor([j for j, _ in edges])
     cols = torch.tensor([i for _, i in edges])
     fit = symbolic.fit_symbolic(points[:, cols].t(), curves[:, rows, cols].t(), entries)
@@ -429,16 +443,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     def _make_optimizer(self, module):
         params = [p for p in module.parameters() if p.requires_grad]
         if self.solver == "lbfgs":
-            return torch.optim.LBFGS(
-                params,
-                lr=1.0,
-                max_iter=1,
-                max_eval=25,
-                history_size=20,
-                tolerance_grad=0.0,
-                tolerance_change=0.0,
-                line_search_fn="strong_wolfe",
-            )
+            return LBFGS(params, lr=1.0, history_size=20, max_eval=25)
         return Adam(params, lr=self.learning_rate_init)
 
     def _train(self, module, X, target, weight, validation, generator, continuing):
@@ -718,21 +723,27 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         # Layer by layer: each layer's curves are matched once the layers before it are
         # symbolic and, given data, retrained, so the later curves are fitted to their
         # exact inputs (and are no longer shrunk by the sparsity penalty).
+        retraining = retrain is not None and max_iter > 0
         for index in range(len(work.layers)):
-            records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
-            if retrain is not None and max_iter > 0:
-                last = index == len(work.layers) - 1
-                self._retrain(work, *retrain, max_iter=max_iter if last else min(max_iter, _INTERMEDIATE_RETRAIN))
-        if retrain is not None and max_iter > 0:
+            with threadpool_limits(limits=1):  # many small tensor operations
+                records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
+            if retraining:
+                self._retrain(work, *retrain, max_iter=min(max_iter, _INTERMEDIATE_RETRAIN))
+        if retraining:
             # Retraining may have turned a function into a sliver of itself (a huge c
-            # times sin of a tiny argument is a line): re-rank and retrain once more.
+            # times sin of a tiny argument is a line): re-rank those edges.
             changed = []
             for index in range(len(work.layers)):
-                changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
-            if changed:
-                self._retrain(work, *retrain, max_iter=max_iter)
-                replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
-                records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
+                with threadpool_limits(limits=1):
+                    changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
+            replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
+            records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
+            # Edges retrained down to nothing (a 1e-4 * x term beside the real formula)
+            # are noise: remove them (their mean goes to the bias), then settle the
+            # constants of what is left.
+            work.prune(data, edge_threshold=_NEGLIGIBLE_EDGE, remove_nodes=False)
+            records = [r for r in records if work.layers[r["layer"]].mask[r["output"], r["input"]] > 0]
+            self._retrain(work, *retrain, max_iter=max_iter)
 
         parameter = next(self.module_.parameters())
         self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
@@ -775,7 +786,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                     best,
                     jac=True,
                     method="L-BFGS-B",
-                    options={"maxiter": remaining, "ftol": 0.0, "gtol": 1e-12, "maxcor": 30},
+                    options={"maxiter": remaining, "ftol": 1e-12, "gtol": 1e-10, "maxcor": 30},
                 )
                 remaining -= result.nit
                 improved = np.isfinite(result.fun) and result.fun < best_value
@@ -959,13 +970,18 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 _AUTO_BATCH = 2048
 
 # L-BFGS iterations of auto_symbolic's retraining between layers: enough for the next
-# layer's curves to adapt to their now exact inputs; the last round gets max_iter.
+# layer's curves to adapt to their now exact inputs (and for vanishing edges to show);
+# the last round, on the cleaned-up network, gets max_iter.
 _INTERMEDIATE_RETRAIN = 200
 
 # Score advantage (in rank_candidates' units: 0.5 is one unit of complexity at the
 # default weight) that another function needs to replace an edge's function after
 # retraining.
 _RESNAP_MARGIN = 0.5
+
+# Attribution score under which auto_symbolic removes an edge after retraining: a
+# thousandth of what its node passes on (prune's default threshold is 3e-2).
+_NEGLIGIBLE_EDGE = 1e-3
 
 # Plateaus on which Adam's step is divided by 5 before training stops (measured on
 # California Housing: a second drop cost 15 % more epochs for +0.002 R^2).

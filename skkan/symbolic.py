@@ -477,7 +477,7 @@ def _levenberg_marquardt(entry, function, u, v, params, n_iter):
     return params, loss
 
 
-def fit_symbolic(x, y, library, n_iter=40, n_grid_points=48):
+def fit_symbolic(x, y, library, n_iter=25, n_grid_points=48):
     """Fit ``c * f(a * x + b) + d`` to E curves for every candidate ``f``.
 
     Parameters
@@ -485,7 +485,7 @@ def fit_symbolic(x, y, library, n_iter=40, n_grid_points=48):
     x, y : torch.Tensor of shape (E, P)
         Sample points of each curve and its values there (float64 is used).
     library : list of SymbolicFunction
-    n_iter : int, default=40
+    n_iter : int, default=25
         Levenberg-Marquardt iterations after the grid search.
     n_grid_points : int, default=48
         Points (a subset of the P) on which the coarse grid is scored.

@@ -157,7 +157,7 @@ class KAN(nn.Module):
         return node_scores, edge_scores
 
     @torch.no_grad()
-    def prune(self, x, node_threshold=1e-2, edge_threshold=3e-2, sample_weight=None):
+    def prune(self, x, node_threshold=1e-2, edge_threshold=3e-2, sample_weight=None, remove_nodes=True):
         """pykan's pruning: mask weak edges, then drop hidden nodes that no longer matter.
 
         Edges whose :meth:`attribution` score is below ``edge_threshold`` are masked,
@@ -169,7 +169,8 @@ class KAN(nn.Module):
         incoming edge (its value is its bias; the constant its outgoing curves add is
         folded into the next layer's bias). The pruned network therefore predicts
         exactly as the original one with the masked edges replaced by their means.
-        At least one node is kept in every hidden layer.
+        At least one node is kept in every hidden layer. With ``remove_nodes=False``
+        only edges are masked (node indices stay valid).
 
         Returns
         -------
@@ -186,6 +187,8 @@ class KAN(nn.Module):
                     layer.bias = torch.nn.Parameter(torch.zeros(layer.out_features, dtype=layer.coef.dtype, device=layer.coef.device))
                 layer.bias.add_((mean * removed.to(mean.dtype)).sum(1))
             layer.mask.mul_((~removed).to(layer.mask.dtype))
+        if not remove_nodes:
+            return self
         for hidden in range(1, len(self.layers)):
             before, after = self.layers[hidden - 1], self.layers[hidden]
             has_input = before.mask.sum(1) > 0
