@@ -150,14 +150,14 @@ class LBFGS:
             self._current = self._evaluate(closure)
         loss, gradient = self._current
         if not math.isfinite(loss):
-            return torch.tensor(loss)
+            return torch.tensor(loss, dtype=torch.float64)
         direction = self._direction(gradient)
         slope = float(torch.dot(gradient, direction))
         if not slope < 0:  # not a descent direction: restart from steepest descent
             self.history.clear()
             direction, slope = -gradient, -float(torch.dot(gradient, gradient))
             if not slope < 0:
-                return torch.tensor(loss)
+                return torch.tensor(loss, dtype=torch.float64)
         first = not self.history and getattr(self, "_iterations", 0) == 0
         step = min(1.0, 1.0 / float(gradient.abs().sum())) * self.lr if first else self.lr
         start = self._flat_params()
@@ -172,7 +172,7 @@ class LBFGS:
         if t == 0.0:
             self._assign(start)
             self._current = (loss, gradient)
-            return torch.tensor(loss)
+            return torch.tensor(loss, dtype=torch.float64)
         self._assign(start + t * direction)
         s = t * direction
         y = new_gradient - gradient
@@ -182,7 +182,7 @@ class LBFGS:
             if len(self.history) > self.history_size:
                 self.history.pop(0)
         self._current = (value, new_gradient)
-        return torch.tensor(loss)
+        return torch.tensor(loss, dtype=torch.float64)
 
     def _line_search(self, phi, t, f0, slope0):
         """Strong-Wolfe line search; returns (t, f(t), gradient(t)) or t = 0 on failure."""
@@ -231,8 +231,6 @@ class LBFGS:
         t, f, g = best
         if t == 0.0 or g is None:
             return 0.0, f0, None
-        if g is not None and best[0] != t:
-            pass
         # The last evaluation may not be at ``best``: re-evaluate there for the gradient.
         f, g, _ = phi(t)
         return t, f, g
