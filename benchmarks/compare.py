@@ -283,8 +283,8 @@ def main(argv=None):
         "## Formula discovery: exp(sin(pi x) + y^2), train -> prune -> auto_symbolic -> get_formula",
         "",
         "1,000 rows, x, y uniform on [-1, 1]; `KANRegressor(hidden_layer_sizes=(5,), grid_size=3, lamb=1e-2, "
-        "solver='lbfgs', max_iter=300)`, then `prune()`, `auto_symbolic(X, y)`, `get_formula()`. The first run "
-        "includes the one-off import of torch.optim (L-BFGS), about 2-3 s here.",
+        "solver='lbfgs', max_iter=300)`, then `prune()`, `auto_symbolic(X, y)`, `get_formula()`; `exact` means the "
+        "printed formula is exactly `" + TOY_FORMULA + "`.",
         "",
         "| random_state | fit (s) | prune + auto_symbolic + get_formula (s) | total (s) | widths | formula | exact |",
         "| --- | --- | --- | --- | --- | --- | --- |",

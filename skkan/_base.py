@@ -834,7 +834,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         symbols are named after ``feature_names_in_`` (made valid identifiers) or
         ``x0, x1, ...``. Constants are rounded to ``precision`` decimals (or
         ``precision`` significant digits, whichever keeps more) and additive constants
-        below ``0.5 * 10**-precision`` of what they are added to are dropped; no
+        and terms below ``0.5 * 10**-precision`` of what they are added to (over the
+        training rows) are dropped; no
         ``simplify`` is run. The model is not changed.
 
         Edges that are still splines (not snapped by :meth:`auto_symbolic`) appear as
@@ -935,10 +936,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 import pandas as pd
 
                 X = pd.DataFrame(X, columns=self.feature_names_in_)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            formula = self.get_formula(precision=precision)
-        _, spline_edges = self._formula_expressions(precision)
+        expressions, spline_edges = self._formula_expressions(precision)
+        formula = self._package_formulas(expressions)
         network = self._forward(X)
         approx = self._unshape_formula_output(self.evaluate_formula(X, formula))
         network = network * self._formula_output_transform()[0] + self._formula_output_transform()[1]
@@ -951,6 +950,39 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             max_abs_error=np.abs(approx - network).max(0) if len(network) else np.zeros(network.shape[1]),
             spline_edges=[spline_name(*edge) for edge in spline_edges],
             symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
+        )
+
+    def plot(self, ax=None, n_points=100, beta=3.0, input_names=None, output_names=None, title=None):
+        """Draw the network as pykan does: nodes, and every edge with its learned curve.
+
+        Inputs are at the bottom, outputs at the top; each edge's curve is drawn over
+        the range its inputs took in training. Edges fade with their attribution
+        score (opacity ``tanh(beta * score)``), pruned edges are left almost
+        transparent, and symbolic edges are red and titled with their function.
+        Needs matplotlib (``pip install 'skkan[plot]'``).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+        n_points : int, default=100
+            Points per curve.
+        beta : float, default=3.0
+            Opacity scale of the attribution scores.
+        input_names, output_names : list of str, default=None
+            Labels of the input and output nodes (inputs default to
+            ``feature_names_in_`` or ``x0, x1, ...``).
+        title : str, default=None
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        from ._plot import plot_network
+
+        check_is_fitted(self, "module_")
+        return plot_network(
+            self, ax=ax, n_points=n_points, beta=beta, input_names=input_names, output_names=output_names, title=title
         )
 
     def __getstate__(self):

@@ -80,6 +80,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     edge_scores_ : list of ndarray
         Attribution score of every edge, one (n_out, n_in) array per layer; pruned
         edges score 0. :meth:`prune` compares these with its thresholds.
+    symbolic_fits_ : list of dict
+        Set by :meth:`auto_symbolic`: per edge considered, its layer, output and
+        input index, the function chosen (None if it stayed a spline), the R^2 of the
+        fit and the three best candidates.
 
     Examples
     --------

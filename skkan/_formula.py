@@ -2,8 +2,8 @@
 
 The network is read, never changed. Each node's value is carried as ``R + K``: a
 sympy expression ``R`` without a constant term, the constant ``K``, and the values of
-``R`` on the training rows, so constants that are negligible next to what they are
-added to can be dropped at the requested precision. Edges that are still splines
+``R`` on the training rows, so constants and terms that are negligible next to what
+they are added to can be dropped at the requested precision. Edges that are still splines
 become sympy functions ``spline_<layer>_<out>_<in>`` with a numeric implementation
 attached, so ``sympy.lambdify`` evaluates the formula exactly as the network does.
 """
@@ -160,7 +160,7 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
             activations = layer.edge_activations(layer_in).double().numpy()  # (n, out, in)
         new_nodes = []
         for j in range(layer.out_features):
-            terms, constant, term_values = [], float(bias[j]), np.zeros(len(values[0]))
+            terms, constant = [], float(bias[j])  # terms: (expression, values on the data)
             for i in range(layer.in_features):
                 if not mask[j, i]:
                     continue
@@ -170,8 +170,7 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
                     spline_edges.append((index, j, i))
                     bounds = (x_low[i], x_high[i]) if index == 0 else (None, None)
                     curve = implemented_function(spline_name(index, j, i), _edge_curve(layer, j, i, *bounds))
-                    terms.append(curve(node.expression()))
-                    term_values = term_values + activations[:, j, i]
+                    terms.append((curve(node.expression()), activations[:, j, i]))
                     continue
                 a, b, c, d = affine[j, i]
                 # a * (scale * rest + constant) + b = A * rest + B
@@ -181,8 +180,7 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
                     constant += d
                     continue
                 if function.fit == "linear":
-                    terms.append(c * big_a * node.rest)
-                    term_values = term_values + c * big_a * node.values
+                    terms.append((c * big_a * node.rest, c * big_a * node.values))
                     constant += c * big_b + d
                     continue
                 if function.fit == "shift_free":
@@ -192,11 +190,16 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
                     big_b = 0.0
                 scaled = node.rest if big_a == 1 else -node.rest if big_a == -1 else big_a * node.rest
                 argument = scaled + big_b
-                terms.append(c * function.sympy(argument))
                 argument_values = big_a * node.values + big_b
-                term_values = term_values + c * function.numpy_function()(argument_values)
+                terms.append((c * function.sympy(argument), c * function.numpy_function()(argument_values)))
                 constant += d
-            rest = sympy.Add(*terms)
+            if tolerance is not None and len(terms) > 1:
+                # A term that moves the node by less than the precision is noise (a
+                # 3e-10 * exp(...) left by retraining): leave it out of the formula.
+                total = np.max(np.abs(sum(term for _, term in terms)))
+                terms = [(e, v) for e, v in terms if np.max(np.abs(v)) > tolerance * total] or terms
+            rest = sympy.Add(*(expression for expression, _ in terms))
+            term_values = sum((term for _, term in terms), np.zeros(len(values[0])))
             if last:
                 rest = out_scale[j] * rest
                 term_values = out_scale[j] * term_values
