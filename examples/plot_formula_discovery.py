@@ -51,25 +51,12 @@ print(f"formula vs network: R^2 = {report.r2[0]:.10f}, max |error| = {report.max
 print(f"whole pipeline: {time.perf_counter() - start:.1f} s")
 
 # %%
-# The learned curves before and after snapping, drawn when matplotlib is installed.
+# The network with its curves: symbolic edges in red, titled with their function;
+# the pruned hidden nodes' edges are faded out (needs matplotlib, the ``plot`` extra).
 try:
     import matplotlib.pyplot as plt
-except ImportError:  # plotting is an optional extra
+except ImportError:  # plotting is optional
     plt = None
 if plt is not None:
-    import torch
-
-    module = reg._inference_module
-    inputs = module.layer_inputs(reg._attribution_data.double())
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3))
-    panels = [(0, 0, 0, "x0 -> hidden"), (0, 0, 1, "x1 -> hidden"), (1, 0, 0, "hidden -> output")]
-    for ax, (layer, out, inp, title) in zip(axes, panels):
-        x = inputs[layer]
-        grid = x.clone()
-        grid[:, inp] = torch.linspace(float(x[:, inp].min()), float(x[:, inp].max()), len(x), dtype=x.dtype)
-        with torch.no_grad():
-            curve = module.layers[layer].edge_activations(grid)[:, out, inp]
-        ax.plot(grid[:, inp].numpy(), curve.numpy())
-        ax.set_title(f"{title}: {module.layers[layer].symbolic_functions[(out, inp)].name}")
-    fig.tight_layout()
+    reg.plot(title="exp(sin(pi x0) + x1^2), after auto_symbolic")
     plt.show()
