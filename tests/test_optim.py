@@ -47,9 +47,9 @@ def test_lbfgs_solves_a_badly_conditioned_quadratic_and_stops_at_its_minimum():
         optimizer.step(closure)
     torch.testing.assert_close(point.detach(), target, atol=1e-5, rtol=0)
     for _ in range(5):  # at the minimum: steps that find no decrease do not move
-        before = float(closure())
+        before = float(closure().detach())
         optimizer.step(closure)
-        assert float(closure()) <= before
+        assert float(closure().detach()) <= before
 
 
 def test_fitting_never_imports_torch_optim():
