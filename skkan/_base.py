@@ -649,7 +649,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         r2_threshold=0.9,
         weight_simple=0.5,
         sample_weight=None,
-        max_iter=500,
+        max_iter=200,
     ):
         """Snap every active edge to the best function of a symbolic library.
 
@@ -687,8 +687,10 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             ``x`` to an ``exp`` that fits a coarse spline with R^2 = 0.99.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the retraining samples.
-        max_iter : int, default=500
-            Maximum L-BFGS iterations of the retraining.
+        max_iter : int, default=200
+            Maximum L-BFGS iterations of the final retraining (at most 100 between
+            layers). Retraining uses at most 4096 rows of ``X`` (a random subset,
+            seeded by ``random_state``, beyond that).
 
         Returns
         -------
@@ -715,7 +717,13 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight must have at least one positive entry.")
             targets, _, _ = self._prepare_targets(y, sample_weight, reset=False)
-            retrain = (self._scale_inputs(X), targets, sample_weight)
+            X_scaled = self._scale_inputs(X)
+            if len(X_scaled) > _RETRAIN_ROWS:
+                # Full-batch L-BFGS in float64 costs one pass over the data per step: a
+                # random subset is plenty for the few parameters left to settle.
+                rows = np.sort(check_random_state(self.random_state).choice(len(X_scaled), _RETRAIN_ROWS, replace=False))
+                X_scaled, targets, sample_weight = X_scaled[rows], targets[rows], sample_weight[rows]
+            retrain = (X_scaled, targets, sample_weight)
 
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
         data = self._attribution_data.to(torch.float64)
@@ -724,26 +732,36 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         # symbolic and, given data, retrained, so the later curves are fitted to their
         # exact inputs (and are no longer shrunk by the sparsity penalty).
         retraining = retrain is not None and max_iter > 0
+        if retraining:
+            # The sparsity penalty shrinks and bends the curves: fit the splines to the
+            # data (no penalty) before matching them.
+            self._retrain(work, *retrain, max_iter=min(max_iter, _INTERMEDIATE_RETRAIN))
         for index in range(len(work.layers)):
             with threadpool_limits(limits=1):  # many small tensor operations
                 records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
             if retraining:
-                self._retrain(work, *retrain, max_iter=min(max_iter, _INTERMEDIATE_RETRAIN))
+                last = index == len(work.layers) - 1
+                self._retrain(work, *retrain, max_iter=max_iter if last else min(max_iter, _INTERMEDIATE_RETRAIN))
         if retraining:
-            # Retraining may have turned a function into a sliver of itself (a huge c
-            # times sin of a tiny argument is a line): re-rank those edges.
-            changed = []
-            for index in range(len(work.layers)):
-                with threadpool_limits(limits=1):
-                    changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
-            replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
-            records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
-            # Edges retrained down to nothing (a 1e-4 * x term beside the real formula)
-            # are noise: remove them (their mean goes to the bias), then settle the
-            # constants of what is left.
-            work.prune(data, edge_threshold=_NEGLIGIBLE_EDGE, remove_nodes=False)
-            records = [r for r in records if work.layers[r["layer"]].mask[r["output"], r["input"]] > 0]
-            self._retrain(work, *retrain, max_iter=max_iter)
+            # Retraining can turn a function into a sliver of itself (-12 cos(0.35 x)
+            # for x**2, a huge c times sin of a tiny argument for a line) and retrain
+            # edges down to nothing (a 1e-4 * x term beside the real formula): re-rank
+            # the degenerate edges, mask the vanishing ones (their mean goes to the
+            # bias) and settle the constants again, until nothing changes.
+            for _ in range(_CLEANUP_ROUNDS):
+                changed = []
+                for index in range(len(work.layers)):
+                    with threadpool_limits(limits=1):
+                        changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
+                replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
+                records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
+                n_edges = sum(int(layer.mask.sum()) for layer in work.layers)
+                work.prune(data, edge_threshold=_NEGLIGIBLE_EDGE, remove_nodes=False)
+                records = [r for r in records if work.layers[r["layer"]].mask[r["output"], r["input"]] > 0]
+                pruned = sum(int(layer.mask.sum()) for layer in work.layers) < n_edges
+                if not changed and not pruned:
+                    break
+                self._retrain(work, *retrain, max_iter=max_iter)
 
         parameter = next(self.module_.parameters())
         self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
@@ -1002,9 +1020,15 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 _AUTO_BATCH = 2048
 
 # L-BFGS iterations of auto_symbolic's retraining between layers: enough for the next
-# layer's curves to adapt to their now exact inputs (and for vanishing edges to show);
-# the last round, on the cleaned-up network, gets max_iter.
-_INTERMEDIATE_RETRAIN = 200
+# layer's curves to adapt to their now exact inputs; the rounds after the last layer
+# get max_iter.
+_INTERMEDIATE_RETRAIN = 100
+
+# Re-rank / mask / retrain rounds at the end of auto_symbolic.
+_CLEANUP_ROUNDS = 3
+
+# Rows auto_symbolic retrains on (a random subset of larger data).
+_RETRAIN_ROWS = 4096
 
 # Score advantage (in rank_candidates' units: 0.5 is one unit of complexity at the
 # default weight) that another function needs to replace an edge's function after

@@ -564,7 +564,7 @@ def rank_candidates(fit, library, weight_simple=0.5):
     """Scores of every candidate (lower is better; ``inf`` for failed fits).
 
     pykan's ranking, ``weight_simple * complexity + (1 - weight_simple) *
-    log2(1 - R^2)``, plus ``(1 - weight_simple) * log2(1 + amplitude / 10)``: a fit
+    log2(1 - R^2)``, plus ``(1 - weight_simple) * log2(1 + (amplitude / 10)**2)``: a fit
     that needs a huge ``c`` cancelled by ``d`` is a polynomial in disguise and loses
     to the polynomial, and so does, with ``(1 - weight_simple) * log2(1 + (0.5 /
     span)**2)``, a fit that uses less than about half a unit of its function's
@@ -577,7 +577,7 @@ def rank_candidates(fit, library, weight_simple=0.5):
     error = (1 - fit.r2).clamp_min(0) + 1e-4
     score = weight_simple * complexity + (1 - weight_simple) * torch.log2(error)
     if fit.amplitude is not None:
-        score = score + (1 - weight_simple) * torch.log2(1 + fit.amplitude / 10)
+        score = score + (1 - weight_simple) * torch.log2(1 + (fit.amplitude / 10) ** 2)
     if fit.span is not None:
         score = score + (1 - weight_simple) * torch.log2(1 + (0.5 / fit.span) ** 2)
     if fit.shift is not None:
