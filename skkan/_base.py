@@ -732,7 +732,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         # symbolic and, given data, retrained, so the later curves are fitted to their
         # exact inputs (and are no longer shrunk by the sparsity penalty).
         retraining = retrain is not None and max_iter > 0
-        if retraining:
+        if retraining and self.lamb > 0:
             # The sparsity penalty shrinks and bends the curves: fit the splines to the
             # data (no penalty) before matching them.
             self._retrain(work, *retrain, max_iter=min(max_iter, _INTERMEDIATE_RETRAIN))
