@@ -1,0 +1,37 @@
+"""Sweeps on a Dask cluster through joblib's "dask" backend (the `dask` extra)."""
+
+import warnings
+
+import joblib
+import numpy as np
+from distributed import Client, LocalCluster
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skkan import KANPruner, KANRegressor
+
+
+def test_grid_search_on_a_dask_cluster_matches_the_local_run():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(300, 4))
+    y = np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2
+    search = GridSearchCV(
+        make_pipeline(
+            KANPruner(KANRegressor(lamb=1e-3, max_iter=30, random_state=0)),
+            KANRegressor(max_iter=30, random_state=0),
+        ),
+        {"kanregressor__grid_size": [3, 5], "kanregressor__spline_order": [2, 3]},
+        cv=2,
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        local = search.fit(X, y).cv_results_["mean_test_score"]
+        # Worker processes, as on a real cluster: estimators and results are pickled.
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with Client(cluster), joblib.parallel_backend("dask"):
+                on_dask = search.fit(X, y).cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(on_dask))
+    np.testing.assert_allclose(on_dask, local, rtol=1e-6)
+    assert search.best_estimator_.predict(X).shape == (300,)
