@@ -956,9 +956,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 X = pd.DataFrame(X, columns=self.feature_names_in_)
         expressions, spline_edges = self._formula_expressions(precision)
         formula = self._package_formulas(expressions)
-        network = self._forward(X)
+        out_scale, out_offset = self._formula_output_transform()
+        network = self._forward(X) * out_scale + out_offset
         approx = self._unshape_formula_output(self.evaluate_formula(X, formula))
-        network = network * self._formula_output_transform()[0] + self._formula_output_transform()[1]
         residual = ((approx - network) ** 2).sum(0)
         total = ((network - network.mean(0)) ** 2).sum(0)
         r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))

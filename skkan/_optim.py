@@ -103,6 +103,7 @@ class LBFGS:
         self.c1, self.c2 = c1, c2
         self.history = []  # (s, y, 1 / y.s), oldest first
         self._current = None  # (loss, flat gradient) at the current parameters
+        self._iterations = 0
 
     def zero_grad(self, set_to_none=True):
         for p in self.params:
@@ -158,7 +159,7 @@ class LBFGS:
             direction, slope = -gradient, -float(torch.dot(gradient, gradient))
             if not slope < 0:
                 return torch.tensor(loss, dtype=torch.float64)
-        first = not self.history and getattr(self, "_iterations", 0) == 0
+        first = self._iterations == 0
         step = min(1.0, 1.0 / float(gradient.abs().sum())) * self.lr if first else self.lr
         start = self._flat_params()
 
@@ -168,7 +169,7 @@ class LBFGS:
             return value, grad, float(torch.dot(grad, direction))
 
         t, value, new_gradient = self._line_search(phi, step, loss, slope)
-        self._iterations = getattr(self, "_iterations", 0) + 1
+        self._iterations += 1
         if t == 0.0:
             self._assign(start)
             self._current = (loss, gradient)
