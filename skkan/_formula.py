@@ -17,7 +17,7 @@ import torch
 
 from .nn.basis import bspline_basis
 
-__all__ = ["build_formulas", "formula_symbols", "round_floats", "spline_name"]
+__all__ = ["FormulaReport", "build_formulas", "formula_symbols", "round_floats", "spline_name"]
 
 
 def spline_name(layer, out_index, in_index):
@@ -211,3 +211,37 @@ def build_formulas(module, data, symbols, x_mean, x_scale, x_low, x_high, out_sc
         constant = 0.0 if _negligible(node.constant, node.values, tolerance) else node.constant
         expressions.append(round_floats(node.rest + constant, precision))
     return expressions, spline_edges
+
+
+class FormulaReport:
+    """Fidelity of a KAN's formula (see ``formula_report``).
+
+    Attributes
+    ----------
+    formula : sympy.Expr, list or dict
+        As returned by ``get_formula``.
+    r2 : ndarray of shape (n_outputs,)
+        R^2 of the formula against the network's outputs (predictions for a
+        regressor, decision scores for a classifier).
+    max_abs_error : ndarray of shape (n_outputs,)
+    spline_edges : list of str
+        Placeholder names of the edges that are still splines.
+    symbolic_edges : list of dict
+        One record per edge considered by ``auto_symbolic``: layer, output, input,
+        chosen function (None if it stayed a spline), R^2 and the best candidates.
+    """
+
+    def __init__(self, formula, r2, max_abs_error, spline_edges, symbolic_edges):
+        self.formula = formula
+        self.r2 = r2
+        self.max_abs_error = max_abs_error
+        self.spline_edges = spline_edges
+        self.symbolic_edges = symbolic_edges
+
+    def __repr__(self):
+        lines = [
+            f"FormulaReport(r2={np.round(self.r2, 6).tolist()}, max_abs_error={np.round(self.max_abs_error, 6).tolist()},",
+            f"  spline_edges={self.spline_edges},",
+            f"  formula={self.formula})",
+        ]
+        return "\n".join(lines)

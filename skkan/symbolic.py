@@ -9,7 +9,9 @@ built-in functions; :func:`make_library` turns a user's ``library`` argument (na
 
 :func:`fit_symbolic` fits every candidate to every curve at once: a coarse grid over
 ``(a, b)`` with ``c, d`` in closed form, then Levenberg-Marquardt refinement of all
-four, vectorised over curves and candidates. This module imports no scikit-learn.
+four, vectorised over curves and candidates. The private helpers at the end snap the
+edges of a :class:`skkan.nn.KAN` layer by layer for the estimators' ``auto_symbolic``.
+This module imports no scikit-learn.
 """
 
 import math
@@ -583,3 +585,119 @@ def rank_candidates(fit, library, weight_simple=0.5):
     if fit.shift is not None:
         score = score + 1e-3 * fit.shift.clamp_max(10.0)
     return torch.where(torch.isfinite(fit.r2), score, torch.full_like(score, math.inf))
+
+
+# ---------------------------------------------------------------- snapping a network
+# Used by the estimators' auto_symbolic; they work on a skkan.nn.KAN and need no
+# scikit-learn.
+
+# Score advantage (in rank_candidates' units: 0.5 is one unit of complexity at the
+# default weight) that another function needs to replace an edge's function after
+# retraining.
+_RESNAP_MARGIN = 0.5
+
+def _sample_points(values, n_quantiles=64, n_uniform=64):
+    """Points covering each column's range: its quantiles (where data are) and a uniform grid."""
+    levels = torch.linspace(0, 1, n_quantiles, dtype=values.dtype)
+    quantiles = torch.quantile(values, levels, dim=0)
+    low, high = values.min(0).values, values.max(0).values
+    uniform = low + (high - low) * torch.linspace(0, 1, n_uniform, dtype=values.dtype)[:, None]
+    return torch.cat([quantiles, uniform]).sort(0).values
+
+
+@torch.no_grad()
+def _normalise_symbolic_nodes(module, x):
+    """Give hidden nodes read only by symbolic edges a unit spread (an exact change).
+
+    Penalised training leaves some nodes tiny and the next curve steep (a node of
+    spread 0.03 feeding exp(-40 h)); scaling the node by 1/s and every reading
+    argument a by s keeps the function and makes L-BFGS well conditioned.
+    """
+    values = module.layer_inputs(x)
+    for index in range(1, len(module.layers)):
+        before, after = module.layers[index - 1], module.layers[index]
+        spread = values[index].std(0)
+        for node in range(before.out_features):
+            readers = [j for j in range(after.out_features) if after.mask[j, node] > 0]
+            if not readers or any((j, node) not in after.symbolic_functions for j in readers):
+                continue
+            incoming = [i for i in range(before.in_features) if before.mask[node, i] > 0]
+            if any((node, i) not in before.symbolic_functions for i in incoming):
+                continue
+            scale = float(spread[node])
+            if not np.isfinite(scale) or scale <= 1e-12:
+                continue
+            for i in incoming:
+                before.symbolic_affine[node, i, 2:] /= scale
+            if before.bias is not None:
+                before.bias[node] /= scale
+            for j in readers:
+                after.symbolic_affine[j, node, 0] *= scale
+
+
+def _snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=False):
+    """Fit the library to the curves of one layer's edges and snap the accepted ones.
+
+    By default the spline edges are fitted. With ``resnap``, the symbolic edges are
+    fitted instead and an edge changes function only when another one now scores
+    clearly better (retraining can turn ``sin`` into a sliver of ``sin`` that is
+    really ``x``). Returns the records of the edges fitted (or changed).
+    """
+    layer = module.layers[index]
+    names = [entry.name for entry in entries]
+    edges = [
+        (j, i)
+        for j in range(layer.out_features)
+        for i in range(layer.in_features)
+        if layer.mask[j, i] > 0
+        and (
+            (resnap and layer.symbolic_functions.get((j, i)) is not None and layer.symbolic_functions[(j, i)].name in names)
+            or (not resnap and (j, i) not in layer.symbolic_functions)
+        )
+    ]
+    if not edges:
+        return []
+    with torch.no_grad():
+        points = _sample_points(module.layer_inputs(data)[index])
+        curves = layer.edge_activations(points)  # (P, out, in)
+    if resnap:
+        # Only fits that look degenerate are worth re-ranking: a short argument span
+        # (a Taylor polynomial of f) or a large c cancelled by d.
+        def degenerate(j, i):
+            function = layer.symbolic_functions[(j, i)]
+            a, _, _, d = layer.symbolic_affine[j, i].tolist()
+            span = abs(a) * float(points[:, i].max() - points[:, i].min())
+            curve = curves[:, j, i]
+            amplitude = float((curve - d).abs().max() / curve.std().clamp_min(1e-300))
+            return (function.fit in ("general", "shift_free") and span < 1.0) or amplitude > 20
+
+        edges = [edge for edge in edges if degenerate(*edge)]
+        if not edges:
+            return []
+    rows = torch.tensor([j for j, _ in edges])
+    cols = torch.tensor([i for _, i in edges])
+    fit = fit_symbolic(points[:, cols].t(), curves[:, rows, cols].t(), entries)
+    score = rank_candidates(fit, entries, weight_simple=weight_simple)
+    accepted = torch.where(fit.r2 >= r2_threshold, score, torch.full_like(score, float("inf")))
+    records = []
+    for e, (j, i) in enumerate(edges):
+        best = int(torch.argmin(accepted[e]))
+        if resnap:
+            current = names.index(layer.symbolic_functions[(j, i)].name)
+            if best == current or not accepted[e, best] < score[e, current] - _RESNAP_MARGIN:
+                continue
+        ranked = torch.argsort(score[e])[:3].tolist()
+        record = {
+            "layer": index,
+            "output": j,
+            "input": i,
+            "function": None,
+            "r2": float(fit.r2[e, ranked[0]]),
+            "candidates": [(entries[k].name, float(fit.r2[e, k])) for k in ranked],
+        }
+        if torch.isfinite(accepted[e, best]):
+            layer.set_symbolic(j, i, entries[best], fit.params[e, best].tolist())
+            record["function"] = entries[best].name
+            record["r2"] = float(fit.r2[e, best])
+        records.append(record)
+    return records
