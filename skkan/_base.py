@@ -17,7 +17,6 @@ from threadpoolctl import threadpool_limits
 
 from ._optim import LBFGS, Adam
 from .nn import KAN
-from .symbolic import _normalise_symbolic_nodes, _snap_layer
 
 __all__ = ["BaseKAN"]
 
@@ -566,7 +565,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         if (X is None) != (y is None):
             raise ValueError("auto_symbolic needs both X and y to retrain, or neither.")
         entries = symbolic.make_library(library)
-        retrain = None
+        retrain_data = None
         if X is not None:
             X, y = validate_data(
                 self, X, y, reset=False, dtype=np.float64, multi_output=self._multi_output_allowed, y_numeric=self._y_numeric
@@ -581,99 +580,139 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 # random subset is plenty for the few parameters left to settle.
                 rows = np.sort(check_random_state(self.random_state).choice(len(X_scaled), _RETRAIN_ROWS, replace=False))
                 X_scaled, targets, sample_weight = X_scaled[rows], targets[rows], sample_weight[rows]
-            retrain = (X_scaled, targets, sample_weight)
+            retrain_data = (X_scaled, targets, sample_weight)
+
+        from ._snapping import retrain, snap_network
 
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
-        data = self._attribution_data.to(torch.float64)
-        records = []
-        # Layer by layer: each layer's curves are matched once the layers before it are
-        # symbolic and, given data, retrained, so the later curves are fitted to their
-        # exact inputs (and are no longer shrunk by the sparsity penalty).
-        retraining = retrain is not None and max_iter > 0
-        if retraining and self.lamb > 0:
-            # The sparsity penalty shrinks and bends the curves: fit the splines to the
-            # data (no penalty) before matching them.
-            self._retrain(work, *retrain, max_iter=min(max_iter, _INTERMEDIATE_RETRAIN))
-        for index in range(len(work.layers)):
-            with threadpool_limits(limits=1):  # many small tensor operations
-                records.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple))
-            if retraining:
-                last = index == len(work.layers) - 1
-                self._retrain(work, *retrain, max_iter=max_iter if last else min(max_iter, _INTERMEDIATE_RETRAIN))
-        if retraining:
-            # Retraining can turn a function into a sliver of itself (-12 cos(0.35 x)
-            # for x**2, a huge c times sin of a tiny argument for a line) and retrain
-            # edges down to nothing (a 1e-4 * x term beside the real formula): re-rank
-            # the degenerate edges, mask the vanishing ones (their mean goes to the
-            # bias) and settle the constants again, until nothing changes.
-            for _ in range(_CLEANUP_ROUNDS):
-                changed = []
-                for index in range(len(work.layers)):
-                    with threadpool_limits(limits=1):
-                        changed.extend(_snap_layer(work, index, data, entries, r2_threshold, weight_simple, resnap=True))
-                replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
-                records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
-                n_edges = sum(int(layer.mask.sum()) for layer in work.layers)
-                work.prune(data, edge_threshold=_NEGLIGIBLE_EDGE, remove_nodes=False)
-                records = [r for r in records if work.layers[r["layer"]].mask[r["output"], r["input"]] > 0]
-                pruned = sum(int(layer.mask.sum()) for layer in work.layers) < n_edges
-                if not changed and not pruned:
-                    break
-                self._retrain(work, *retrain, max_iter=max_iter)
+        refit = None
+        if retrain_data is not None:
+            x = torch.as_tensor(np.ascontiguousarray(retrain_data[0]), dtype=torch.float64)
+            target = self._target_tensor(retrain_data[1], torch.device("cpu"), torch.float64)
+            weight = torch.as_tensor(retrain_data[2], dtype=torch.float64)
+            threads = self._thread_limit(len(x), work)
 
+            def refit(module, iterations):
+                retrain(module, x, lambda output: self._loss(output, target, weight), iterations, threads)
+
+        records = snap_network(
+            work,
+            self._attribution_data.to(torch.float64),
+            entries,
+            r2_threshold,
+            weight_simple,
+            refit=refit,
+            max_iter=max_iter,
+            refit_first=self.lamb > 0,
+        )
         parameter = next(self.module_.parameters())
         self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
         self.symbolic_fits_ = records
         self._model_changed()
         return self
 
-    def _retrain(self, module, X_scaled, targets, sample_weight, max_iter):
-        """Full-batch L-BFGS (scipy, float64) of every parameter, no penalty."""
-        from scipy.optimize import minimize
+    def _check_edge(self, layer, out, in_):
+        check_is_fitted(self, "module_")
+        layers = self.module_.layers
+        for name, value in (("layer", layer), ("out", out), ("in_", in_)):
+            if not isinstance(value, (Integral, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an integer, got {value!r}.")
+        if not 0 <= layer < len(layers):
+            raise IndexError(f"layer must be in [0, {len(layers) - 1}], got {layer}.")
+        width_out, width_in = layers[layer].out_features, layers[layer].in_features
+        if not (0 <= out < width_out and 0 <= in_ < width_in):
+            raise IndexError(f"Edge ({out}, {in_}) is outside layer {layer}, which is {width_out} x {width_in}.")
+        if not layers[layer].mask[out, in_] > 0:
+            raise ValueError(f"Edge ({layer}, {out}, {in_}) was pruned.")
+        return int(layer), int(out), int(in_)
 
-        x = torch.as_tensor(np.ascontiguousarray(X_scaled), dtype=torch.float64)
-        target = self._target_tensor(targets, torch.device("cpu"), torch.float64)
-        weight = torch.as_tensor(sample_weight, dtype=torch.float64)
-        _normalise_symbolic_nodes(module, x)
-        params = [p for p in module.parameters() if p.requires_grad]
+    def suggest_symbolic(self, layer, out, in_, library=None, weight_simple=0.5):
+        """Candidate functions for one edge, best first (pykan's ``suggest_symbolic``).
 
-        def objective(vector):
-            # A copy: scipy updates its array in place, and parameters would alias it.
-            torch.nn.utils.vector_to_parameters(torch.tensor(vector, dtype=torch.float64), params)
-            for p in params:
-                p.grad = None
-            loss = self._loss(module(x), target, weight)
-            loss.backward()
-            value = float(loss.detach())
-            if not np.isfinite(value):
-                return np.inf, np.zeros(len(vector))
-            gradient = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
-            return value, gradient.numpy().copy()
+        Every function of ``library`` is fitted as ``c * f(a * x + b) + d`` to the
+        edge's current curve over the range its inputs took in training (standardised
+        units for the first layer) and ranked as in :meth:`auto_symbolic`. The model is
+        not changed.
 
-        best = torch.nn.utils.parameters_to_vector(params).detach().numpy().copy()
-        best_value = objective(best)[0]
-        remaining = max_iter
-        with threadpool_limits(limits=self._thread_limit(len(x), module)):
-            # L-BFGS-B can stop early on a badly scaled valley (a line search that finds
-            # no decrease); a restart with fresh curvature memory usually goes on.
-            for _ in range(5):
-                result = minimize(
-                    objective,
-                    best,
-                    jac=True,
-                    method="L-BFGS-B",
-                    options={"maxiter": remaining, "ftol": 1e-12, "gtol": 1e-10, "maxcor": 30},
-                )
-                remaining -= result.nit
-                improved = np.isfinite(result.fun) and result.fun < best_value
-                if improved:
-                    gain = (best_value - result.fun) / max(best_value, 1e-300)
-                    best, best_value = result.x.copy(), float(result.fun)
-                if not improved or remaining <= 0 or result.nit >= 0.5 * (remaining + result.nit) or gain < 1e-6:
-                    break
-        with torch.no_grad():
-            torch.nn.utils.vector_to_parameters(torch.tensor(best, dtype=torch.float64), params)
-        module.eval()
+        Parameters
+        ----------
+        layer, out, in_ : int
+            The edge: layer index, its output node and its input node.
+        library : None, sequence or dict, default=None
+            As in :meth:`auto_symbolic`.
+        weight_simple : float in [0, 1], default=0.5
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per candidate: ``function``, ``r2``, ``complexity``, ``score``
+            (lower is better) and the fitted ``a, b, c, d``.
+        """
+        import pandas as pd
+
+        from ._snapping import suggest_edge
+
+        layer, out, in_ = self._check_edge(layer, out, in_)
+        work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
+        rows = suggest_edge(work, self._attribution_data.to(torch.float64), layer, out, in_, library, weight_simple)
+        return pd.DataFrame(rows, columns=["function", "r2", "complexity", "score", "a", "b", "c", "d"])
+
+    def fix_symbolic(self, layer, out, in_, function):
+        """Set one edge to a function by hand (pykan's ``fix_symbolic``).
+
+        ``a, b, c, d`` of ``c * f(a * x + b) + d`` are fitted to the edge's current
+        curve; they are trained further by :meth:`auto_symbolic` with data or a
+        ``warm_start`` fit. :meth:`unfix_symbolic` gives the edge its spline back.
+
+        Parameters
+        ----------
+        layer, out, in_ : int
+            The edge: layer index, its output node and its input node.
+        function : str, SymbolicFunction or dict
+            A name of :data:`skkan.symbolic.LIBRARY`, a
+            :class:`skkan.symbolic.SymbolicFunction`, or ``{name: sympy expression}``.
+
+        Returns
+        -------
+        self
+        """
+        from ._snapping import fix_edge
+
+        layer, out, in_ = self._check_edge(layer, out, in_)
+        work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
+        r2 = fix_edge(work, self._attribution_data.to(torch.float64), layer, out, in_, function)
+        name = work.layers[layer].symbolic_functions[(out, in_)].name
+        parameter = next(self.module_.parameters())
+        self.module_ = work.to(device=parameter.device, dtype=parameter.dtype)
+        records = [
+            r for r in getattr(self, "symbolic_fits_", []) if (r["layer"], r["output"], r["input"]) != (layer, out, in_)
+        ]
+        records.append({"layer": layer, "output": out, "input": in_, "function": name, "r2": r2, "candidates": [(name, r2)]})
+        self.symbolic_fits_ = records
+        self._model_changed()
+        return self
+
+    def unfix_symbolic(self, layer, out, in_):
+        """Give one symbolic edge its spline curve back (pykan's ``unfix_symbolic``).
+
+        The spline is the one the edge had before it was snapped; retrain
+        (``warm_start=True``) for it to follow what changed since.
+
+        Returns
+        -------
+        self
+        """
+        layer, out, in_ = self._check_edge(layer, out, in_)
+        if (out, in_) not in self.module_.layers[layer].symbolic_functions:
+            raise ValueError(f"Edge ({layer}, {out}, {in_}) is not symbolic.")
+        module = copy.deepcopy(self.module_)
+        module.layers[layer].clear_symbolic(out, in_)
+        self.module_ = module
+        self.symbolic_fits_ = [
+            r for r in getattr(self, "symbolic_fits_", []) if (r["layer"], r["output"], r["input"]) != (layer, out, in_)
+        ]
+        self._model_changed()
+        return self
 
     def _formula_symbols(self):
         from ._formula import formula_symbols
@@ -877,20 +916,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 _AUTO_BATCH = 2048
 
-# L-BFGS iterations of auto_symbolic's retraining between layers: enough for the next
-# layer's curves to adapt to their now exact inputs; the rounds after the last layer
-# get max_iter.
-_INTERMEDIATE_RETRAIN = 100
-
-# Re-rank / mask / retrain rounds at the end of auto_symbolic.
-_CLEANUP_ROUNDS = 3
-
 # Rows auto_symbolic retrains on (a random subset of larger data).
 _RETRAIN_ROWS = 4096
-
-# Attribution score under which auto_symbolic removes an edge after retraining: a
-# thousandth of what its node passes on (prune's default threshold is 3e-2).
-_NEGLIGIBLE_EDGE = 1e-3
 
 # Plateaus on which Adam's step is divided by 5 before training stops (measured on
 # California Housing: a second drop cost 15 % more epochs for +0.002 R^2).

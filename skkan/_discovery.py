@@ -1,0 +1,278 @@
+"""Formula discovery: sparse KANs with restarts, snapping, simplification, a table.
+
+One *trial* trains a sparse KAN on the training rows (on ``y`` itself, or on
+``log(s * y)`` when ``y`` keeps one sign ``s``: products and powers become sums, which
+a KAN learns edge by edge), prunes it, snaps every edge to the symbolic library
+(``auto_symbolic`` with retraining), reads the formula off the network and
+simplifies it against the data (:func:`skkan._simplify.simplify_formula`). Trials run
+in stages, cheapest first:
+
+1. additive models, one KAN layer (``y = sum f_i(x_i)``; with the log target,
+   ``y = prod f_i(x_i)``);
+2. one hidden layer, several random restarts;
+3. one hidden layer snapped to polynomials only (products of signed inputs come out
+   as expanded polynomials, ``x*y`` from ``((x + y)**2 - (x - y)**2) / 4``).
+
+Discovery stops after the first stage that finds an exact formula (held-out relative
+error under ``1e-18``), since later stages only add more complex candidates. Every
+formula of every simplification path goes into one pool; :func:`pareto_table` keeps,
+for each complexity, the most accurate one that beats every simpler one, and
+:func:`select_best` applies PySR's ``model_selection="best"`` rule. Held-out losses
+are floored (:data:`skkan._simplify.LOSS_FLOOR`), so float rounding, which differs
+between machines, never decides between exact formulas: the simplest exact one wins.
+
+This module holds no estimator state; :class:`skkan.KANSymbolicRegressor` and the
+estimators' ``auto_symbolic`` call it.
+"""
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._simplify import LOSS_FLOOR, float_count, simplify_formula
+
+__all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
+
+# Held-out relative error under which a stage has found the law and later stages are
+# skipped: float64 rounding of an exact law (~1e-30), far below what a dozen
+# constants of a wrong formula reach on smooth data (seen: 4e-12).
+EXACT_LOSS = 1e-18
+
+# Library of the polynomial stage.
+POLYNOMIAL_LIBRARY = ("x", "x^2", "x^3", "0")
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One sparse-KAN trial: target transform, hidden widths, library, seed."""
+
+    stage: int
+    transform: str
+    hidden: tuple
+    library: object
+    seed: int
+
+    def describe(self):
+        library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
+        target = "log|y|" if self.transform == "log" else "y"
+        return f"{target} ~ KAN{list(self.hidden)} ({library} library, seed {self.seed})"
+
+
+@dataclass
+class Candidate:
+    """A formula of the pool, with where it came from."""
+
+    expression: object
+    complexity: int
+    loss: float
+    train_loss: float
+    trial: TrialSpec
+
+
+def target_sign(y):
+    """+1 or -1 when ``y`` keeps one strict sign (a log target is possible), else 0."""
+    if np.all(y > 0):
+        return 1
+    if np.all(y < 0):
+        return -1
+    return 0
+
+
+def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, random_state):
+    """The trials of every stage, in order."""
+    use_log = transforms == "auto" and sign != 0
+    targets = (["log"] if use_log else []) + ["identity"]
+    width = hidden_width if hidden_width != "auto" else int(min(2 * n_features + 1, 5))
+    seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_restarts + 2)
+    stages = [[TrialSpec(1, transform, (), None, int(seeds[0])) for transform in targets]]
+    stages.append(
+        [
+            TrialSpec(2, transform, (width,), None, int(seed))
+            for seed in seeds[1 : 1 + n_restarts]
+            for transform in targets
+        ]
+    )
+    stages.append([TrialSpec(3, "identity", (width,), POLYNOMIAL_LIBRARY, int(seeds[-1]))])
+    return stages
+
+
+def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """Train, prune, snap and simplify one sparse KAN.
+
+    Returns its simplification path as candidates, and the training iterations.
+    """
+    import sympy
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ._regressor import KANRegressor
+
+    sign = target_sign(y_fit)
+    target = np.log(sign * y_fit) if spec.transform == "log" else y_fit
+    additive = not spec.hidden
+    model = KANRegressor(
+        hidden_layer_sizes=spec.hidden,
+        grid_size=settings["grid_size"],
+        lamb=settings["lamb"] * (0.1 if additive else 1.0),
+        solver="lbfgs",
+        max_iter=settings["max_iter"],
+        random_state=spec.seed,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(X_fit, target)
+            if not additive:
+                model.prune()
+            model.auto_symbolic(
+                X_fit, target, library=settings["library"] if spec.library is None else spec.library,
+                r2_threshold=-np.inf, max_iter=settings["symbolic_iter"],
+            )
+            formula = model.get_formula(precision=None)
+    except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
+        return [], 0
+    # The network's symbols are x0, x1, ...: rename them to the caller's.
+    network_symbols = [sympy.Symbol(f"x{i}") for i in range(X_fit.shape[1])]
+    formula = formula.xreplace(dict(zip(network_symbols, symbols)))
+    if spec.transform == "log":
+        formula = sign * sympy.exp(formula)
+    path = simplify_formula(
+        formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
+    )
+    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path], int(model.n_iter_)
+
+
+def baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, tolerance):
+    """The mean and the simplified least-squares line: the simple end of every table."""
+    import sympy
+
+    spec = TrialSpec(0, "identity", (), None, 0)
+    design = np.column_stack([X_fit, np.ones(len(X_fit))])
+    coefficients = np.linalg.lstsq(design, y_fit, rcond=None)[0]
+    line = sum(sympy.Float(float(c)) * s for c, s in zip(coefficients[:-1], symbols)) + sympy.Float(float(coefficients[-1]))
+    path = simplify_formula(line, symbols, X_fit, y_fit, X_val, y_val, tolerance=tolerance)
+    mean = sympy.Float(float(np.mean(y_fit)))
+    path += simplify_formula(mean, symbols, X_fit, y_fit, X_val, y_val, tolerance=tolerance)
+    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path]
+
+
+def _run_trial_quietly(spec, *args):
+    from threadpoolctl import threadpool_limits
+
+    # Trials are small: one thread each, so that parallel trials do not contend.
+    with threadpool_limits(limits=1):
+        start = time.perf_counter()
+        candidates, n_iter = run_trial(spec, *args)
+        return candidates, n_iter, time.perf_counter() - start
+
+
+def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidden_width, transforms, random_state,
+             n_jobs=None, verbose=0):
+    """Run the trials stage by stage; every candidate formula found.
+
+    Returns
+    -------
+    candidates : list of Candidate
+    log : list of dict
+        One record per trial: its description, time, best held-out loss and
+        training iterations.
+    """
+    from joblib import Parallel, delayed
+
+    sign = target_sign(np.concatenate([y_fit, y_val]))
+    stages = plan_trials(
+        X_fit.shape[1], sign, n_restarts=n_restarts, hidden_width=hidden_width, transforms=transforms,
+        random_state=random_state,
+    )
+    pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
+    log = []
+    arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
+    for stage in stages:
+        if n_jobs is not None and n_jobs != 1 and len(stage) > 1:
+            results = Parallel(n_jobs=n_jobs)(delayed(_run_trial_quietly)(spec, *arguments) for spec in stage)
+        else:
+            results = [_run_trial_quietly(spec, *arguments) for spec in stage]
+        for spec, (candidates, n_iter, seconds) in zip(stage, results):
+            best = min((c.loss for c in candidates), default=math.inf)
+            log.append({"trial": spec.describe(), "seconds": seconds, "loss": best, "n_iter": n_iter})
+            if verbose:
+                final = candidates[-1].expression if candidates else "(failed)"
+                print(f"[discovery] stage {spec.stage}: {spec.describe()}: {seconds:.1f} s, "
+                      f"held-out loss {best:.3g}: {final}", flush=True)
+            pool.extend(candidates)
+        if pool and min(c.loss for c in pool) <= EXACT_LOSS:
+            break
+    return pool, log
+
+
+def _key(expression):
+    """Identity of a formula up to float noise (constants to 4 significant digits)."""
+    import sympy
+
+    replacements = {f: sympy.Float(float(f"{float(f):.4g}")) for f in expression.atoms(sympy.Float)}
+    return sympy.srepr(expression.xreplace(replacements))
+
+
+def pareto_table(candidates):
+    """The Pareto front of the pool, simplest first, with PySR's score.
+
+    For each complexity the candidate with the lowest (floored) held-out loss is
+    kept if it beats every simpler one. ``score`` is ``-d log(loss) / d complexity``
+    against the previous row (0 for the first).
+
+    Returns
+    -------
+    list of dict
+        ``complexity``, ``loss``, ``score``, ``equation``, ``trial``.
+    """
+    best_by_complexity = {}
+    seen = set()
+    for candidate in candidates:
+        key = _key(candidate.expression)
+        if key in seen:
+            continue
+        seen.add(key)
+        loss = max(candidate.loss, LOSS_FLOOR)
+        current = best_by_complexity.get(candidate.complexity)
+        # Among equals, exact constants beat floats, then a fixed order (not the
+        # order in which trials happened to finish).
+        rank = (loss, float_count(candidate.expression), str(candidate.expression))
+        if current is None or rank < (max(current.loss, LOSS_FLOOR), float_count(current.expression), str(current.expression)):
+            best_by_complexity[candidate.complexity] = candidate
+    rows = []
+    for size in sorted(best_by_complexity):
+        candidate = best_by_complexity[size]
+        loss = max(candidate.loss, LOSS_FLOOR)
+        if not math.isfinite(loss) or (rows and loss >= rows[-1]["loss"]):
+            continue
+        score = 0.0
+        if rows:
+            score = -(math.log(loss) - math.log(rows[-1]["loss"])) / (size - rows[-1]["complexity"])
+        rows.append(
+            {
+                "complexity": size,
+                "loss": loss,
+                "score": score,
+                "equation": candidate.expression,
+                "trial": candidate.trial.describe(),
+            }
+        )
+    return rows
+
+
+def select_best(rows, rule="best"):
+    """Index of the chosen row: PySR's ``"best"`` (highest score within 1.5x the lowest
+    loss), ``"accuracy"`` (lowest loss) or ``"score"`` (highest score)."""
+    if not rows:
+        raise ValueError("No formula was found.")
+    losses = np.array([row["loss"] for row in rows])
+    scores = np.array([row["score"] for row in rows])
+    if rule == "accuracy":
+        return int(np.argmin(losses))
+    if rule == "score":
+        return int(np.argmax(scores))
+    eligible = np.flatnonzero(losses <= 1.5 * losses.min())
+    return int(eligible[np.argmax(scores[eligible])])

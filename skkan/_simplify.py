@@ -1,0 +1,347 @@
+"""Simplifying a formula against data (private; used by the discovery workflow).
+
+A formula read off a network carries every constant the network learned: shifts of
+``1e-4`` inside functions, coefficients of ``1.0002``, terms that cancel once expanded.
+:func:`simplify_formula` turns it into the simplest expression that still fits:
+
+1. polynomial parts are expanded and collected (``(x + y)**2 - (x - y)**2`` becomes
+   ``4*x*y``), and ``exp`` of a sum of logarithms becomes a product of powers;
+2. every numeric constant becomes a free parameter, refitted on the data by nonlinear
+   least squares after every structural change;
+3. greedily, a constant is set to zero (its term or shift disappears) or to a nearby
+   simple number (an integer, a small rational, a rational multiple of pi or of
+   ``sqrt(pi)``), as long as the validation error stays within a tolerance.
+
+Each accepted step is recorded, so the caller gets a path of ever simpler formulas
+with their held-out losses. Errors are relative mean squared errors (divided by the
+variance of the target), floored at :data:`LOSS_FLOOR`: below it, differences are
+float rounding, which differs between machines and must not decide anything.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["LOSS_FLOOR", "complexity", "evaluate", "float_count", "simplify_formula"]
+
+#: Relative MSE under which two formulas count as equally exact (float64 rounding of
+#: a correct law sits around 1e-30; a learned approximation rarely below 1e-9).
+LOSS_FLOOR = 1e-12
+
+# Rows used to refit constants (more only cost time: the constants are few).
+_FIT_ROWS = 400
+
+# Residual evaluations of one refit (each Jacobian costs one per constant more).
+_MAX_NFEV = 60
+
+# Formulas with more constants than this are not simplified step by step (only
+# refitted): each step costs a refit per constant, and such a formula is far from any
+# law anyway.
+_MAX_GREEDY_CONSTANTS = 40
+
+
+def complexity(expression):
+    """Number of nodes of the expression tree (PySR's complexity).
+
+    A constant counts as one node however it is written (``1/(4*pi)`` as much as
+    ``0.0796``), and so do all the numeric factors of a product or terms of a sum.
+    """
+    if expression.is_number:
+        return 1
+    if expression.is_Mul or expression.is_Add:
+        numeric = any(arg.is_number for arg in expression.args)
+        return 1 + int(numeric) + sum(complexity(arg) for arg in expression.args if not arg.is_number)
+    return 1 + sum(complexity(arg) for arg in expression.args)
+
+
+def float_count(expression):
+    """Number of float constants (exact numbers are preferred among equals)."""
+    import sympy
+
+    return len(expression.atoms(sympy.Float))
+
+
+def evaluate(expression, symbols, X):
+    """Numeric values of ``expression`` at the rows of ``X`` (columns are ``symbols``)."""
+    import sympy
+
+    function = sympy.lambdify(symbols, expression, modules="numpy")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = np.asarray(function(*np.asarray(X, dtype=np.float64).T), dtype=np.float64)
+    return np.broadcast_to(values, (len(X),)).astype(np.float64, copy=True)
+
+
+def _relative_loss(prediction, y, variance):
+    with np.errstate(all="ignore"):
+        loss = float(np.mean((prediction - y) ** 2) / variance)
+    return loss if math.isfinite(loss) else math.inf
+
+
+class _Parametrised:
+    """An expression whose numeric constants are free parameters ``p0, p1, ...``."""
+
+    def __init__(self, expression, symbols):
+        import sympy
+
+        self.symbols = list(symbols)
+        self.parameters = []
+        self.values = []
+
+        def walk(node):
+            if node.is_Float:
+                parameter = sympy.Symbol(f"_p{len(self.parameters)}")
+                self.parameters.append(parameter)
+                self.values.append(float(node))
+                return parameter
+            if not node.args:
+                return node
+            return node.func(*(walk(arg) for arg in node.args))
+
+        self.template = walk(expression)
+        self.values = np.asarray(self.values, dtype=np.float64)
+        self._function = sympy.lambdify(self.symbols + self.parameters, self.template, modules="numpy")
+
+    def __call__(self, X, values=None):
+        values = self.values if values is None else values
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            output = self._function(*X.T, *values)
+        output = np.asarray(output, dtype=np.float64)
+        if output.shape != (len(X),):
+            output = np.broadcast_to(output, (len(X),)).astype(np.float64, copy=True)
+        return output
+
+    def expression(self, values=None, fixed=None):
+        """The expression with parameters replaced by ``values`` (``fixed``: exact numbers)."""
+        import sympy
+
+        values = self.values if values is None else values
+        replacements = {p: sympy.Float(float(v)) for p, v in zip(self.parameters, values)}
+        replacements.update(fixed or {})
+        return self.template.xreplace(replacements)
+
+
+def _refit(model, X, y, scale, free=None, start=None, max_nfev=None):
+    """Least-squares refit of the free parameters; returns the new values."""
+    from scipy.optimize import least_squares
+
+    values = np.array(model.values if start is None else start, dtype=np.float64)
+    free = np.arange(len(values)) if free is None else np.asarray(free, dtype=int)
+    if len(free) == 0:
+        return values
+
+    def residual(theta):
+        trial = values.copy()
+        trial[free] = theta
+        r = (model(X, trial) - y) / scale
+        return np.nan_to_num(r, nan=1e8, posinf=1e8, neginf=-1e8)
+
+    method = "lm" if len(y) > len(free) else "trf"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = least_squares(
+                residual, values[free], method=method, x_scale="jac", max_nfev=max_nfev or _MAX_NFEV,
+                xtol=1e-14, ftol=1e-14, gtol=1e-15,
+            )
+    except (ValueError, np.linalg.LinAlgError, OverflowError, ZeroDivisionError):
+        return values
+    refitted = values.copy()
+    if np.all(np.isfinite(result.x)):
+        refitted[free] = result.x
+    # Keep the start if the refit made things worse (a bad local step).
+    before = np.mean(residual(values[free]) ** 2)
+    after = np.mean(residual(refitted[free]) ** 2)
+    return refitted if after <= before else values
+
+
+def _nice_values(value):
+    """Simple numbers near ``value``, simplest first (sympy numbers)."""
+    import sympy
+
+    if value == 0 or not math.isfinite(value):
+        return []
+    candidates = []
+    for denominator in (1, 2, 3, 4, 5, 6, 8, 10, 12):
+        numerator = round(value * denominator)
+        if numerator != 0:
+            candidates.append(sympy.Rational(numerator, denominator))
+    for base in (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2)):
+        base_value = float(base)
+        for denominator in (1, 2, 3, 4, 6):
+            numerator = round(value / base_value * denominator)
+            if 0 < abs(numerator) <= 12:
+                candidates.append(sympy.Rational(numerator, denominator) * base)
+            numerator = round(value * base_value * denominator)
+            if 0 < abs(numerator) <= 12:
+                candidates.append(sympy.Rational(numerator, denominator) / base)
+    seen, result = set(), []
+    for candidate in candidates:
+        number = float(candidate)
+        # Only what is close: a relative 2 % (the refit decides whether it really fits).
+        if abs(number - value) > 0.02 * abs(value) or candidate in seen:
+            continue
+        seen.add(candidate)
+        result.append(candidate)
+    result.sort(key=lambda c: (complexity(c), abs(float(c) - value)))
+    return result[:4]
+
+
+def _expand(expression):
+    """Polynomial parts expanded; ``exp`` of sums split so ``exp(a log x)`` becomes ``x**a``."""
+    import sympy
+
+    try:
+        expanded = sympy.expand(expression, power_exp=True, log=False)
+        return sympy.powsimp(expanded, combine="exp", deep=True)
+    except (TypeError, ValueError, RecursionError, sympy.PolynomialError):
+        return expression
+
+
+class SimplifiedFormula:
+    """One formula of a simplification path, with its losses (relative MSE)."""
+
+    __slots__ = ("expression", "complexity", "train_loss", "validation_loss")
+
+    def __init__(self, expression, train_loss, validation_loss):
+        self.expression = expression
+        self.complexity = complexity(expression)
+        self.train_loss = train_loss
+        self.validation_loss = validation_loss
+
+    def __repr__(self):
+        return f"SimplifiedFormula({self.expression}, complexity={self.complexity}, validation_loss={self.validation_loss:.3g})"
+
+
+def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=1e-4, max_steps=60, random_state=0):
+    """The path from ``expression`` to the simplest formula that still fits.
+
+    Parameters
+    ----------
+    expression : sympy.Expr
+        Formula in ``symbols``, with float constants.
+    symbols : list of sympy.Symbol
+        One per column of the data.
+    X_fit, y_fit : ndarray
+        Rows on which constants are refitted (at most 400 are used).
+    X_val, y_val : ndarray
+        Held-out rows that judge every step.
+    tolerance : float, default=1e-4
+        A step is accepted when the held-out root relative MSE grows by at most this
+        much (a change of predictions below ``tolerance`` times the target's spread).
+    max_steps : int, default=60
+        Most simplification steps.
+
+    Returns
+    -------
+    list of SimplifiedFormula
+        Every accepted formula: the path from the expanded form (when expanding
+        changes anything), then the path from ``expression`` itself, each from its
+        refitted start to its simplest formula.
+    """
+    import sympy
+
+    X_fit = np.asarray(X_fit, dtype=np.float64)
+    y_fit = np.asarray(y_fit, dtype=np.float64)
+    X_val = np.asarray(X_val, dtype=np.float64)
+    y_val = np.asarray(y_val, dtype=np.float64)
+    if len(X_fit) > _FIT_ROWS:
+        rows = np.random.default_rng(random_state).choice(len(X_fit), _FIT_ROWS, replace=False)
+        X_fit, y_fit = X_fit[np.sort(rows)], y_fit[np.sort(rows)]
+    variance = float(np.var(np.concatenate([y_fit, y_val])))
+    if not variance > 0:
+        variance = max(float(np.mean(y_fit**2)), 1e-300)
+    scale = math.sqrt(variance)
+
+    def losses(model, values=None):
+        train = _relative_loss(model(X_fit, values), y_fit, variance)
+        validation = _relative_loss(model(X_val, values), y_val, variance)
+        return train, validation
+
+    def acceptable(new, current):
+        return math.sqrt(max(new, LOSS_FLOOR)) <= math.sqrt(max(current, LOSS_FLOOR)) + tolerance
+
+    def start_from(candidate):
+        try:
+            model = _Parametrised(candidate, symbols)
+        except (TypeError, ValueError, SyntaxError, KeyError, NameError):
+            return None
+        model.values = _refit(model, X_fit, y_fit, scale)
+        train, validation = losses(model)
+        return model, train, validation
+
+    moves_context = (symbols, X_fit, y_fit, scale, losses, acceptable, max_steps)
+    original = start_from(expression)
+    if original is None:
+        return []
+    # Expanded forms cancel what the network spreads over several terms (a product
+    # written as a difference of squares): simplify both forms, the expanded one first.
+    expanded = _expand(original[0].expression())
+    path = []
+    if expanded != original[0].expression():
+        alternative = start_from(expanded)
+        if alternative is not None:
+            path.extend(_greedy(alternative, moves_context))
+    path.extend(_greedy(original, moves_context))
+    return path
+
+
+def _greedy(state, context):
+    """Accepted steps from ``state`` (a refitted model and its losses) on."""
+    import sympy
+
+    symbols, X_fit, y_fit, scale, losses, acceptable, max_steps = context
+    model, train, validation = state
+    path = [SimplifiedFormula(model.expression(), train, validation)]
+    reference = validation
+    if len(model.values) > _MAX_GREEDY_CONSTANTS:
+        return path
+    for _ in range(max_steps):
+        moves = []
+        for k, value in enumerate(model.values):
+            options = [sympy.Integer(0)] + _nice_values(value)
+            for option in options:
+                trial = model.values.copy()
+                trial[k] = float(option)
+                moves.append((k, option, losses(model, trial)[1]))
+        if not moves:
+            break
+        # Zero first (it removes the most), then the simplest nice value; cheap checks
+        # without refitting decide most steps.
+        passing = [m for m in moves if acceptable(m[2], reference)]
+        chosen = None
+        if passing:
+            chosen = min(passing, key=lambda m: (m[1] != 0, complexity(m[1]), m[2]))
+            fixed_values = None
+        else:
+            # Simplest options first: a degenerate parametrisation (a scale inside and
+            # outside a sqrt) lets a refit make any nearby number fit.
+            finite = [m for m in moves if math.isfinite(m[2])]
+            for k, option, _ in sorted(finite, key=lambda m: (complexity(m[1]), m[2]))[:4]:
+                start = model.values.copy()
+                start[k] = float(option)
+                free = [i for i in range(len(start)) if i != k]
+                refitted = _refit(model, X_fit, y_fit, scale, free=free, start=start, max_nfev=20)
+                if acceptable(losses(model, refitted)[1], reference):
+                    chosen, fixed_values = (k, option, None), refitted
+                    break
+        if chosen is None:
+            break
+        k, option, _ = chosen
+        values = model.values if fixed_values is None else fixed_values
+        simpler = model.expression(values, fixed={model.parameters[k]: option})
+        try:
+            next_model = _Parametrised(simpler, symbols)
+        except (TypeError, ValueError, SyntaxError, KeyError, NameError):
+            break
+        if len(next_model.values):
+            next_model.values = _refit(next_model, X_fit, y_fit, scale)
+        train, validation = losses(next_model)
+        if not acceptable(validation, reference):
+            break
+        model = next_model
+        reference = min(reference, validation)
+        path.append(SimplifiedFormula(model.expression(), train, validation))
+    return path
