@@ -38,7 +38,7 @@ _MAX_NFEV = 60
 # Formulas with more constants than this are not simplified step by step (only
 # refitted): each step costs a refit per constant, and such a formula is far from any
 # law anyway.
-_MAX_GREEDY_CONSTANTS = 40
+_MAX_GREEDY_CONSTANTS = 24
 
 
 def complexity(expression):
@@ -189,6 +189,15 @@ def _nice_values(value):
     return result[:4]
 
 
+def _niceness(number):
+    """0 for zero, 1 for 1 and -1, then longer for less simple numbers."""
+    if number == 0:
+        return 0
+    if abs(number) == 1:
+        return 1
+    return 1 + len(str(number))
+
+
 def _expand(expression):
     """Polynomial parts expanded; ``exp`` of sums split so ``exp(a log x)`` becomes ``x**a``."""
     import sympy
@@ -263,12 +272,16 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     def acceptable(new, current):
         return math.sqrt(max(new, LOSS_FLOOR)) <= math.sqrt(max(current, LOSS_FLOOR)) + tolerance
 
-    def start_from(candidate):
+    def start_from(candidate, max_constants=None):
         try:
             model = _Parametrised(candidate, symbols)
         except (TypeError, ValueError, SyntaxError, KeyError, NameError):
             return None
-        model.values = _refit(model, X_fit, y_fit, scale)
+        if max_constants is not None and len(model.values) > max_constants:
+            return None
+        # A formula with many constants is far from a law: a short refit is enough.
+        budget = _MAX_NFEV if len(model.values) <= _MAX_GREEDY_CONSTANTS else _MAX_NFEV // 3
+        model.values = _refit(model, X_fit, y_fit, scale, max_nfev=budget)
         train, validation = losses(model)
         return model, train, validation
 
@@ -281,7 +294,9 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     expanded = _expand(original[0].expression())
     path = []
     if expanded != original[0].expression():
-        alternative = start_from(expanded)
+        # Expanding a formula far from any law multiplies its terms: not worth it.
+        n_constants = len(original[0].values)
+        alternative = start_from(expanded, max_constants=max(n_constants + 4, int(1.5 * n_constants)))
         if alternative is not None:
             path.extend(_greedy(alternative, moves_context))
     path.extend(_greedy(original, moves_context))
@@ -301,25 +316,34 @@ def _greedy(state, context):
     for _ in range(max_steps):
         moves = []
         for k, value in enumerate(model.values):
-            options = [sympy.Integer(0)] + _nice_values(value)
+            # 0 removes a term; 1 and -1 remove a redundant scale (c * sqrt(a * x**2)
+            # needs only one of c, a), which a refit of the others makes up for.
+            options = [sympy.Integer(0)] + [v for v in (sympy.Integer(1), sympy.Integer(-1)) if v * value > 0]
+            options += [v for v in _nice_values(value) if v not in options]
             for option in options:
                 trial = model.values.copy()
                 trial[k] = float(option)
                 moves.append((k, option, losses(model, trial)[1]))
         if not moves:
             break
-        # Zero first (it removes the most), then the simplest nice value; cheap checks
-        # without refitting decide most steps.
-        passing = [m for m in moves if acceptable(m[2], reference)]
-        chosen = None
-        if passing:
-            chosen = min(passing, key=lambda m: (m[1] != 0, complexity(m[1]), m[2]))
-            fixed_values = None
+        # Zero first (it removes the most), then 1 or -1, then the simplest nice value.
+        # Cheap checks without refitting decide most steps; a few moves of each kind
+        # may refit the other constants (a redundant scale moves into the others).
+        passing_zero = [m for m in moves if m[1] == 0 and acceptable(m[2], reference)]
+        chosen, fixed_values = None, None
+        if passing_zero:
+            chosen = min(passing_zero, key=lambda m: m[2])
         else:
-            # Simplest options first: a degenerate parametrisation (a scale inside and
-            # outside a sqrt) lets a refit make any nearby number fit.
-            finite = [m for m in moves if math.isfinite(m[2])]
-            for k, option, _ in sorted(finite, key=lambda m: (complexity(m[1]), m[2]))[:4]:
+            budget = {0: 3, 1: 4, 2: 2}
+            queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
+            for k, option, loss in queue:
+                if acceptable(loss, reference):
+                    chosen = (k, option, loss)
+                    break
+                kind = min(_niceness(option), 2)
+                if budget[kind] <= 0:
+                    continue
+                budget[kind] -= 1
                 start = model.values.copy()
                 start[k] = float(option)
                 free = [i for i in range(len(start)) if i != k]
@@ -344,4 +368,10 @@ def _greedy(state, context):
         model = next_model
         reference = min(reference, validation)
         path.append(SimplifiedFormula(model.expression(), train, validation))
+    # Exact rewriting can still shorten the result: x**2/2 + y**2/2 - (x - y)**2/2 is x*y.
+    final = path[-1].expression
+    expanded = _expand(final)
+    if expanded != final and complexity(expanded) < complexity(final):
+        rewritten = _Parametrised(expanded, symbols)
+        path.append(SimplifiedFormula(expanded, *losses(rewritten)))
     return path

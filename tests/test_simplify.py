@@ -1,0 +1,214 @@
+"""Simplification of a formula against data (skkan._simplify)."""
+
+import numpy as np
+import pytest
+import sympy
+
+from skkan._simplify import LOSS_FLOOR, SimplifiedFormula, complexity, evaluate, float_count, simplify_formula
+
+x0, x1, x2, x3 = sympy.symbols("x0:4")
+
+PRODUCT = "0.4181*(x0 + 0.009626)**2 + 0.5979*(x1 - 0.00805)**2 - 0.345*(1.1008*x0 - 1.3164*x1 + 0.0106)**2"
+
+
+def _final(path):
+    """The formula a caller keeps: lowest floored held-out loss, then fewest nodes.
+
+    Among equals, fewer float constants and then the printed form decide, as in the
+    discovery workflow's Pareto table (``0.0795774715459477`` and ``1/(4*pi)`` have
+    the same complexity and the same floored loss).
+    """
+    assert path, "simplify_formula returned an empty path"
+
+    def rank(step):
+        loss = max(step.validation_loss, LOSS_FLOOR)
+        return loss, step.complexity, float_count(step.expression), str(step.expression)
+
+    return min(path, key=rank)
+
+
+def _sample(law, n_features, low, high, seed, n_rows, noise=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(low, high, size=(n_rows, n_features))
+    y = law(X)
+    if noise:
+        y = y + noise * rng.standard_normal(n_rows)
+    return X, y
+
+
+def _simplify(expression, law, n_features, low, high, seed=0, noise=0.0, **options):
+    """Fit rows from ``seed``, validation rows from an independent seed; returns (path, data)."""
+    symbols = list(sympy.symbols(f"x0:{n_features}"))
+    X_fit, y_fit = _sample(law, n_features, low, high, seed, 300, noise)
+    X_val, y_val = _sample(law, n_features, low, high, seed + 1000, 200, noise)
+    path = simplify_formula(sympy.sympify(expression), symbols, X_fit, y_fit, X_val, y_val, **options)
+    return path, (symbols, X_fit, y_fit, X_val, y_val)
+
+
+def _relative_mse(expression, symbols, X, y, variance):
+    return float(np.mean((evaluate(expression, symbols, X) - y) ** 2) / variance)
+
+
+def _product(X):
+    return X[:, 0] * X[:, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_difference_of_squares_becomes_the_product(seed):
+    """A product written as a difference of squares simplifies to exactly x0*x1, for every data seed."""
+    path, _ = _simplify(PRODUCT, _product, 2, -1.0, 1.0, seed=seed)
+    best = _final(path)
+    assert best.expression == x0 * x1
+    assert best.complexity == 3
+    assert best.validation_loss <= LOSS_FLOOR
+
+
+def test_steps_are_simplified_formulas_with_finite_losses():
+    """Every step is a SimplifiedFormula whose complexity matches its expression."""
+    path, _ = _simplify(PRODUCT, _product, 2, -1.0, 1.0)
+    assert len(path) >= 2
+    for step in path:
+        assert isinstance(step, SimplifiedFormula)
+        assert step.complexity == complexity(step.expression)
+        assert np.isfinite(step.train_loss) and step.train_loss >= 0
+        assert np.isfinite(step.validation_loss) and step.validation_loss >= 0
+
+
+def test_exp_sin_recovers_pi():
+    """Noisy constants around exp(sin(pi x0) + x1**2) become exactly pi and 1."""
+    path, _ = _simplify(
+        "1.0001*exp(0.9998*x1**2 + 1.0003*sin(3.1413*x0 + 0.0003)) + 0.0001*x0",
+        lambda X: np.exp(np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2),
+        2,
+        -1.0,
+        1.0,
+    )
+    best = _final(path)
+    assert best.expression == sympy.exp(x1**2 + sympy.sin(sympy.pi * x0))
+    assert float_count(best.expression) == 0
+
+
+def test_exp_of_logs_becomes_a_product_of_powers():
+    """exp of a sum of logarithms becomes the monomial x0*x1/x2**2 with integer powers."""
+    path, _ = _simplify(
+        "exp(-1.995*log(x2 - 0.006259) + 0.001 + 1.001*log(x0) + 0.999*log(x1 + 0.001))",
+        lambda X: X[:, 0] * X[:, 1] / X[:, 2] ** 2,
+        3,
+        1.0,
+        5.0,
+    )
+    best = _final(path)
+    assert best.expression == x0 * x1 / x2**2
+    assert float_count(best.expression) == 0
+
+
+def test_constant_one_over_four_pi_is_recognised():
+    """0.0796 on data of x0*x1/(4 pi x2 x3**2) becomes exactly 1/(4*pi), float exponents integers."""
+    path, _ = _simplify(
+        "0.0796*x0*x1/(x2**1.0*x3**2.0)",
+        lambda X: X[:, 0] * X[:, 1] / (4 * np.pi * X[:, 2] * X[:, 3] ** 2),
+        4,
+        1.0,
+        5.0,
+    )
+    best = _final(path)
+    assert best.expression == x0 * x1 / (4 * sympy.pi * x2 * x3**2)
+    assert float_count(best.expression) == 0
+
+
+def test_wrong_structure_is_not_made_exact():
+    """x0**2 on data x0**3 keeps a large loss, and no step claims less loss than it has."""
+    law = lambda X: X[:, 0] ** 3  # noqa: E731
+    path, (symbols, X_fit, y_fit, X_val, y_val) = _simplify("1.0*x0**2", law, 1, -1.0, 1.0)
+    best = _final(path)
+    assert best.validation_loss > 1e-2
+    assert best.expression != x0**3
+    variance = float(np.var(np.concatenate([y_fit, y_val])))
+    for step in path:
+        actual = _relative_mse(step.expression, symbols, X_val, y_val, variance)
+        assert actual > 1e-2
+        assert step.validation_loss >= actual * (1 - 1e-6) - 1e-15
+
+
+def test_reported_losses_match_recomputed_losses():
+    """Each step's losses are the relative MSE (over the variance of all targets) of its expression."""
+    path, (symbols, X_fit, y_fit, X_val, y_val) = _simplify(PRODUCT, _product, 2, -1.0, 1.0)
+    variance = float(np.var(np.concatenate([y_fit, y_val])))
+    for step in path:
+        validation = _relative_mse(step.expression, symbols, X_val, y_val, variance)
+        train = _relative_mse(step.expression, symbols, X_fit, y_fit, variance)
+        np.testing.assert_allclose(step.validation_loss, validation, rtol=1e-6, atol=1e-20)
+        np.testing.assert_allclose(step.train_loss, train, rtol=1e-6, atol=1e-20)
+
+
+def test_reported_losses_match_recomputed_losses_for_a_poor_fit():
+    """The same holds where losses are large (a wrong structure)."""
+    path, (symbols, _, y_fit, X_val, y_val) = _simplify("1.0*x0**2 + 0.1", lambda X: X[:, 0] ** 3, 1, -1.0, 1.0)
+    variance = float(np.var(np.concatenate([y_fit, y_val])))
+    assert len(path) >= 1
+    for step in path:
+        validation = _relative_mse(step.expression, symbols, X_val, y_val, variance)
+        np.testing.assert_allclose(step.validation_loss, validation, rtol=1e-6, atol=1e-20)
+
+
+def _has_cube(expression):
+    return sympy.Poly(sympy.expand(expression), x0, x1).degree(x1) >= 3
+
+
+def test_tiny_term_is_dropped_on_noisy_data():
+    """Under noise of 1e-2 a 1e-4 * x1**3 term is dropped (default tolerance).
+
+    The tolerance acts along the path: its simplest (last) formula has no cubic term
+    and a held-out loss within the tolerance of the best step. (The lowest-loss step
+    may still be the unsimplified one: on noisy data it can win by chance.)
+    """
+    law = lambda X: 2.5 * X[:, 0] + 0.3 * X[:, 1] ** 2  # noqa: E731
+    path, _ = _simplify("2.5*x0 + 0.3*x1**2 + 0.0001*x1**3", law, 2, -1.0, 1.0, noise=1e-2)
+    assert _has_cube(path[0].expression)
+    last = path[-1]
+    assert not _has_cube(last.expression)
+    assert sympy.Poly(sympy.expand(last.expression), x0, x1).degree(x1) == 2
+    assert last.expression == sympy.Rational(5, 2) * x0 + sympy.Rational(3, 10) * x1**2
+    best_loss = min(max(step.validation_loss, LOSS_FLOOR) for step in path)
+    assert np.sqrt(max(last.validation_loss, LOSS_FLOOR)) <= np.sqrt(best_loss) + 1e-4 + 1e-12
+
+
+def test_zero_tolerance_keeps_a_real_tiny_term():
+    """With tolerance=0 on noise-free data of the three-term law, the cubic term stays."""
+    law = lambda X: 2.5 * X[:, 0] + 0.3 * X[:, 1] ** 2 + 0.0001 * X[:, 1] ** 3  # noqa: E731
+    path, _ = _simplify("2.5*x0 + 0.3*x1**2 + 0.0001*x1**3", law, 2, -1.0, 1.0, tolerance=0)
+    for step in path:
+        assert _has_cube(step.expression)
+    best = _final(path)
+    assert best.validation_loss <= LOSS_FLOOR
+    cubic = sympy.Poly(sympy.expand(best.expression), x0, x1).coeff_monomial(x1**3)
+    assert float(cubic) == pytest.approx(1e-4, rel=1e-6)
+
+
+def test_complexity_counts_nodes():
+    """x0*x1 has 3 nodes; a constant is one node however it is written."""
+    assert complexity(x0 * x1) == 3
+    assert complexity(sympy.Integer(7)) == 1
+    assert complexity(sympy.pi / 4) == 1
+    assert complexity(x0 * x1 / (4 * sympy.pi * x2 * x3**2)) == complexity(sympy.Float(0.0796) * x0 * x1 / (x2 * x3**2))
+    assert complexity(2 * x0 + 3) < complexity(2 * x0 + 3 * x1)
+    assert complexity(sympy.sin(x0)) == 2
+
+
+def test_float_count():
+    """float_count counts float atoms only, not exact numbers."""
+    assert float_count(x0 * x1) == 0
+    assert float_count(x0 * x1 / (4 * sympy.pi * x2 * x3**2)) == 0
+    assert float_count(sympy.Float(0.0796) * x0 * x1 / (x2 * x3**2)) == 1
+    assert float_count(sympy.sympify("0.0796*x0*x1/(x2**1.0*x3**2.0)")) == 3
+    assert float_count(sympy.sympify("2.5*x0 + 0.5*x1")) == 2
+
+
+def test_evaluate_matches_numpy_and_broadcasts_constants():
+    """evaluate gives one float per row, also for a constant expression."""
+    X = np.random.default_rng(0).uniform(-1, 1, size=(7, 2))
+    values = evaluate(x0 * x1 + sympy.sin(x0), [x0, x1], X)
+    np.testing.assert_allclose(values, X[:, 0] * X[:, 1] + np.sin(X[:, 0]), rtol=1e-14)
+    constant = evaluate(sympy.Integer(3), [x0, x1], X)
+    assert constant.shape == (7,) and constant.dtype == np.float64
+    np.testing.assert_array_equal(constant, np.full(7, 3.0))
