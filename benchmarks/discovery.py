@@ -64,8 +64,8 @@ Metrics, all computed from the formula alone on the test rows:
 
 Prints a table per law and a summary (for each method: compact-exact, closed with
 R^2 >= 0.99 and exact counts, median and max time per law), and writes a Markdown
-report to ``--out`` (default ``benchmarks/DISCOVERY.md``, overwritten; ``--append``
-adds to it) with the tables, the summary, the machine line and the command. A method
+report (by default into the discovery section of ``benchmarks/RESULTS.md``, keeping
+the other sections; or to ``--out``, overwritten unless ``--append``) with the tables, the summary, the machine line and the command. A method
 that is switched off (``--no-gplearn``, ``--only``) or not installed (gplearn) shows
 ``n/a``. skkan's estimator is imported only when skkan runs; if the installed skkan
 has no ``KANSymbolicRegressor`` the script stops with a message saying so.
@@ -90,9 +90,8 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, write_section  # noqa: E402
 from feynman import LAWS, TOY, law_expression, sample  # noqa: E402
-
-OUT = Path(__file__).with_name("DISCOVERY.md")
 METHODS = ("skkan", "gplearn")
 N_TRAIN = 2000
 N_TEST = 2000
@@ -769,7 +768,9 @@ def parse_args(argv=None):
     parser.add_argument("--gp-population", type=int, default=1000, help="gplearn population_size (default: 1000)")
     parser.add_argument("--gp-generations", type=int, default=20, help="gplearn generations (default: 20)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for the exactness simplification")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown report (default: {OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Markdown report (default: the discovery section of RESULTS.md)"
+    )
     parser.add_argument("--append", action="store_true", help="append to --out instead of overwriting it")
     return parser.parse_args(argv)
 
@@ -836,6 +837,10 @@ def main(argv=None):
         print(_text_table(*_summary_rows(toy_summaries)))
 
     report = build_markdown(args, laws, law_results, toy_results, summaries, toy_summaries, command)
+    if args.out is None:
+        write_section("discovery", report)
+        print(f"\nWrote the discovery section of {RESULTS}")
+        return
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a" if args.append else "w", encoding="utf-8") as handle:
         handle.write(("\n" if args.append else "") + report)

@@ -282,7 +282,8 @@ def suggest_edge(module, data, layer_index, out_index, in_index, library=None, w
     """
     entries = make_library(library)
     points, values = _edge_curve_samples(module, data, layer_index, out_index, in_index)
-    fit = fit_symbolic(points[None, :], values[None, :], entries)
+    with threadpool_limits(limits=1):  # many tiny tensor operations: one thread is faster
+        fit = fit_symbolic(points[None, :], values[None, :], entries)
     score = rank_candidates(fit, entries, weight_simple=weight_simple)[0]
     rows = []
     for k in torch.argsort(score).tolist():
@@ -309,7 +310,8 @@ def fix_edge(module, data, layer_index, out_index, in_index, function):
     if len(entries) != 1:
         raise ValueError(f"fix_symbolic takes one function, got {len(entries)}.")
     points, values = _edge_curve_samples(module, data, layer_index, out_index, in_index)
-    fit = fit_symbolic(points[None, :], values[None, :], entries)
+    with threadpool_limits(limits=1):
+        fit = fit_symbolic(points[None, :], values[None, :], entries)
     r2 = float(fit.r2[0, 0])
     if not np.isfinite(r2):
         raise ValueError(

@@ -228,6 +228,20 @@ def test_fix_with_a_symbolic_function_object(reg):
         (lambda m: m.fix_symbolic(0, 0, 1, ["x", "x^2"]), TypeError),
         (lambda m: m.unfix_symbolic(0, 0, 1), ValueError),
     ],
+    ids=[
+        "layer-too-large",
+        "layer-negative",
+        "out-too-large",
+        "in-too-large",
+        "in-negative",
+        "float-index",
+        "string-index",
+        "bool-index",
+        "unknown-name",
+        "two-functions",
+        "list-of-names",
+        "unfix-spline-edge",
+    ],
 )
 def test_bad_calls_raise_and_leave_the_model_untouched(reg, call, error):
     """Bad indices, types, names and unfixing a spline edge raise without changing anything."""
@@ -296,7 +310,7 @@ def test_pruned_edge_raises():
 
 
 # ---------------------------------------------------------------- pickling
-@pytest.mark.parametrize("function", ["x^2", {"sq": "x**2"}])
+@pytest.mark.parametrize("function", ["x^2", {"sq": "x**2"}], ids=["builtin", "user"])
 def test_pickle_round_trip_after_fix(reg, function):
     """A model with a fixed edge (built-in or user function) predicts identically after pickling."""
     model, X = reg
