@@ -11,14 +11,15 @@ times and ratios to the baselines measured in the same run.
   against the same MLPRegressor pipeline and HistGradientBoostingRegressor.
 * Layer micro-benchmark: KANLayer(64 -> 64, G=5, k=3), batch 4096, forward + backward,
   against a two-layer nn.Linear MLP with the same parameter count (interleaved runs).
-* Formula discovery: the KAN paper's exp(sin(pi x) + y^2) through train -> prune ->
-  auto_symbolic -> get_formula for five random states (pykan's figures beside it), and
-  Iris formulas against the classifier they come from.
+* Formula discovery: KANSymbolicRegressor on the KAN paper's exp(sin(pi x) + y^2) for
+  ten random states, and Iris formulas against the classifier they come from. The
+  Feynman-law benchmark is ``benchmarks/discovery.py`` (its own section of RESULTS.md).
 """
 
 import argparse
 import platform
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -34,10 +35,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skkan
-from skkan import KANClassifier, KANRegressor
+from skkan import KANClassifier, KANRegressor, KANSymbolicRegressor
 from skkan.nn import KANLayer
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, write_section  # noqa: E402
 
 
 def _timed_fit(estimator, X, y):
@@ -152,33 +154,27 @@ def layer_benchmark(repeats=30):
     return result
 
 
-TOY_FORMULA = "1.0*exp(1.0*x1**2 + 1.0*sin(3.1416*x0))"
-
-
 def symbolic_benchmark(seeds=range(10)):
-    """Train -> prune -> auto_symbolic -> get_formula on the KAN paper's toy function."""
+    """KANSymbolicRegressor on the KAN paper's toy function, once per random state."""
+    import sympy
+
+    x0, x1 = sympy.symbols("x0 x1")
+    law = sympy.exp(sympy.sin(sympy.pi * x0) + x1**2)
     runs = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
         X = rng.uniform(-1, 1, size=(1000, 2))
         y = np.exp(np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2)
         start = time.perf_counter()
-        reg = KANRegressor(
-            hidden_layer_sizes=(5,), grid_size=3, lamb=1e-2, solver="lbfgs", max_iter=300, random_state=seed
-        ).fit(X, y)
-        fitted = time.perf_counter()
-        reg.prune().auto_symbolic(X, y)
-        formula = reg.get_formula()
-        done = time.perf_counter()
+        model = KANSymbolicRegressor(random_state=seed).fit(X, y)
+        formula = model.get_formula()
         runs.append(
             {
                 "seed": seed,
-                "fit_s": fitted - start,
-                "symbolic_s": done - fitted,
-                "total_s": done - start,
-                "widths": reg.module_.widths,
+                "total_s": time.perf_counter() - start,
+                "trials": len(model.trials_),
                 "formula": str(formula),
-                "exact": str(formula) == TOY_FORMULA,
+                "exact": formula == law,
             }
         )
     return runs
@@ -241,8 +237,6 @@ def main(argv=None):
     kan_cal, mlp_cal = california["KANRegressor() on raw X"], california["MLPRegressor(64, 64) + scaler"]
     kan_iris = iris["KANClassifier()"]
     lines = [
-        "# Benchmark results",
-        "",
         f"Written by `benchmarks/compare.py` (skkan {skkan.__version__}, torch {torch.__version__}, "
         f"Python {platform.python_version()}, {torch.get_num_threads()} torch threads, "
         f"{time.strftime('%Y-%m-%d')}). Times are medians; ratios compare with baselines "
@@ -278,27 +272,26 @@ def main(argv=None):
         f"{'met' if layer['fixed_ms'] <= 3 * layer['mlp_ms'] else 'NOT met'}). "
         "For reference, pykan's KANLayer measured 20-37x an equal-parameter MLP on this kind of machine "
         "(../shared/PERFORMANCE.md), and an [8,8,1] pykan KAN took 100-135 s on California Housing for "
-        "R^2 0.75-0.76 (issue #2); neither is re-run here.",
+        "R^2 0.75-0.76 in an earlier measurement; neither is re-run here.",
         "",
-        "## Formula discovery: exp(sin(pi x) + y^2), train -> prune -> auto_symbolic -> get_formula",
+        "## Formula discovery on the KAN paper's toy: exp(sin(pi x) + y^2)",
         "",
-        "1,000 rows, x, y uniform on [-1, 1]; `KANRegressor(hidden_layer_sizes=(5,), grid_size=3, lamb=1e-2, "
-        "solver='lbfgs', max_iter=300)`, then `prune()`, `auto_symbolic(X, y)`, `get_formula()`; `exact` means the "
-        "printed formula is exactly `" + TOY_FORMULA + "`.",
+        "1,000 rows, x, y uniform on [-1, 1]; `KANSymbolicRegressor(random_state=seed).fit(X, y).get_formula()`; "
+        "`exact` means the formula equals `exp(x1**2 + sin(pi*x0))` as a sympy expression. The Feynman-law "
+        "benchmark (`benchmarks/discovery.py`) has its own section below.",
         "",
-        "| random_state | fit (s) | prune + auto_symbolic + get_formula (s) | total (s) | widths | formula | exact |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| random_state | trials | time (s) | formula | exact |",
+        "| --- | --- | --- | --- | --- |",
         *[
-            f"| {run['seed']} | {run['fit_s']:.1f} | {run['symbolic_s']:.1f} | {run['total_s']:.1f} | "
-            f"{run['widths']} | `{run['formula']}` | {'yes' if run['exact'] else 'no'} |"
+            f"| {run['seed']} | {run['trials']} | {run['total_s']:.1f} | `{run['formula']}` | "
+            f"{'yes' if run['exact'] else 'no'} |"
             for run in symbolic
         ],
         "",
-        f"Exact formula for {n_exact} of {len(symbolic)} random states; whole pipeline median "
-        f"{statistics.median(totals):.1f} s, max {max(totals):.1f} s. Target: <= 10 s "
-        f"({'met' if max(totals) <= 10 else 'NOT met'} by every run). pykan, measured on this kind of "
-        "machine (issue #4, not re-run here): 89-234 s for the same pipeline (auto_symbolic alone 50-200 s), "
-        "exact formula for 2 of 3 seeds.",
+        f"Exact law for {n_exact} of {len(symbolic)} random states (target: all); median "
+        f"{statistics.median(totals):.1f} s, max {max(totals):.1f} s (target <= 10 s: "
+        f"{'met' if max(totals) <= 10 else 'NOT met'}). pykan's recipe on the same function, measured on this "
+        "kind of machine in an earlier round (not re-run here): 89-234 s, exact for 2 of 3 seeds.",
         "",
         "Iris (70/30 stratified splits, five random states): default `KANClassifier` on raw X, then "
         "`auto_symbolic(X_train, y_train)`; the formula predicts the argmax of its class scores.",
@@ -310,8 +303,8 @@ def main(argv=None):
             for seed, row in enumerate(iris_formulas)
         ],
         "",
-        "pykan's classifier formulas after auto_symbolic (issue #4): accuracy 0.56-0.67 (0.33 with its full "
-        "library) where the network had ~1.0.",
+        "pykan's classifier formulas after auto_symbolic, measured earlier: accuracy 0.56-0.67 (0.33 with "
+        "its full library) where the network had ~1.0.",
         "",
         f"## Sweep: GridSearchCV over a KANPruner + KANRegressor pipeline ({sweep['fits']} fits)",
         "",
@@ -330,7 +323,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        RESULTS.write_text(text)
+        write_section("comparison", text)
 
 
 if __name__ == "__main__":
