@@ -728,11 +728,14 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self, "module_")
         if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
             raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
+        from ._simplify import expand_exactly
+
         out_scale, out_offset = self._formula_output_transform()
-        return build_formulas(
+        symbols = self._formula_symbols()
+        expressions, spline_edges = build_formulas(
             self._inference_module,
             self._attribution_data.to(torch.float64),
-            self._formula_symbols(),
+            symbols,
             self._x_mean,
             self._x_scale,
             self._x_low,
@@ -741,6 +744,10 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             out_offset,
             precision,
         )
+        # Polynomial parts expanded when that is shorter and equal at the precision
+        # (a difference of squares prints as x0*x1); nothing is refitted.
+        rows = self._attribution_data.double().numpy() * self._x_scale + self._x_mean
+        return [expand_exactly(e, symbols, rows, precision) for e in expressions], spline_edges
 
     def get_formula(self, precision=4):
         """The fitted model as sympy, in the original units of inputs and targets.
@@ -750,8 +757,10 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         ``x0, x1, ...``. Constants are rounded to ``precision`` decimals (or
         ``precision`` significant digits, whichever keeps more) and additive constants
         and terms below ``0.5 * 10**-precision`` of what they are added to (over the
-        training rows) are dropped; no
-        ``simplify`` is run. The model is not changed.
+        training rows) are dropped; polynomial parts are expanded and collected when
+        that gives a shorter formula equal at this precision (``x0*x1`` rather than a
+        difference of squares). No slow ``simplify`` is run, and nothing is refitted:
+        the formula is the network. The model is not changed.
 
         Edges that are still splines (not snapped by :meth:`auto_symbolic`) appear as
         functions ``spline_<layer>_<out>_<in>(argument)`` carrying a numeric

@@ -1,8 +1,9 @@
 """Formula discovery: sparse KANs with restarts, snapping, simplification, a table.
 
-One *trial* trains a sparse KAN on the training rows (on ``y`` itself, or on
+One *trial* trains a sparse KAN on the training rows (on ``y`` itself; on
 ``log(s * y)`` when ``y`` keeps one sign ``s``: products and powers become sums, which
-a KAN learns edge by edge), prunes it, snaps every edge to the symbolic library
+a KAN learns edge by edge; and, for a signed ``y`` that is a monomial of positive
+inputs times a function of the others, on ``y`` divided by that monomial), prunes it, snaps every edge to the symbolic library
 (``auto_symbolic`` with retraining), reads the formula off the network and
 simplifies it against the data (:func:`skkan._simplify.simplify_formula`). Trials run
 in stages, cheapest first:
@@ -54,10 +55,17 @@ class TrialSpec:
     hidden: tuple
     library: object
     seed: int
+    # For transform "monomial": ((feature index, exponent), ...) dividing y.
+    monomial: tuple = ()
 
     def describe(self):
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
-        target = "log|y|" if self.transform == "log" else "y"
+        if self.transform == "log":
+            target = "log|y|"
+        elif self.transform == "monomial":
+            target = "y/(" + "*".join(f"x{i}^{e:g}" for i, e in self.monomial) + ")"
+        else:
+            target = "y"
         return f"{target} ~ KAN{list(self.hidden)} ({library} library, seed {self.seed})"
 
 
@@ -81,16 +89,58 @@ def target_sign(y):
     return 0
 
 
-def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, random_state):
+def monomial_prefactor(X, y):
+    """Integer or half-integer powers of positive inputs that ``y`` is proportional to.
+
+    For a signed ``y`` (no log target), ``log|y|`` is still a sum when ``y`` is a
+    monomial of positive inputs times a signed function of the others (``-m B cos
+    theta``): a least-squares fit of ``log|y|`` on the logs of the positive inputs gives
+    the powers. The signed factor's ``log|f|`` is independent of those inputs, so the
+    fit is unbiased (masking the zeros of ``y`` would bias it: it keeps rows where the
+    monomial is large). Returns ``((index, power), ...)`` of the powers within 0.15 of
+    a multiple of 1/2 (two standard errors for a few hundred rows), or ``()``.
+    """
+    positive = np.flatnonzero(np.all(X > 0, axis=0))
+    magnitude = np.abs(y)
+    if len(positive) == 0 or len(y) < 20 or not np.all(magnitude > 0):
+        return ()
+    logs = np.log(X[:, positive])
+    target = np.log(magnitude)
+    design = np.column_stack([logs, np.ones(len(y))])
+    coefficients, residual = np.linalg.lstsq(design, target, rcond=None)[:2]
+    powers = coefficients[:-1]
+    rounded = np.round(2 * powers) / 2
+    keep = (np.abs(powers - rounded) < 0.15) & (rounded != 0)
+    linear_residual = float(np.sum((design @ coefficients - target) ** 2))
+    for k in np.flatnonzero(keep):
+        # A pure power is linear in log x: if curvature in log x explains more than 1 %
+        # of the residual, x enters through a function (cos(theta)), not a power.
+        curved = np.column_stack([design, logs[:, k] ** 2, logs[:, k] ** 3])
+        fit = np.linalg.lstsq(curved, target, rcond=None)[0]
+        if float(np.sum((curved @ fit - target) ** 2)) < 0.99 * linear_residual:
+            keep[k] = False
+    return tuple((int(positive[k]), float(rounded[k])) for k in np.flatnonzero(keep))
+
+
+def _monomial_values(X, monomial):
+    values = np.ones(len(X))
+    for index, power in monomial:
+        values = values * X[:, index] ** power
+    return values
+
+
+def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, random_state, monomial=()):
     """The trials of every stage, in order."""
     use_log = transforms == "auto" and sign != 0
     targets = (["log"] if use_log else []) + ["identity"]
+    if transforms == "auto" and sign == 0 and monomial:
+        targets.insert(0, "monomial")
     width = hidden_width if hidden_width != "auto" else int(min(2 * n_features + 1, 5))
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_restarts + 2)
-    stages = [[TrialSpec(1, transform, (), None, int(seeds[0])) for transform in targets]]
+    stages = [[TrialSpec(1, transform, (), None, int(seeds[0]), monomial) for transform in targets]]
     stages.append(
         [
-            TrialSpec(2, transform, (width,), None, int(seed))
+            TrialSpec(2, transform, (width,), None, int(seed), monomial)
             for seed in seeds[1 : 1 + n_restarts]
             for transform in targets
         ]
@@ -110,7 +160,12 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     from ._regressor import KANRegressor
 
     sign = target_sign(y_fit)
-    target = np.log(sign * y_fit) if spec.transform == "log" else y_fit
+    if spec.transform == "log":
+        target = np.log(sign * y_fit)
+    elif spec.transform == "monomial":
+        target = y_fit / _monomial_values(X_fit, spec.monomial)
+    else:
+        target = y_fit
     additive = not spec.hidden
     model = KANRegressor(
         hidden_layer_sizes=spec.hidden,
@@ -139,6 +194,8 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     formula = formula.xreplace(dict(zip(network_symbols, symbols)))
     if spec.transform == "log":
         formula = sign * sympy.exp(formula)
+    elif spec.transform == "monomial":
+        formula = formula * sympy.Mul(*(symbols[i] ** sympy.nsimplify(power) for i, power in spec.monomial))
     path = simplify_formula(
         formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
     )
@@ -183,9 +240,10 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     from joblib import Parallel, delayed
 
     sign = target_sign(np.concatenate([y_fit, y_val]))
+    monomial = monomial_prefactor(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])) if sign == 0 else ()
     stages = plan_trials(
         X_fit.shape[1], sign, n_restarts=n_restarts, hidden_width=hidden_width, transforms=transforms,
-        random_state=random_state,
+        random_state=random_state, monomial=monomial,
     )
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     log = []

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["LOSS_FLOOR", "complexity", "evaluate", "float_count", "simplify_formula"]
+__all__ = ["LOSS_FLOOR", "complexity", "evaluate", "expand_exactly", "float_count", "simplify_formula"]
 
 #: Relative MSE under which two formulas count as equally exact (float64 rounding of
 #: a correct law sits around 1e-30; a learned approximation rarely below 1e-9).
@@ -375,3 +375,37 @@ def _greedy(state, context):
         rewritten = _Parametrised(expanded, symbols)
         path.append(SimplifiedFormula(expanded, *losses(rewritten)))
     return path
+
+
+def expand_exactly(expression, symbols, X, precision):
+    """``expression`` expanded and collected when that is shorter and equal at ``precision``.
+
+    No constant is refitted: polynomial parts are expanded (``(x + y)**2 - (x - y)**2``
+    becomes ``4*x*y``) and terms below ``0.5 * 10**-precision`` of the largest value of
+    the expression over the rows of ``X`` are dropped; the result is kept only if it is
+    simpler and stays within that tolerance of ``expression`` on ``X``. Anything that
+    fails to evaluate keeps ``expression``.
+    """
+    import sympy
+
+    if precision is None or len(X) == 0 or expression.atoms(sympy.core.function.AppliedUndef):
+        return expression
+    expanded = _expand(expression)
+    if expanded == expression:
+        return expression
+    reference = evaluate(expression, symbols, X)
+    scale = float(np.max(np.abs(reference))) if np.all(np.isfinite(reference)) else 0.0
+    if not scale > 0:
+        return expression
+    tolerance = 0.5 * 10.0 ** (-precision) * scale
+    terms = sympy.Add.make_args(expanded)
+    kept = [term for term in terms if np.max(np.abs(evaluate(term, symbols, X))) > tolerance]
+    candidate = sympy.Add(*kept)
+    from ._formula import round_floats
+
+    candidate = round_floats(candidate, precision)
+    if complexity(candidate) >= complexity(expression):
+        return expression
+    if not np.max(np.abs(evaluate(candidate, symbols, X) - reference)) <= 2 * tolerance:
+        return expression
+    return candidate
