@@ -334,7 +334,7 @@ def _greedy(state, context):
         if passing_zero:
             chosen = min(passing_zero, key=lambda m: m[2])
         else:
-            budget = {0: 3, 1: 4, 2: 2}
+            budget = {0: 2, 1: 3, 2: 1}
             queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
             for k, option, loss in queue:
                 if acceptable(loss, reference):

@@ -20,7 +20,7 @@ ESTIMATORS = [
     KANRegressor(),
     KANClassifier(),
     KANPruner(),
-    KANSymbolicRegressor(n_restarts=1, max_iter=5, hidden_width=1),
+    KANSymbolicRegressor(n_restarts=1, max_iter=5, hidden_width=1, library=("x", "x^2", "exp", "0")),
 ]
 
 
