@@ -2,14 +2,14 @@
 
 One *trial* trains a sparse KAN on the training rows (on ``y`` itself; on
 ``log(s * y)`` when ``y`` keeps one sign ``s``: products and powers become sums, which
-a KAN learns edge by edge; and, for a signed ``y`` that is a monomial of positive
-inputs times a function of the others, on ``y`` divided by that monomial), prunes it, snaps every edge to the symbolic library
+a KAN learns edge by edge; and, when ``y`` is a monomial of positive inputs times a
+function of the others, on ``y`` divided by that monomial), prunes it, snaps every edge to the symbolic library
 (``auto_symbolic`` with retraining), reads the formula off the network and
 simplifies it against the data (:func:`skkan._simplify.simplify_formula`). Trials run
 in stages, cheapest first:
 
 1. additive models, one KAN layer (``y = sum f_i(x_i)``; with the log target,
-   ``y = prod f_i(x_i)``);
+   ``y = prod f_i(x_i)``; with the monomial, ``y = x**p * sum f_i(x_i)``);
 2. one hidden layer, several random restarts;
 3. one hidden layer snapped to polynomials only (products of signed inputs come out
    as expanded polynomials, ``x*y`` from ``((x + y)**2 - (x - y)**2) / 4``).
@@ -133,6 +133,12 @@ def monomial_prefactor(X, y):
     return tuple((int(positive[k]), float(rounded[k])) for k in np.flatnonzero(keep))
 
 
+def _monomial_expression(symbols, monomial):
+    import sympy
+
+    return sympy.Mul(*(symbols[i] ** sympy.nsimplify(power) for i, power in monomial))
+
+
 def _monomial_values(X, monomial):
     values = np.ones(len(X))
     for index, power in monomial:
@@ -148,7 +154,11 @@ def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, rando
         targets.insert(0, "monomial")
     width = hidden_width if hidden_width != "auto" else int(min(2 * n_features + 1, 5))
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_restarts + 2)
-    stages = [[TrialSpec(1, transform, (), None, int(seeds[0]), monomial) for transform in targets]]
+    first = list(targets)
+    if transforms == "auto" and sign != 0 and monomial:
+        # A monomial times a sum (m * (u**2 + v**2) / 2): the quotient is additive.
+        first.append("monomial")
+    stages = [[TrialSpec(1, transform, (), None, int(seeds[0]), monomial) for transform in first]]
     stages.append(
         [
             TrialSpec(2, transform, (width,), None, int(seed), monomial)
@@ -178,6 +188,13 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     else:
         target = y_fit
     additive = not spec.hidden
+    if spec.transform == "monomial" and np.std(target) <= 1e-10 * abs(np.mean(target)):
+        # y is the monomial times a constant: nothing is left for a network to learn.
+        formula = sympy.Float(float(np.mean(target))) * _monomial_expression(symbols, spec.monomial)
+        path = simplify_formula(
+            formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
+        )
+        return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path], 0
     model = KANRegressor(
         hidden_layer_sizes=spec.hidden,
         grid_size=settings["grid_size"],
@@ -206,7 +223,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     if spec.transform == "log":
         formula = sign * sympy.exp(formula)
     elif spec.transform == "monomial":
-        formula = formula * sympy.Mul(*(symbols[i] ** sympy.nsimplify(power) for i, power in spec.monomial))
+        formula = formula * _monomial_expression(symbols, spec.monomial)
     path = simplify_formula(
         formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
     )
@@ -251,7 +268,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     from joblib import Parallel, delayed
 
     sign = target_sign(np.concatenate([y_fit, y_val]))
-    monomial = monomial_prefactor(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])) if sign == 0 else ()
+    monomial = monomial_prefactor(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]))
     stages = plan_trials(
         X_fit.shape[1], sign, n_restarts=n_restarts, hidden_width=hidden_width, transforms=transforms,
         random_state=random_state, monomial=monomial,
