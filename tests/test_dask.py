@@ -4,12 +4,16 @@ import warnings
 
 import joblib
 import numpy as np
-from distributed import Client, LocalCluster
+import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skkan import KANPruner, KANRegressor
+
+# Without the dask extra (pip install ".[test]" alone) this module is skipped, not an error.
+distributed = pytest.importorskip("distributed")
+Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
 
 def test_grid_search_on_a_dask_cluster_matches_the_local_run():
