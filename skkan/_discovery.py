@@ -224,9 +224,13 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         formula = sign * sympy.exp(formula)
     elif spec.transform == "monomial":
         formula = formula * _monomial_expression(symbols, spec.monomial)
-    path = simplify_formula(
-        formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
-    )
+    try:
+        path = simplify_formula(
+            formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
+        )
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
+        # A formula sympy cannot handle is a failed trial, not a failed fit.
+        return [], int(model.n_iter_)
     return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path], int(model.n_iter_)
 
 
