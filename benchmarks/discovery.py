@@ -800,27 +800,17 @@ def main(argv=None):
     print(f"Methods: {', '.join(methods)}; {len(laws)} laws; seeds {args.seeds}; toy seeds {args.toy_seeds}")
     print(f"Machine: {machine_line()}")
 
+    def run_law(law, seeds):
+        """Every method on ``law`` for ``seeds``: {(method, seed): result}, printed."""
+        block = {(method, seed): run_one(method, law, seed, args) if method in methods else None
+                 for seed in seeds for method in METHODS}
+        print_law(law, block)
+        return {key: result for key, result in block.items() if result is not None}
+
     law_results = {}
     for law in laws:
-        block = {}
-        for seed in args.seeds:
-            for method in METHODS:
-                result = run_one(method, law, seed, args) if method in methods else None
-                block[(method, seed)] = result
-                if result is not None:
-                    law_results[(law.name, method, seed)] = result
-        print_law(law, block)
-
-    toy_results = {}
-    if args.toy_seeds:
-        block = {}
-        for seed in args.toy_seeds:
-            for method in METHODS:
-                result = run_one(method, TOY, seed, args) if method in methods else None
-                block[(method, seed)] = result
-                if result is not None:
-                    toy_results[(method, seed)] = result
-        print_law(TOY, block)
+        law_results.update({(law.name, method, seed): r for (method, seed), r in run_law(law, args.seeds).items()})
+    toy_results = run_law(TOY, args.toy_seeds) if args.toy_seeds else {}
 
     n_runs = len(laws) * len(args.seeds)
     summaries = {

@@ -715,12 +715,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _formula_symbols(self):
-        from ._formula import formula_symbols
+        from ._formula import estimator_symbols
 
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{i}" for i in range(self.n_features_in_)]
-        return formula_symbols(names)
+        return estimator_symbols(self)
 
     def _formula_expressions(self, precision):
         from ._formula import build_formulas

@@ -80,6 +80,11 @@ class Candidate:
     trial: TrialSpec
 
 
+def _candidates(path, spec):
+    """The formulas of a simplification path as candidates found by ``spec``."""
+    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path]
+
+
 def target_sign(y):
     """+1 or -1 when ``y`` keeps one strict sign (a log target is possible), else 0."""
     if np.all(y > 0):
@@ -194,7 +199,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         path = simplify_formula(
             formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
         )
-        return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path], 0
+        return _candidates(path, spec), 0
     model = KANRegressor(
         hidden_layer_sizes=spec.hidden,
         grid_size=settings["grid_size"],
@@ -231,7 +236,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
         # A formula sympy cannot handle is a failed trial, not a failed fit.
         return [], int(model.n_iter_)
-    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path], int(model.n_iter_)
+    return _candidates(path, spec), int(model.n_iter_)
 
 
 def baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, tolerance):
@@ -245,7 +250,7 @@ def baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, tolerance):
     path = simplify_formula(line, symbols, X_fit, y_fit, X_val, y_val, tolerance=tolerance)
     mean = sympy.Float(float(np.mean(y_fit)))
     path += simplify_formula(mean, symbols, X_fit, y_fit, X_val, y_val, tolerance=tolerance)
-    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path]
+    return _candidates(path, spec)
 
 
 def _run_trial_quietly(spec, *args):

@@ -17,7 +17,7 @@ import torch
 
 from .nn.basis import bspline_basis
 
-__all__ = ["FormulaReport", "build_formulas", "formula_symbols", "round_floats", "spline_name"]
+__all__ = ["FormulaReport", "build_formulas", "estimator_symbols", "formula_symbols", "round_floats", "spline_name"]
 
 
 def spline_name(layer, out_index, in_index):
@@ -44,6 +44,14 @@ def formula_symbols(names):
         seen.add(text)
         symbols.append(sympy.Symbol(text))
     return symbols
+
+
+def estimator_symbols(estimator):
+    """Symbols of a fitted estimator's inputs: ``feature_names_in_`` or ``x0, x1, ...``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{i}" for i in range(estimator.n_features_in_)]
+    return formula_symbols(names)
 
 
 def _round_number(value, precision):

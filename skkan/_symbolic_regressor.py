@@ -12,7 +12,7 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from ._discovery import discover, pareto_table, select_best
-from ._formula import formula_symbols, round_floats
+from ._formula import estimator_symbols, round_floats
 from ._simplify import evaluate
 
 __all__ = ["KANSymbolicRegressor"]
@@ -211,10 +211,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _symbols(self):
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{i}" for i in range(self.n_features_in_)]
-        return formula_symbols(names)
+        return estimator_symbols(self)
 
     def _index(self, index):
         check_is_fitted(self, "equations_")
