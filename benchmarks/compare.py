@@ -39,7 +39,7 @@ from skkan import KANClassifier, KANRegressor, KANSymbolicRegressor
 from skkan.nn import KANLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import RESULTS, write_section  # noqa: E402
+from _results import write_section  # noqa: E402
 
 
 def _timed_fit(estimator, X, y):

@@ -592,8 +592,10 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             weight = torch.as_tensor(retrain_data[2], dtype=torch.float64)
             threads = self._thread_limit(len(x), work)
 
-            def refit(module, iterations):
+            def retrain_on_data(module, iterations):
                 retrain(module, x, lambda output: self._loss(output, target, weight), iterations, threads)
+
+            refit = retrain_on_data
 
         records = snap_network(
             work,

@@ -330,16 +330,15 @@ def pareto_table(candidates):
         if key in seen:
             continue
         seen.add(key)
-        loss = max(candidate.loss, LOSS_FLOOR)
-        current = best_by_complexity.get(candidate.complexity)
         # Among equals, exact constants beat floats, then a fixed order (not the
         # order in which trials happened to finish).
-        rank = (loss, float_count(candidate.expression), str(candidate.expression))
-        if current is None or rank < (max(current.loss, LOSS_FLOOR), float_count(current.expression), str(current.expression)):
-            best_by_complexity[candidate.complexity] = candidate
+        rank = (max(candidate.loss, LOSS_FLOOR), float_count(candidate.expression), str(candidate.expression))
+        current = best_by_complexity.get(candidate.complexity)
+        if current is None or rank < current[0]:
+            best_by_complexity[candidate.complexity] = (rank, candidate)
     rows = []
     for size in sorted(best_by_complexity):
-        candidate = best_by_complexity[size]
+        candidate = best_by_complexity[size][1]
         loss = max(candidate.loss, LOSS_FLOOR)
         if not math.isfinite(loss) or (rows and loss >= rows[-1]["loss"]):
             continue

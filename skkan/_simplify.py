@@ -250,8 +250,6 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         changes anything), then the path from ``expression`` itself, each from its
         refitted start to its simplest formula.
     """
-    import sympy
-
     X_fit = np.asarray(X_fit, dtype=np.float64)
     y_fit = np.asarray(y_fit, dtype=np.float64)
     X_val = np.asarray(X_val, dtype=np.float64)

@@ -1,6 +1,5 @@
 """A regressor whose model is a formula discovered with sparse KANs."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
