@@ -1,5 +1,6 @@
 """Shared machinery of :class:`~skkan.KANRegressor` and :class:`~skkan.KANClassifier`."""
 
+import contextlib
 import copy
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -7,15 +8,17 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from sklearn_compat.utils.validation import validate_data
-from threadpoolctl import threadpool_limits
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
-from ._optim import LBFGS, Adam
+from ._optim import make_optimizer
+from ._preprocessing import InputScaler, check_numeric_columns
+from ._progress import Progress
+from ._training import Trainer, TrainingData, chunk_rows_for
 from .nn import KAN
 
 __all__ = ["BaseKAN"]
@@ -26,7 +29,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # faster than two: per-op overhead dominates and a second thread only synchronises.
 _SINGLE_THREAD_WORK = 2_000_000
 
-_PREDICT_CHUNK = 65_536
+_PREDICT_CHUNK = 16_384
 
 
 def resolve_device(device):
@@ -42,18 +45,20 @@ def resolve_device(device):
     return resolved
 
 
-def _standardise(X, mean, scale, low, high):
-    """``(X - mean) / scale``, clipped to ``[low, high]`` per column."""
-    return np.clip((np.asarray(X, dtype=np.float64) - mean) / scale, low, high)
+_THREADPOOLS = []
 
 
-def _weighted_mean_std(values, weights):
-    mean = np.average(values, axis=0, weights=weights)
-    variance = np.average((values - mean) ** 2, axis=0, weights=weights)
-    scale = np.sqrt(variance)
-    # Constant columns keep a unit scale, as StandardScaler does.
-    scale = np.where(scale < 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)), 1.0, scale)
-    return mean, scale
+def _thread_limits(limit):
+    """``threadpool_limits(limit)`` with the thread pools looked up once per process.
+
+    Finding the pools reads the process's loaded libraries (about 15 ms), which
+    would dominate a ``partial_fit`` call on a small chunk. ``None``: no limit.
+    """
+    if limit is None:
+        return contextlib.nullcontext()
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=limit)
 
 
 class BaseKAN(BaseEstimator, metaclass=ABCMeta):
@@ -134,9 +139,20 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         self.dtype = dtype
 
     # ------------------------------------------------------------------ hooks
+    # What a subclass provides: its targets, loss and score, and how its outputs map
+    # to formulas. Everything else (fit, partial_fit, training, pruning, formulas) is
+    # written once here.
     @abstractmethod
-    def _prepare_targets(self, y, sample_weight, reset):
-        """Validate ``y`` and return (training targets as array, n_outputs, target state)."""
+    def _prepare_targets(self, y, sample_weight, reset, classes=None):
+        """Validate ``y``; return (training targets as array, n_outputs, target state)."""
+
+    @abstractmethod
+    def _set_target_state(self, state):
+        """Store the target state returned by :meth:`_prepare_targets` as fitted attributes."""
+
+    @abstractmethod
+    def _target_tensor(self, targets, device, dtype):
+        """Training targets as the tensor :meth:`_loss` expects."""
 
     @abstractmethod
     def _loss(self, output, target, weight):
@@ -149,6 +165,26 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _split_stratify(self, y):
         """Labels to stratify the validation split on (or None)."""
+
+    @abstractmethod
+    def _formula_output_transform(self):
+        """(scale, offset) arrays mapping network outputs to formula outputs."""
+
+    @abstractmethod
+    def _package_formulas(self, expressions):
+        """The public formula (expression, list or dict) from one expression per output."""
+
+    @abstractmethod
+    def _unpackage_formulas(self, formula):
+        """One expression per network output from a public formula."""
+
+    @abstractmethod
+    def _shape_formula_output(self, values):
+        """Formula values (n_samples, n_outputs) in the shape ``predict`` gives."""
+
+    @abstractmethod
+    def _unshape_formula_output(self, values):
+        """Inverse of :meth:`_shape_formula_output`."""
 
     # ------------------------------------------------------------------ helpers
     def _torch_dtype(self):
@@ -164,8 +200,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return sizes
 
     def _scale_inputs(self, X):
-        """Standardise and clip to the training range (see ``_fit``)."""
-        return _standardise(X, self._x_mean, self._x_scale, self._x_low, self._x_high)
+        """Scale and clip raw ``X`` as in training (see :class:`InputScaler`)."""
+        return self._input_scaler().transform(X)
 
     def _to_tensor(self, array, device, dtype):
         return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
@@ -175,100 +211,183 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return 1 if work < _SINGLE_THREAD_WORK else None
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, y, sample_weight):
-        continuing = self.warm_start and hasattr(self, "module_")
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` (raw features) and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw features: the estimator scales them itself (robustly, see the user
+            guide), so no scaler is needed in front.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (class labels for classifiers).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight acts like repeating the sample.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _validate_training_data(self, X, y, sample_weight, reset):
+        check_numeric_columns(X)
+        # float32 input stays float32 (no full float64 copy); batches are scaled in float64.
         X, y = validate_data(
             self,
             X,
             y,
-            reset=not continuing,
-            dtype=np.float64,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            order="C",
             multi_output=self._multi_output_allowed,
             y_numeric=self._y_numeric,
         )
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not np.any(sample_weight > 0):
             raise ValueError("sample_weight must have at least one positive entry.")
-        targets, n_outputs, target_state = self._prepare_targets(y, sample_weight, reset=not continuing)
+        return X, y, sample_weight
+
+    def _trainer(self, module, batch_size):
+        dtype = next(module.parameters()).dtype
+        return Trainer(
+            loss=self._loss,
+            objective=self._objective,
+            penalty=self._penalty if self.lamb else None,
+            validation_score=self._validation_score,
+            solver=self.solver,
+            batch_size=batch_size,
+            chunk_rows=chunk_rows_for(module, dtype),
+            grid_eps=self.grid_eps,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+        )
+
+    def _new_optimizer(self, module):
+        return make_optimizer(self.solver, module.parameters(), self.learning_rate_init, lr_drops=_LR_DROPS)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        """``fit`` (``incremental=False``) and ``partial_fit`` (one pass, ``incremental=True``)."""
+        fitted = hasattr(self, "module_")
+        continuing = fitted and (incremental or self.warm_start)
+        X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset=not continuing)
+        targets, n_outputs, target_state = self._prepare_targets(y, sample_weight, reset=not continuing, classes=classes)
         device = resolve_device(self.device)
         dtype = self._torch_dtype()
 
         rng = check_random_state(self.random_state)
+        if incremental and fitted:
+            # A different seed for every pass: chunks are shuffled differently.
+            rng = np.random.RandomState((check_random_state(self.random_state).randint(2**31 - 1) + self.n_iter_) % (2**31 - 1))
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         if continuing:
-            x_mean, x_scale = self._x_mean, self._x_scale
-            x_low, x_high = self._x_low, self._x_high
+            scaler = self._input_scaler()
             module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
             n_iter, loss_curve = self.n_iter_, list(self.loss_curve_)
         else:
-            x_mean, x_scale = _weighted_mean_std(X, sample_weight)
+            scaler = InputScaler.fit(X, sample_weight, rng)
             widths = [X.shape[1], *self._hidden_sizes(), n_outputs]
             module = KAN(widths, grid_size=self.grid_size, spline_order=self.spline_order, generator=generator, dtype=dtype)
             module = module.to(device)
             n_iter, loss_curve = 0, []
 
-        if not continuing:
-            # Inputs are clipped to the range seen in training: beyond it every first-
-            # layer curve stays at its boundary value, as a tree's prediction does, so
-            # a heavy-tailed raw feature cannot extrapolate the linear silu branch.
-            seen = (X[sample_weight > 0] - x_mean) / x_scale
-            x_low, x_high = seen.min(0), seen.max(0)
-        X_scaled = _standardise(X, x_mean, x_scale, x_low, x_high)
-        train_idx = np.arange(X.shape[0])
-        val_idx = None
-        if self.early_stopping:
+        target_tensor = self._target_tensor(targets, torch.device("cpu"), dtype)
+        data = TrainingData(X, target_tensor, sample_weight, scaler, dtype, device)
+        validation = None
+        if self.early_stopping and not incremental:
             from sklearn.model_selection import train_test_split
 
             stratify = self._split_stratify(targets)
             train_idx, val_idx = train_test_split(
-                train_idx, test_size=self.validation_fraction, random_state=rng, stratify=stratify
+                np.arange(X.shape[0]), test_size=self.validation_fraction, random_state=rng, stratify=stratify
             )
             if len(val_idx) < 2:
                 raise ValueError(
                     f"The validation set is too small ({len(val_idx)} samples) for early stopping; "
                     "increase validation_fraction or disable early_stopping."
                 )
+            data, validation = data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
 
-        to_tensor = lambda a: self._to_tensor(a, device, dtype)  # noqa: E731
-        X_train, w_train = to_tensor(X_scaled[train_idx]), to_tensor(sample_weight[train_idx])
-        t_train = self._target_tensor(targets[train_idx], device, dtype)
-        validation = None
-        if val_idx is not None:
-            validation = (
-                to_tensor(X_scaled[val_idx]),
-                self._target_tensor(targets[val_idx], device, dtype),
-                to_tensor(sample_weight[val_idx]),
-            )
-
-        with threadpool_limits(limits=self._thread_limit(min(len(train_idx), 4096), module)):
-            result = self._train(module, X_train, t_train, w_train, validation, generator, continuing)
+        trainer = self._trainer(module, self._batch_size(len(data)))
+        progress = Progress(1 if incremental else self.max_iter, self.verbose, description=type(self).__name__)
+        with _thread_limits(self._thread_limit(min(len(data), trainer.batch_size, 4096), module)):
+            if incremental:
+                result = self._partial_pass(trainer, module, data, generator, first=not fitted, progress=progress)
+            else:
+                result = trainer.run(
+                    module,
+                    self._new_optimizer,
+                    data,
+                    max_epochs=self.max_iter,
+                    generator=generator,
+                    grid_update_epochs=set() if continuing else self._grid_update_epochs(),
+                    validation=validation,
+                    continuing=continuing,
+                    progress=progress,
+                )
 
         # Only now, with training done, does the estimator change (no half-fitted state).
-        self._x_mean, self._x_scale, self._x_low, self._x_high = x_mean, x_scale, x_low, x_high
+        self._set_input_scaler(scaler)
         self._set_target_state(target_state)
         self.module_ = result["module"]
         self.n_iter_ = n_iter + result["n_iter"]
         self.loss_curve_ = loss_curve + result["loss_curve"]
-        self.best_loss_ = result["best_loss"]
-        if self.early_stopping:
+        self.best_loss_ = result["best_loss"] if not incremental else min(self.loss_curve_)
+        if validation is not None:
             self.validation_scores_ = result["validation_scores"]
             self.best_validation_score_ = max(result["validation_scores"])
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        # Attribution (feature_importances_, prune) uses up to 4096 evenly spaced rows:
-        # the first rows would be a biased sample of data sorted by some column.
-        rows = torch.as_tensor(np.unique(np.linspace(0, len(X_train) - 1, min(len(X_train), 4096)).astype(int)))
-        self._attribution_data = X_train.cpu()[rows]
-        self._attribution_weight = w_train.cpu()[rows]
+        self._optimizer_state = result.get("optimizer_state")
+        if not (incremental and fitted):
+            # Attribution (feature_importances_, prune) uses up to 4096 evenly spaced
+            # rows: the first rows would be a biased sample of data sorted by a column.
+            x, _, w = data.batch(data.spread_positions(4096))
+            self._attribution_data = x.cpu()
+            self._attribution_weight = w.cpu()
         self._model_changed()
-        if result["warn"]:
+        if not incremental and not result["converged"]:
             warnings.warn(
                 f"{self.solver} optimizer: maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
         return self
+
+    def _partial_pass(self, trainer, module, data, generator, first, progress):
+        """One pass of ``partial_fit``: grids settled on the first chunk, the optimizer resumed."""
+        if first:
+            trainer.update_grids(module, data, generator)
+        optimizer = self._new_optimizer(module)
+        state = getattr(self, "_optimizer_state", None)
+        if not first and state is not None and hasattr(optimizer, "load_state"):
+            optimizer.load_state(state)
+        loss = trainer.epoch(module, optimizer, data, generator)
+        if not np.isfinite(loss):
+            raise ValueError(
+                "Training diverged (the loss became non-finite); try a smaller learning_rate_init "
+                "or scaling extreme inputs."
+            )
+        progress.update(self.n_iter_ + 1 if not first else 1, loss)
+        progress.close()
+        module.eval()
+        return {
+            "module": module,
+            "n_iter": 1,
+            "loss_curve": [loss],
+            "validation_scores": [],
+            "best_loss": loss,
+            "converged": True,
+            "optimizer_state": optimizer.state() if hasattr(optimizer, "state") else None,
+        }
+
+    def _input_scaler(self):
+        return InputScaler(self._x_mean, self._x_scale, self._x_low, self._x_high)
+
+    def _set_input_scaler(self, scaler):
+        self._x_mean, self._x_scale, self._x_low, self._x_high = scaler.center, scaler.scale, scaler.low, scaler.high
 
     def _grid_update_epochs(self):
         """Epochs before which the grids are re-fitted to the data (pykan: first ~50 steps)."""
@@ -286,115 +405,19 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         if not self.lamb:
             return self._loss(module(x), target, weight)
         values = module.layer_inputs(x)
-        penalty = module.regularization(
+        penalty = self._penalty(module, x, weight, layer_inputs=values[:-1])
+        return self._loss(values[-1], target, weight) + penalty
+
+    def _penalty(self, module, x, weight, layer_inputs=None):
+        return self.lamb * module.regularization(
             x,
             lamb_l1=self.lamb_l1,
             lamb_entropy=self.lamb_entropy,
             lamb_coef=self.lamb_coef,
             lamb_coefdiff=self.lamb_coefdiff,
             sample_weight=weight,
-            layer_inputs=values[:-1],
+            layer_inputs=layer_inputs,
         )
-        return self._loss(values[-1], target, weight) + self.lamb * penalty
-
-    def _make_optimizer(self, module):
-        params = [p for p in module.parameters() if p.requires_grad]
-        if self.solver == "lbfgs":
-            return LBFGS(params, lr=1.0, history_size=20, max_eval=25)
-        return Adam(params, lr=self.learning_rate_init)
-
-    def _train(self, module, X, target, weight, validation, generator, continuing):
-        n_samples = X.shape[0]
-        batch_size = self._batch_size(n_samples)
-        update_epochs = set() if continuing else self._grid_update_epochs()
-        optimizer = self._make_optimizer(module)
-        loss_curve, validation_scores = [], []
-        best_loss, best_score, best_state = np.inf, -np.inf, None
-        no_improvement = 0
-        lr_drops = 0
-        converged = False
-        total_weight = weight.sum()
-        epoch = 0
-        for epoch in range(self.max_iter):
-            if epoch in update_epochs:
-                module.update_grid(X, grid_eps=self.grid_eps, sample_weight=weight)
-                if self.solver == "lbfgs":
-                    optimizer = self._make_optimizer(module)  # curvature history is stale
-            module.train()
-            if self.solver == "lbfgs":
-
-                def closure():
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = self._objective(module, X, target, weight)
-                    loss.backward()
-                    return loss
-
-                epoch_loss = float(optimizer.step(closure).detach())
-            else:
-                running = 0.0
-                order = torch.randperm(n_samples, generator=generator).to(X.device) if batch_size < n_samples else None
-                for start in range(0, n_samples, batch_size):
-                    if order is None:
-                        xb, tb, wb = X, target, weight
-                    else:
-                        rows = order[start : start + batch_size]
-                        xb, tb, wb = X[rows], target[rows], weight[rows]
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = self._objective(module, xb, tb, wb)
-                    loss.backward()
-                    optimizer.step()
-                    running += float(loss.detach()) * float(wb.sum() / total_weight)
-                epoch_loss = running
-            if not np.isfinite(epoch_loss):
-                raise ValueError(
-                    "Training diverged (the loss became non-finite); try a smaller "
-                    "learning_rate_init or scaling extreme inputs."
-                )
-            loss_curve.append(epoch_loss)
-            if self.verbose:
-                print(f"Iteration {epoch + 1}, loss = {epoch_loss:.8f}")
-
-            if validation is not None:
-                module.eval()
-                with torch.no_grad():
-                    score = self._validation_score(module(validation[0]), validation[1], validation[2])
-                validation_scores.append(score)
-                if self.verbose:
-                    print(f"Validation score: {score:.6f}")
-                if score > best_score:
-                    best_state = copy.deepcopy(module.state_dict())
-                if score < best_score + self.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                best_score = max(best_score, score)
-            else:
-                if epoch_loss > best_loss - self.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                best_loss = min(best_loss, epoch_loss)
-            if no_improvement > self.n_iter_no_change and epoch >= max(update_epochs, default=-1):
-                if self.solver == "adam" and lr_drops < _LR_DROPS:
-                    # Plateau: refine with a smaller step before giving up, as
-                    # MLP's adaptive schedule does (divide by 5).
-                    lr_drops += 1
-                    optimizer.lr /= 5.0
-                    no_improvement = 0
-                    continue
-                converged = True
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        module.eval()
-        return {
-            "module": module,
-            "n_iter": epoch + 1,
-            "loss_curve": loss_curve,
-            "validation_scores": validation_scores,
-            "best_loss": None if validation is not None else best_loss,
-            "warn": not converged,
-        }
 
     # ------------------------------------------------------------------ inference
     def _model_changed(self):
@@ -405,44 +428,79 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         inference = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64) if next(module.parameters()).device.type == "cpu" else module
         inference.eval()
         self._inference_module = inference
-        self._compute_attribution()
+        # Attribution scores are computed when first asked for: a partial_fit pass
+        # should not pay for them.
+        self.__dict__.pop("_attribution_cache", None)
 
-    def _compute_attribution(self):
-        """pykan's attribution scores on the stored training rows (see :meth:`prune`)."""
-        parameter = next(self._inference_module.parameters())
-        x = self._attribution_data.to(parameter.device, parameter.dtype)
-        weight = self._attribution_weight.to(parameter.device, parameter.dtype)
-        node_scores, edge_scores = self._inference_module.attribution(x, sample_weight=weight)
-        self.node_scores_ = [s.double().cpu().numpy() for s in node_scores]
-        self.edge_scores_ = [s.double().cpu().numpy() for s in edge_scores]
-        scores = self.node_scores_[0]
-        total = scores.sum()
-        if not np.isfinite(total) or total <= 0:
-            self.feature_importances_ = np.full(scores.shape, 1.0 / scores.size)
-        else:
-            self.feature_importances_ = scores / total
+    def _attribution_scores(self):
+        """pykan's attribution scores on the stored training rows (see :meth:`prune`), cached."""
+        cached = self.__dict__.get("_attribution_cache")
+        if cached is None:
+            if "_inference_module" not in self.__dict__:
+                raise AttributeError(f"This {type(self).__name__} instance is not fitted yet.")
+            parameter = next(self._inference_module.parameters())
+            x = self._attribution_data.to(parameter.device, parameter.dtype)
+            weight = self._attribution_weight.to(parameter.device, parameter.dtype)
+            node_scores, edge_scores = self._inference_module.attribution(x, sample_weight=weight)
+            node_scores = [s.double().cpu().numpy() for s in node_scores]
+            edge_scores = [s.double().cpu().numpy() for s in edge_scores]
+            total = node_scores[0].sum()
+            if not np.isfinite(total) or total <= 0:
+                importances = np.full(node_scores[0].shape, 1.0 / node_scores[0].size)
+            else:
+                importances = node_scores[0] / total
+            cached = (node_scores, edge_scores, importances)
+            self.__dict__["_attribution_cache"] = cached
+        return cached
+
+    @property
+    def grid_size_(self):
+        """Grid intervals of the network now (``refine`` changes it; ``grid_size`` does not)."""
+        check_is_fitted(self, "module_")
+        return int(self.module_.layers[0].grid_size)
+
+    @property
+    def node_scores_(self):
+        """Attribution score of every node, layer by layer (inputs first)."""
+        return self._attribution_scores()[0]
+
+    @property
+    def edge_scores_(self):
+        """Attribution score of every edge, one (out, in) array per layer."""
+        return self._attribution_scores()[1]
+
+    @property
+    def feature_importances_(self):
+        """Input node scores normalised to sum to 1."""
+        return self._attribution_scores()[2]
 
     def _forward(self, X):
-        """Network output (in the network's internal target space) for raw ``X``."""
+        """Network output (in the network's internal target space) for raw ``X``, in chunks."""
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        check_numeric_columns(X)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         module = self._inference_module
         parameter = next(module.parameters())
-        X_scaled = self._scale_inputs(X)
+        scaler = self._input_scaler()
         outputs = []
         with torch.no_grad():
-            for start in range(0, X_scaled.shape[0], _PREDICT_CHUNK):
-                chunk = self._to_tensor(X_scaled[start : start + _PREDICT_CHUNK], parameter.device, parameter.dtype)
-                outputs.append(module(chunk).double().cpu().numpy())
+            for start in range(0, X.shape[0], _PREDICT_CHUNK):
+                chunk = scaler.transform(X[start : start + _PREDICT_CHUNK])
+                outputs.append(module(self._to_tensor(chunk, parameter.device, parameter.dtype)).double().cpu().numpy())
         return np.concatenate(outputs, axis=0) if outputs else np.empty((0, module.layers[-1].out_features))
 
     # ------------------------------------------------------------------ KAN operations
     def refine(self, grid_size):
         """Switch every layer to a finer (or coarser) grid, keeping the learned curves.
 
-        The new splines are least-squares fits of the current ones (exact when
-        ``grid_size`` is a multiple of the current size). Continue training with
-        ``warm_start=True``.
+        A post-fit operation, like :meth:`prune`: the new splines are least-squares
+        fits of the current ones (exact when ``grid_size`` is a multiple of the
+        current size). The ``grid_size`` hyperparameter keeps the value the fit
+        started from, so ``get_params``, ``clone`` and a fresh ``fit`` still describe
+        the same model; the grid in use is ``grid_size_``. To train on with the finer
+        grid, fit again with ``warm_start=True`` (or call ``partial_fit``): continuing
+        keeps the starting parameters if training does not improve the training
+        objective, so it never leaves a worse fit.
 
         Parameters
         ----------

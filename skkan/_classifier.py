@@ -2,10 +2,9 @@
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn_compat.base import _fit_context
 
 from ._base import BaseKAN
 
@@ -149,27 +148,46 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to ``X`` (raw features) and class labels ``y``.
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass of training over the rows ``(X, y)``, continuing the fitted model.
+
+        The first call needs ``classes`` (every label that any chunk will hold), as
+        scikit-learn's incremental classifiers do, and settles the input scaling and
+        spline grids from its rows; later calls train on with the same scaling, grids
+        and optimizer state. There is no early stopping and no convergence check.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All class labels; required on the first call, ignored (if equal) later.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight acts like repeating the sample.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_weight)
+        if not hasattr(self, "module_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"`classes={list(np.unique(classes))}` is not the same as on the first call to "
+                f"partial_fit, which was {list(self.classes_)}."
+            )
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _prepare_targets(self, y, sample_weight, reset):
+    def _prepare_targets(self, y, sample_weight, reset, classes=None):
         check_classification_targets(y)
         if reset:
-            encoder = LabelEncoder().fit(y[sample_weight > 0] if np.any(sample_weight == 0) else y)
-            classes = encoder.classes_
+            if classes is not None:
+                classes = np.unique(classes)
+                unseen = np.setdiff1d(np.unique(y), classes)
+                if unseen.size:
+                    raise ValueError(f"y holds labels {list(unseen)} that are not in classes={list(classes)}.")
+            else:
+                classes = LabelEncoder().fit(y[sample_weight > 0] if np.any(sample_weight == 0) else y).classes_
             if len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the data, "
@@ -180,7 +198,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
             unseen = np.setdiff1d(np.unique(y), classes)
             if unseen.size:
                 raise ValueError(
-                    f"warm_start can only continue with the classes seen in the first fit "
+                    f"Training can only continue with the classes seen in the first fit "
                     f"{list(classes)}; y has new labels {list(unseen)}."
                 )
         encoded = np.searchsorted(classes, y)

@@ -9,7 +9,15 @@ import math
 
 import torch
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "LBFGS", "make_optimizer"]
+
+
+def make_optimizer(solver, params, learning_rate_init, lr_drops=1):
+    """The optimizer of ``solver`` (``"adam"`` or ``"lbfgs"``) for ``params``."""
+    params = [p for p in params if p.requires_grad]
+    if solver == "lbfgs":
+        return LBFGS(params, lr=1.0, history_size=20, max_eval=25)
+    return Adam(params, lr=learning_rate_init, lr_drops=lr_drops)
 
 
 class Adam:
@@ -23,11 +31,15 @@ class Adam:
         Step size.
     betas : tuple of float, default=(0.9, 0.999)
     eps : float, default=1e-8
+    lr_drops : int, default=0
+        Plateaus on which :meth:`on_plateau` divides the step by 5 (as the adaptive
+        schedule of scikit-learn's MLP does) before it lets training stop.
     """
 
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, lr_drops=0):
         self.params = [p for p in params if p.requires_grad]
         self.lr = lr
+        self.lr_drops_left = lr_drops
         self.beta1, self.beta2 = betas
         self.eps = eps
         self.steps = 0
@@ -38,9 +50,42 @@ class Adam:
         for p in self.params:
             p.grad = None
 
+    def on_plateau(self):
+        """Training stopped improving: lower the step and return False, or return True to stop."""
+        if self.lr_drops_left > 0:
+            self.lr_drops_left -= 1
+            self.lr /= 5.0
+            return False
+        return True
+
+    def state(self):
+        """Moments, step count and step size as numpy (to resume in a later ``partial_fit``)."""
+        return {
+            "lr": self.lr,
+            "lr_drops_left": self.lr_drops_left,
+            "steps": self.steps,
+            "exp_avg": [m.detach().cpu().numpy().copy() for m in self.exp_avg],
+            "exp_avg_sq": [v.detach().cpu().numpy().copy() for v in self.exp_avg_sq],
+        }
+
+    def load_state(self, state):
+        """Resume from :meth:`state` (the parameters must have the same shapes)."""
+        shapes = [tuple(p.shape) for p in self.params]
+        if [tuple(m.shape) for m in state["exp_avg"]] != shapes:
+            return False
+        self.lr, self.lr_drops_left, self.steps = state["lr"], state["lr_drops_left"], state["steps"]
+        as_param = lambda a, p: torch.as_tensor(a, dtype=p.dtype, device=p.device).clone()  # noqa: E731
+        self.exp_avg = [as_param(m, p) for m, p in zip(state["exp_avg"], self.params)]
+        self.exp_avg_sq = [as_param(v, p) for v, p in zip(state["exp_avg_sq"], self.params)]
+        return True
+
     @torch.no_grad()
     def step(self, closure=None):
-        loss = closure() if closure is not None else None
+        """One update; ``closure`` (re-evaluating the loss and its gradients) is optional."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
         active = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not active:
             return loss
@@ -108,6 +153,10 @@ class LBFGS:
     def zero_grad(self, set_to_none=True):
         for p in self.params:
             p.grad = None
+
+    def on_plateau(self):
+        """L-BFGS has no step schedule: a plateau ends training."""
+        return True
 
     def _flat_gradient(self):
         return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.params])

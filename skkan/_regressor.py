@@ -2,10 +2,10 @@
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin
-from sklearn_compat.base import _fit_context
+from sklearn.base import RegressorMixin, _fit_context
 
-from ._base import BaseKAN, _weighted_mean_std
+from ._base import BaseKAN
+from ._preprocessing import weighted_mean_std
 
 __all__ = ["KANRegressor"]
 
@@ -161,28 +161,33 @@ class KANRegressor(RegressorMixin, BaseKAN):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to ``X`` (raw features) and ``y``.
+    def partial_fit(self, X, y, sample_weight=None):
+        """One pass of training over the rows ``(X, y)``, continuing the fitted model.
+
+        The first call settles the input scaling, the target scaling and the spline
+        grids from its rows (so make the first chunk representative, e.g. shuffled);
+        later calls train on with the same scaling, grids and optimizer state. There
+        is no early stopping and no convergence check: the caller decides how many
+        passes to make. Used by dask-ml's ``Incremental`` for data beyond memory.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight acts like repeating the sample.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=True)
 
-    def _prepare_targets(self, y, sample_weight, reset):
+    def _prepare_targets(self, y, sample_weight, reset, classes=None):
         y = np.asarray(y, dtype=np.float64)
         one_dimensional = y.ndim == 1
         y2d = y.reshape(-1, 1) if one_dimensional else y
         if reset:
-            mean, scale = _weighted_mean_std(y2d, sample_weight)
+            mean, scale = weighted_mean_std(y2d, sample_weight)
         else:
             if y2d.shape[1] != self.n_outputs_:
                 raise ValueError(f"y has {y2d.shape[1]} outputs, but the fitted model has {self.n_outputs_}.")

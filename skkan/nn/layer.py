@@ -8,10 +8,10 @@ from torch.nn import functional as F
 
 from .basis import bspline_basis, make_extended_grid, spline_tables, uniform_grid
 
-__all__ = ["KANLayer"]
+__all__ = ["KANLayer", "weighted_quantiles"]
 
 
-def _weighted_quantiles(x, weights, levels):
+def weighted_quantiles(x, weights, levels):
     """Linearly interpolated quantiles of each column of ``x`` under ``weights``.
 
     numpy's default ("linear") quantile of the sample in which every row is repeated
@@ -386,7 +386,7 @@ class KANLayer(nn.Module):
         x = x.detach().double()
         weights = torch.ones(x.shape[0], dtype=torch.float64, device=x.device) if sample_weight is None else sample_weight.detach().double()
         levels = torch.linspace(0.0, 1.0, self.grid_size + 1, dtype=torch.float64, device=x.device)
-        adaptive = _weighted_quantiles(x, weights, levels).t()  # (in, G + 1)
+        adaptive = weighted_quantiles(x, weights, levels).t()  # (in, G + 1)
         low, high = _widen_degenerate(adaptive[:, 0], adaptive[:, -1])
         adaptive = torch.minimum(torch.maximum(adaptive, low[:, None]), high[:, None])
         adaptive[:, 0], adaptive[:, -1] = low, high
@@ -399,7 +399,7 @@ class KANLayer(nn.Module):
         interior[:, 0] -= margin
         interior[:, -1] += margin
         sample_levels = torch.linspace(0.0, 1.0, n_sample_points, dtype=torch.float64, device=x.device)
-        samples = _weighted_quantiles(x, weights, sample_levels)
+        samples = weighted_quantiles(x, weights, sample_levels)
         self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
 
     @torch.no_grad()
