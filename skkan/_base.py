@@ -399,20 +399,37 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------ inference
     def _model_changed(self):
         """Refresh derived state after the network changed (fit, prune, refine, ...)."""
-        # Inference runs in float64 on a copy: results do not depend on how rows are
-        # batched (float32 matmuls of different shapes round differently).
-        module = self.module_
-        inference = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64) if next(module.parameters()).device.type == "cpu" else module
-        inference.eval()
-        self._inference_module = inference
+        self._refresh_inference_modules()
         self._compute_attribution()
+
+    def _refresh_inference_modules(self):
+        """Rebuild the read-only copies of ``module_`` that inference and formulas use.
+
+        ``_cpu_module()`` is always a float64 CPU copy: formulas, plots and
+        attribution scores read it, so they do not depend on the device or on how
+        rows are batched (float32 matmuls of different shapes round differently).
+        Predictions use ``_inference_module``: that same copy when ``module_`` is on
+        the CPU, ``module_`` itself on an accelerator (where float32 is the point).
+        """
+        module = self.module_
+        cpu = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64)
+        cpu.eval()
+        self._cpu_inference_module = cpu
+        self._inference_module = cpu if next(module.parameters()).device.type == "cpu" else module
+
+    def _cpu_module(self):
+        """The fitted network as a float64 CPU copy (never ``module_`` itself)."""
+        check_is_fitted(self, "module_")
+        if "_cpu_inference_module" not in self.__dict__:
+            self._refresh_inference_modules()
+        return self._cpu_inference_module
 
     def _compute_attribution(self):
         """pykan's attribution scores on the stored training rows (see :meth:`prune`)."""
-        parameter = next(self._inference_module.parameters())
-        x = self._attribution_data.to(parameter.device, parameter.dtype)
-        weight = self._attribution_weight.to(parameter.device, parameter.dtype)
-        node_scores, edge_scores = self._inference_module.attribution(x, sample_weight=weight)
+        module = self._cpu_module()
+        x = self._attribution_data.to(torch.float64)
+        weight = self._attribution_weight.to(torch.float64)
+        node_scores, edge_scores = module.attribution(x, sample_weight=weight)
         self.node_scores_ = [s.double().cpu().numpy() for s in node_scores]
         self.edge_scores_ = [s.double().cpu().numpy() for s in edge_scores]
         scores = self.node_scores_[0]
@@ -732,7 +749,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         out_scale, out_offset = self._formula_output_transform()
         symbols = self._formula_symbols()
         expressions, spline_edges = build_formulas(
-            self._inference_module,
+            self._cpu_module(),
             self._attribution_data.to(torch.float64),
             symbols,
             self._x_mean,
@@ -909,12 +926,61 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         )
 
     def __getstate__(self):
+        """The estimator's state as numpy arrays and plain python values.
+
+        Pickle, joblib and ``skops.io`` files hold no torch objects: every fitted
+        :class:`skkan.nn.KAN` attribute becomes :meth:`skkan.nn.KAN.to_state` (a dict
+        of numpy arrays and plain values) and every tensor attribute a numpy array;
+        the derived inference copies are dropped. ``_skkan_state`` records the format
+        version and which attributes to turn back into modules and tensors.
+        """
         state = dict(super().__getstate__())
-        # Pickles load on machines without a GPU: keep tensors on the CPU.
-        if "module_" in state and next(state["module_"].parameters()).device.type != "cpu":
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
-            state["_inference_module"] = state["module_"]
+        for derived in _DERIVED_ATTRIBUTES:
+            state.pop(derived, None)
+        modules, tensors = [], []
+        for key, value in list(state.items()):
+            if isinstance(value, KAN):
+                state[key] = value.to_state()
+                modules.append(key)
+            elif isinstance(value, torch.Tensor):
+                state[key] = value.detach().cpu().numpy().copy()
+                tensors.append(key)
+        state["_skkan_state"] = {"version": _STATE_VERSION, "modules": modules, "tensors": tensors}
         return state
+
+    def __setstate__(self, state):
+        """Rebuild the networks on the CPU, then move them to ``device`` if it is there.
+
+        Reads this version's format and the older pickles that stored torch modules
+        directly (skkan 0.1.0 before this format). A CUDA model
+        loaded where CUDA is unavailable stays on the CPU and predicts there.
+        """
+        state = dict(state)
+        info = state.pop("_skkan_state", None)
+        if info is None:
+            module = state.get("module_")
+            if module is not None and not isinstance(module, KAN):
+                raise ValueError(
+                    f"Cannot load this {type(self).__name__}: its module_ is a {type(module).__name__}, "
+                    "not a skkan.nn.KAN; the file is not a skkan model or is damaged."
+                )
+        else:
+            version = info.get("version") if isinstance(info, dict) else None
+            if not isinstance(version, int) or version > _STATE_VERSION:
+                raise ValueError(
+                    f"This {type(self).__name__} was saved in state format {version!r}; this skkan "
+                    f"reads formats up to {_STATE_VERSION}. Upgrade skkan to load it."
+                )
+            for key in info.get("modules", ()):
+                state[key] = KAN.from_state(state[key])
+            for key in info.get("tensors", ()):
+                state[key] = torch.from_numpy(np.array(state[key], copy=True))
+        for derived in _DERIVED_ATTRIBUTES:
+            state.pop(derived, None)
+        super().__setstate__(state)
+        if "module_" in self.__dict__:
+            self.module_ = self.module_.to(_loading_device(self.device))
+            self._refresh_inference_modules()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -923,6 +989,20 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+
+# Format of __getstate__ (version 1: networks as KAN.to_state, tensors as numpy).
+_STATE_VERSION = 1
+
+# Rebuilt from module_ after loading, never saved.
+_DERIVED_ATTRIBUTES = ("_inference_module", "_cpu_inference_module")
+
+
+def _loading_device(device):
+    """Where a loaded network goes: ``device`` if it exists on this machine, else the CPU."""
+    try:
+        return resolve_device(device)
+    except (ValueError, RuntimeError):
+        return torch.device("cpu")
 
 # Rows auto_symbolic retrains on (a random subset of larger data).
 _RETRAIN_ROWS = 4096

@@ -21,7 +21,7 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot() needs matplotlib: pip install 'skkan[plot]'.") from error
 
-    module = estimator._inference_module
+    module = estimator._cpu_module()
     widths = module.widths
     depth = len(module.layers)
     data = estimator._attribution_data.to(torch.float64)
