@@ -864,12 +864,23 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         -------
         FormulaReport
             ``formula``, ``r2`` (formula against the network's outputs, per output),
-            ``max_abs_error``, ``spline_edges`` (names of the edges still splines) and
-            ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2).
+            ``max_abs_error``, ``spline_edges`` (names of the edges still splines),
+            ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2),
+            ``n_outside_range`` and ``max_abs_error_in_range``.
+
+        Notes
+        -----
+        :meth:`predict` clips every feature to the range it took in training; the
+        formula does not (it is meant to be read and to extrapolate as written). Rows
+        of ``X`` with a feature outside that range are compared as they are, and
+        counted in ``n_outside_range``: a large ``max_abs_error`` beside an R^2 near
+        1 usually comes from them, and ``max_abs_error_in_range`` gives the error on
+        the remaining rows.
         """
         from ._formula import FormulaReport, spline_name
 
         check_is_fitted(self, "module_")
+        training_rows = X is None
         if X is None:
             X = self._attribution_data.double().numpy() * self._x_scale + self._x_mean
             if hasattr(self, "feature_names_in_"):
@@ -884,13 +895,26 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         residual = ((approx - network) ** 2).sum(0)
         total = ((network - network.mean(0)) ** 2).sum(0)
         r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
+        error = np.abs(approx - network)
+        # Training rows are in range by construction (stored in the network's dtype,
+        # float32 rounding may put them a last bit beyond it).
+        outside = np.zeros(len(error), dtype=bool) if training_rows else self._outside_training_range(X)
+        inside = error[~outside]
         return FormulaReport(
             formula=formula,
             r2=r2,
-            max_abs_error=np.abs(approx - network).max(0) if len(network) else np.zeros(network.shape[1]),
+            max_abs_error=error.max(0) if len(error) else np.zeros(network.shape[1]),
             spline_edges=[spline_name(*edge) for edge in spline_edges],
             symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
+            n_outside_range=int(outside.sum()),
+            max_abs_error_in_range=inside.max(0) if len(inside) else np.zeros(network.shape[1]),
         )
+
+    def _outside_training_range(self, X):
+        """Rows of raw ``X`` that :meth:`predict` clips (a feature beyond the training range)."""
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        standardised = (X - self._x_mean) / self._x_scale
+        return np.any(self._scale_inputs(X) != standardised, axis=1)
 
     def plot(self, ax=None, n_points=100, beta=3.0, input_names=None, output_names=None, title=None):
         """Draw the network as pykan does: nodes, and every edge with its learned curve.
