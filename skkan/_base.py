@@ -922,20 +922,25 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         Inputs are at the bottom, outputs at the top; each edge's curve is drawn over
         the range its inputs took in training. Edges fade with their attribution
         score (opacity ``tanh(beta * score)``), pruned edges are left almost
-        transparent, and symbolic edges are red and titled with their function.
+        transparent, and symbolic edges are red and titled with their function (at
+        full opacity, so the name stays legible on a faded edge). The default
+        figure grows with the widest layer and the depth. Drawn from a float64 CPU
+        copy of the network, whatever ``device`` it was trained on.
         Needs matplotlib (``pip install 'skkan[plot]'``).
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Where to draw; a new figure when None.
+            Where to draw; a new figure sized to the network when None.
         n_points : int, default=100
             Points per curve.
         beta : float, default=3.0
             Opacity scale of the attribution scores.
         input_names, output_names : list of str, default=None
-            Labels of the input and output nodes (inputs default to
-            ``feature_names_in_`` or ``x0, x1, ...``).
+            Labels of the input and output nodes. Inputs default to
+            ``feature_names_in_`` or ``x0, x1, ...``; outputs to the class names
+            (classifier; with two classes the one output is the second class's
+            logit) or ``y`` / ``y0, y1, ...`` (regressor).
         title : str, default=None
 
         Returns
