@@ -1,3 +1,10 @@
+"""Writes legacy_acb63ec.pkl: models pickled by skkan at commit acb63ec (torch inside).
+
+    git worktree add --detach /tmp/skkan_old acb63ec
+    cd /tmp/skkan_old && PYTHONPATH=/tmp/skkan_old python <this file> legacy_acb63ec.pkl
+
+tests/test_persistence.py checks that the current code still loads it.
+"""
 import pickle, sys, warnings
 import numpy as np
 import skkan
