@@ -422,26 +422,42 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------ inference
     def _model_changed(self):
         """Refresh derived state after the network changed (fit, prune, refine, ...)."""
-        # Inference runs in float64 on a copy: results do not depend on how rows are
-        # batched (float32 matmuls of different shapes round differently).
-        module = self.module_
-        inference = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64) if next(module.parameters()).device.type == "cpu" else module
-        inference.eval()
-        self._inference_module = inference
+        self._refresh_inference_modules()
         # Attribution scores are computed when first asked for: a partial_fit pass
         # should not pay for them.
         self.__dict__.pop("_attribution_cache", None)
+
+    def _refresh_inference_modules(self):
+        """Rebuild the read-only copies of ``module_`` that inference and formulas use.
+
+        ``_cpu_module()`` is always a float64 CPU copy: formulas, plots and
+        attribution scores read it, so they do not depend on the device or on how
+        rows are batched (float32 matmuls of different shapes round differently).
+        Predictions use ``_inference_module``: that same copy when ``module_`` is on
+        the CPU, ``module_`` itself on an accelerator (where float32 is the point).
+        """
+        module = self.module_
+        cpu = copy.deepcopy(module).to(device=torch.device("cpu"), dtype=torch.float64)
+        cpu.eval()
+        self._cpu_inference_module = cpu
+        self._inference_module = cpu if next(module.parameters()).device.type == "cpu" else module
+
+    def _cpu_module(self):
+        """The fitted network as a float64 CPU copy (never ``module_`` itself)."""
+        check_is_fitted(self, "module_")
+        if "_cpu_inference_module" not in self.__dict__:
+            self._refresh_inference_modules()
+        return self._cpu_inference_module
 
     def _attribution_scores(self):
         """pykan's attribution scores on the stored training rows (see :meth:`prune`), cached."""
         cached = self.__dict__.get("_attribution_cache")
         if cached is None:
-            if "_inference_module" not in self.__dict__:
+            if "module_" not in self.__dict__:
                 raise AttributeError(f"This {type(self).__name__} instance is not fitted yet.")
-            parameter = next(self._inference_module.parameters())
-            x = self._attribution_data.to(parameter.device, parameter.dtype)
-            weight = self._attribution_weight.to(parameter.device, parameter.dtype)
-            node_scores, edge_scores = self._inference_module.attribution(x, sample_weight=weight)
+            x = self._attribution_data.to(torch.float64)
+            weight = self._attribution_weight.to(torch.float64)
+            node_scores, edge_scores = self._cpu_module().attribution(x, sample_weight=weight)
             node_scores = [s.double().cpu().numpy() for s in node_scores]
             edge_scores = [s.double().cpu().numpy() for s in edge_scores]
             total = node_scores[0].sum()
@@ -790,7 +806,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         out_scale, out_offset = self._formula_output_transform()
         symbols = self._formula_symbols()
         expressions, spline_edges = build_formulas(
-            self._inference_module,
+            self._cpu_module(),
             self._attribution_data.to(torch.float64),
             symbols,
             self._x_mean,
@@ -905,12 +921,23 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         -------
         FormulaReport
             ``formula``, ``r2`` (formula against the network's outputs, per output),
-            ``max_abs_error``, ``spline_edges`` (names of the edges still splines) and
-            ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2).
+            ``max_abs_error``, ``spline_edges`` (names of the edges still splines),
+            ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2),
+            ``n_outside_range`` and ``max_abs_error_in_range``.
+
+        Notes
+        -----
+        :meth:`predict` clips every feature to the range it took in training; the
+        formula does not (it is meant to be read and to extrapolate as written). Rows
+        of ``X`` with a feature outside that range are compared as they are, and
+        counted in ``n_outside_range``: a large ``max_abs_error`` beside an R^2 near
+        1 usually comes from them, and ``max_abs_error_in_range`` gives the error on
+        the remaining rows.
         """
         from ._formula import FormulaReport, spline_name
 
         check_is_fitted(self, "module_")
+        training_rows = X is None
         if X is None:
             X = self._attribution_data.double().numpy() * self._x_scale + self._x_mean
             if hasattr(self, "feature_names_in_"):
@@ -925,13 +952,26 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         residual = ((approx - network) ** 2).sum(0)
         total = ((network - network.mean(0)) ** 2).sum(0)
         r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
+        error = np.abs(approx - network)
+        # Training rows are in range by construction (stored in the network's dtype,
+        # float32 rounding may put them a last bit beyond it).
+        outside = np.zeros(len(error), dtype=bool) if training_rows else self._outside_training_range(X)
+        inside = error[~outside]
         return FormulaReport(
             formula=formula,
             r2=r2,
-            max_abs_error=np.abs(approx - network).max(0) if len(network) else np.zeros(network.shape[1]),
+            max_abs_error=error.max(0) if len(error) else np.zeros(network.shape[1]),
             spline_edges=[spline_name(*edge) for edge in spline_edges],
             symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
+            n_outside_range=int(outside.sum()),
+            max_abs_error_in_range=inside.max(0) if len(inside) else np.zeros(network.shape[1]),
         )
+
+    def _outside_training_range(self, X):
+        """Rows of raw ``X`` that :meth:`predict` clips (a feature beyond the training range)."""
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        standardised = (X - self._x_mean) / self._x_scale
+        return np.any(self._scale_inputs(X) != standardised, axis=1)
 
     def plot(self, ax=None, n_points=100, beta=3.0, input_names=None, output_names=None, title=None):
         """Draw the network as pykan does: nodes, and every edge with its learned curve.
@@ -939,20 +979,25 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         Inputs are at the bottom, outputs at the top; each edge's curve is drawn over
         the range its inputs took in training. Edges fade with their attribution
         score (opacity ``tanh(beta * score)``), pruned edges are left almost
-        transparent, and symbolic edges are red and titled with their function.
+        transparent, and symbolic edges are red and titled with their function (at
+        full opacity, so the name stays legible on a faded edge). The default
+        figure grows with the widest layer and the depth. Drawn from a float64 CPU
+        copy of the network, whatever ``device`` it was trained on.
         Needs matplotlib (``pip install 'skkan[plot]'``).
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Where to draw; a new figure when None.
+            Where to draw; a new figure sized to the network when None.
         n_points : int, default=100
             Points per curve.
         beta : float, default=3.0
             Opacity scale of the attribution scores.
         input_names, output_names : list of str, default=None
-            Labels of the input and output nodes (inputs default to
-            ``feature_names_in_`` or ``x0, x1, ...``).
+            Labels of the input and output nodes. Inputs default to
+            ``feature_names_in_`` or ``x0, x1, ...``; outputs to the class names
+            (classifier; with two classes the one output is the second class's
+            logit) or ``y`` / ``y0, y1, ...`` (regressor).
         title : str, default=None
 
         Returns
@@ -967,12 +1012,61 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         )
 
     def __getstate__(self):
+        """The estimator's state as numpy arrays and plain python values.
+
+        Pickle, joblib and ``skops.io`` files hold no torch objects: every fitted
+        :class:`skkan.nn.KAN` attribute becomes :meth:`skkan.nn.KAN.to_state` (a dict
+        of numpy arrays and plain values) and every tensor attribute a numpy array;
+        the derived inference copies are dropped. ``_skkan_state`` records the format
+        version and which attributes to turn back into modules and tensors.
+        """
         state = dict(super().__getstate__())
-        # Pickles load on machines without a GPU: keep tensors on the CPU.
-        if "module_" in state and next(state["module_"].parameters()).device.type != "cpu":
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
-            state["_inference_module"] = state["module_"]
+        for derived in _DERIVED_ATTRIBUTES:
+            state.pop(derived, None)
+        modules, tensors = [], []
+        for key, value in list(state.items()):
+            if isinstance(value, KAN):
+                state[key] = value.to_state()
+                modules.append(key)
+            elif isinstance(value, torch.Tensor):
+                state[key] = value.detach().cpu().numpy().copy()
+                tensors.append(key)
+        state["_skkan_state"] = {"version": _STATE_VERSION, "modules": modules, "tensors": tensors}
         return state
+
+    def __setstate__(self, state):
+        """Rebuild the networks on the CPU, then move them to ``device`` if it is there.
+
+        Reads this version's format and the older pickles that stored torch modules
+        directly (skkan 0.1.0 before this format). A CUDA model
+        loaded where CUDA is unavailable stays on the CPU and predicts there.
+        """
+        state = dict(state)
+        info = state.pop("_skkan_state", None)
+        if info is None:
+            module = state.get("module_")
+            if module is not None and not isinstance(module, KAN):
+                raise ValueError(
+                    f"Cannot load this {type(self).__name__}: its module_ is a {type(module).__name__}, "
+                    "not a skkan.nn.KAN; the file is not a skkan model or is damaged."
+                )
+        else:
+            version = info.get("version") if isinstance(info, dict) else None
+            if not isinstance(version, int) or version > _STATE_VERSION:
+                raise ValueError(
+                    f"This {type(self).__name__} was saved in state format {version!r}; this skkan "
+                    f"reads formats up to {_STATE_VERSION}. Upgrade skkan to load it."
+                )
+            for key in info.get("modules", ()):
+                state[key] = KAN.from_state(state[key])
+            for key in info.get("tensors", ()):
+                state[key] = torch.from_numpy(np.array(state[key], copy=True))
+        for derived in _DERIVED_ATTRIBUTES:
+            state.pop(derived, None)
+        super().__setstate__(state)
+        if "module_" in self.__dict__:
+            self.module_ = self.module_.to(_loading_device(self.device))
+            self._refresh_inference_modules()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -981,6 +1075,20 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+
+# Format of __getstate__ (version 1: networks as KAN.to_state, tensors as numpy).
+_STATE_VERSION = 1
+
+# Rebuilt from module_ after loading, never saved.
+_DERIVED_ATTRIBUTES = ("_inference_module", "_cpu_inference_module", "_attribution_cache")
+
+
+def _loading_device(device):
+    """Where a loaded network goes: ``device`` if it exists on this machine, else the CPU."""
+    try:
+        return resolve_device(device)
+    except (ValueError, RuntimeError):
+        return torch.device("cpu")
 
 # Rows auto_symbolic retrains on (a random subset of larger data).
 _RETRAIN_ROWS = 4096

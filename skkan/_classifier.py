@@ -265,19 +265,22 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     def _package_formulas(self, expressions):
         import sympy
 
-        if len(self.classes_) == 2:
+        # Plain python keys (0, "setosa"), not numpy scalars (np.int64(0), np.str_(...)).
+        labels = self.classes_.tolist()
+        if len(labels) == 2:
             # Scores (0, s) give the same argmax and softmax as the logit s.
-            return {self.classes_[0]: sympy.Integer(0), self.classes_[1]: expressions[0]}
-        return dict(zip(self.classes_, expressions))
+            return {labels[0]: sympy.Integer(0), labels[1]: expressions[0]}
+        return dict(zip(labels, expressions))
 
     def _unpackage_formulas(self, formula):
         import sympy
 
-        if not isinstance(formula, dict) or set(formula) != set(self.classes_):
-            raise ValueError(f"Expected a dict with one expression per class {list(self.classes_)}.")
-        if len(self.classes_) == 2:
-            return [sympy.sympify(formula[self.classes_[1]]) - sympy.sympify(formula[self.classes_[0]])]
-        return [formula[label] for label in self.classes_]
+        labels = self.classes_.tolist()
+        if not isinstance(formula, dict) or set(formula) != set(labels):
+            raise ValueError(f"Expected a dict with one expression per class {labels}.")
+        if len(labels) == 2:
+            return [sympy.sympify(formula[labels[1]]) - sympy.sympify(formula[labels[0]])]
+        return [formula[label] for label in labels]
 
     def _shape_formula_output(self, values):
         return values[:, 0] if len(self.classes_) == 2 else values

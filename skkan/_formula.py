@@ -237,19 +237,43 @@ class FormulaReport:
     symbolic_edges : list of dict
         One record per edge considered by ``auto_symbolic``: layer, output, input,
         chosen function (None if it stayed a spline), R^2 and the best candidates.
+    n_outside_range : int
+        Rows with at least one feature outside the range seen in training.
+        ``predict`` clips those features to the range; the formula does not, so on
+        these rows the two can differ by much more than elsewhere (large
+        ``max_abs_error`` beside an R^2 near 1).
+    max_abs_error_in_range : ndarray of shape (n_outputs,)
+        ``max_abs_error`` over the other rows (0 if there are none).
     """
 
-    def __init__(self, formula, r2, max_abs_error, spline_edges, symbolic_edges):
+    def __init__(
+        self, formula, r2, max_abs_error, spline_edges, symbolic_edges, n_outside_range=0, max_abs_error_in_range=None
+    ):
         self.formula = formula
         self.r2 = r2
         self.max_abs_error = max_abs_error
         self.spline_edges = spline_edges
         self.symbolic_edges = symbolic_edges
+        self.n_outside_range = n_outside_range
+        self.max_abs_error_in_range = max_abs_error if max_abs_error_in_range is None else max_abs_error_in_range
 
     def __repr__(self):
-        lines = [
-            f"FormulaReport(r2={np.round(self.r2, 6).tolist()}, max_abs_error={np.round(self.max_abs_error, 6).tolist()},",
-            f"  spline_edges={self.spline_edges},",
-            f"  formula={self.formula})",
+        formula = str(self.formula)
+        if len(formula) > _REPR_FORMULA:
+            formula = formula[: _REPR_FORMULA - 3] + "..."
+        parts = [
+            f"r2={np.round(self.r2, 6).tolist()}",
+            f"max_abs_error={np.round(self.max_abs_error, 6).tolist()}",
         ]
-        return "\n".join(lines)
+        if self.n_outside_range:
+            parts.append(
+                f"n_outside_range={self.n_outside_range} (the formula does not clip; "
+                f"max_abs_error_in_range={np.round(self.max_abs_error_in_range, 6).tolist()})"
+            )
+        parts.append(f"spline_edges={len(self.spline_edges)}")
+        parts.append(f"formula={formula}")
+        return "FormulaReport(" + ", ".join(parts) + ")"
+
+
+# Characters of the formula shown by FormulaReport's repr (the full one is .formula).
+_REPR_FORMULA = 120

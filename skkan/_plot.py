@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-__all__ = ["plot_network"]
+__all__ = ["figure_size", "plot_network"]
 
 
 def _node_positions(width):
@@ -21,7 +21,7 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot() needs matplotlib: pip install 'skkan[plot]'.") from error
 
-    module = estimator._inference_module
+    module = estimator._cpu_module()
     widths = module.widths
     depth = len(module.layers)
     data = estimator._attribution_data.to(torch.float64)
@@ -29,8 +29,7 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
         values = module.layer_inputs(data)
     scores = estimator.edge_scores_
     if ax is None:
-        width = max(4.0, 1.4 * max(max(layer.in_features * layer.out_features for layer in module.layers), max(widths)) ** 0.8)
-        _, ax = plt.subplots(figsize=(width, 2.6 * depth + 1))
+        _, ax = plt.subplots(figsize=figure_size(widths))
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.35, depth + 0.35)
     ax.axis("off")
@@ -39,11 +38,16 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
         xs = _node_positions(width)
         ax.scatter(xs, np.full(width, level), s=60, c="black", zorder=3)
     names_in = input_names if input_names is not None else _default_inputs(estimator)
+    # Many inputs: slanted labels, so long column names do not run into each other.
+    slanted = widths[0] >= _SLANT_FROM
     for x, name in zip(_node_positions(widths[0]), names_in):
-        ax.text(x, -0.12, str(name), ha="center", va="top", fontsize=8)
-    if output_names is not None:
-        for x, name in zip(_node_positions(widths[-1]), output_names):
-            ax.text(x, depth + 0.12, str(name), ha="center", va="bottom", fontsize=8)
+        ax.text(
+            x, -0.1, str(name), ha="right" if slanted else "center", va="top", fontsize=_LABEL_SIZE,
+            rotation=30 if slanted else 0, rotation_mode="anchor", gid="input_label",
+        )
+    names_out = output_names if output_names is not None else _default_outputs(estimator, widths[-1])
+    for x, name in zip(_node_positions(widths[-1]), names_out):
+        ax.text(x, depth + 0.1, str(name), ha="center", va="bottom", fontsize=_LABEL_SIZE, gid="output_label")
 
     for index, layer in enumerate(module.layers):
         n_in, n_out = layer.in_features, layer.out_features
@@ -79,10 +83,41 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
                 for spine in inset.spines.values():
                     spine.set_alpha(alpha)
                 if symbolic is not None:
-                    inset.set_title(symbolic.name, fontsize=7, color=color, alpha=alpha, pad=1)
+                    # At full opacity: the function's name stays legible on a faded edge.
+                    inset.set_title(symbolic.name, fontsize=_FUNCTION_SIZE, color=color, pad=1)
     if title:
         ax.set_title(title)
     return ax
+
+
+def figure_size(widths):
+    """(width, height) in inches: room for every edge's curve and every label.
+
+    The widest layer (edges, or nodes) gets about half an inch per edge box; each
+    layer about two inches of height.
+    """
+    boxes = max(max(n_in * n_out for n_in, n_out in zip(widths[:-1], widths[1:])), max(widths))
+    width = min(max(4.0, 0.5 * boxes + 2.0), _MAX_WIDTH)
+    return width, 2.2 * (len(widths) - 1) + 1.5
+
+
+def _default_outputs(estimator, n_outputs):
+    """Class names (classifier) or ``y``/``y0, y1, ...`` (regressor)."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        labels = [str(c) for c in np.asarray(classes).tolist()]
+        # Two classes: the one output is the logit of the second class.
+        return labels[1:] if len(labels) == 2 and n_outputs == 1 else labels
+    return ["y"] if n_outputs == 1 else [f"y{j}" for j in range(n_outputs)]
+
+
+# Font sizes (points) of node labels and of symbolic functions' names.
+_LABEL_SIZE = 9
+_FUNCTION_SIZE = 8
+# Input labels are slanted from this many inputs on.
+_SLANT_FROM = 6
+# Widest default figure (inches); wider networks get narrower edge boxes.
+_MAX_WIDTH = 40.0
 
 
 def _default_inputs(estimator):

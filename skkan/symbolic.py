@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["LIBRARY", "SymbolicFit", "SymbolicFunction", "fit_symbolic", "make_library", "rank_candidates"]
+__all__ = [
+    "LIBRARY",
+    "SymbolicFit",
+    "SymbolicFunction",
+    "fit_symbolic",
+    "function_from_spec",
+    "function_to_spec",
+    "make_library",
+    "rank_candidates",
+]
 
 # Arguments of log, sqrt and 1/x are kept this far from the pole in the torch forms,
 # so training that moves an argument out of the fitted domain stays finite.
@@ -312,6 +321,48 @@ LIBRARY = {
         _builtin("0", "0", _torch_zero, _numpy_zero, 0, fit="constant"),
     )
 }
+
+
+_SPEC_FIELDS = ("complexity", "parity", "period", "antiperiod", "fit", "homogeneity")
+
+
+def function_to_spec(function):
+    """A symbolic function as plain data (for saving fitted models), or None.
+
+    A function of :data:`LIBRARY` is its name alone: ``{"name": "sin"}``. A
+    :class:`SymbolicFunction` defined by its expression (no ``torch``, ``numpy`` or
+    ``domain`` callables of its own) is its name, its expression (exact JSON, see
+    :mod:`skkan._serialize`) and its options. Anything else cannot be described by
+    data and gives None (the caller keeps the object itself).
+    """
+    if not isinstance(function, SymbolicFunction):
+        return None
+    builtin = LIBRARY.get(function.name)
+    if builtin is not None and (
+        function is builtin
+        or all(getattr(function, name) is getattr(builtin, name) or getattr(function, name) == getattr(builtin, name)
+               for name in ("expression", "torch", "numpy", "domain", *_SPEC_FIELDS))
+    ):
+        return {"name": function.name}
+    if function.torch is not None or function.numpy is not None or function.domain is not None:
+        return None
+    from ._serialize import expression_to_json
+
+    spec = {"name": function.name, "expression": expression_to_json(function.sympy_expression())}
+    spec.update({name: getattr(function, name) for name in _SPEC_FIELDS})
+    return spec
+
+
+def function_from_spec(spec):
+    """The symbolic function of :func:`function_to_spec`."""
+    if "expression" not in spec:
+        if spec["name"] not in LIBRARY:
+            raise ValueError(f"Unknown built-in symbolic function {spec['name']!r} in a saved model.")
+        return LIBRARY[spec["name"]]
+    from ._serialize import expression_from_json
+
+    options = {name: spec[name] for name in _SPEC_FIELDS if name in spec}
+    return SymbolicFunction(str(spec["name"]), expression_from_json(spec["expression"]), **options)
 
 
 def make_library(library=None):

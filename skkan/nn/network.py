@@ -1,11 +1,35 @@
 """A KAN: a stack of :class:`KANLayer` with grid adaptation, penalties and scores."""
 
+import numpy as np
 import torch
 from torch import nn
 
 from .layer import KANLayer
 
 __all__ = ["KAN"]
+
+#: Version of the :meth:`KAN.to_state` format; :meth:`KAN.from_state` reads this
+#: version and older ones.
+STATE_VERSION = 1
+
+_DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+_LAYER_PARAMETERS = ("coef", "scale_base", "scale_spline", "bias", "symbolic_affine")
+_LAYER_BUFFERS = ("grid", "mask", "symbolic_mask")
+
+
+def _encode_function(function):
+    from ..symbolic import function_to_spec
+
+    spec = function_to_spec(function)
+    return function if spec is None else spec
+
+
+def _decode_function(spec):
+    if not isinstance(spec, dict):
+        return spec  # an object that had no plain description (kept as it was)
+    from ..symbolic import function_from_spec
+
+    return function_from_spec(spec)
 
 
 def _spread(values, sample_weight=None):
@@ -74,6 +98,87 @@ class KAN(nn.Module):
     def widths(self):
         """Current number of nodes per layer (after pruning, too)."""
         return [self.layers[0].in_features] + [layer.out_features for layer in self.layers]
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self):
+        """The network as numpy arrays and plain python values (no torch objects).
+
+        Used to save fitted estimators (pickle, joblib, ``skops.io``) so that files
+        hold no torch pickles and load on any device. :meth:`from_state` rebuilds
+        the network on the CPU, bit for bit.
+
+        Returns
+        -------
+        dict
+            ``version`` (:data:`STATE_VERSION`), ``dtype`` (``"float32"``, ...),
+            ``widths`` and ``layers``: one dict per layer with ``grid_size``,
+            ``spline_order``, the arrays ``grid, mask, coef, scale_base,
+            scale_spline, bias`` (bias may be None), ``symbolic_affine`` and
+            ``symbolic_mask`` (None without symbolic edges), ``symbolic_edges``
+            (``[out, in, spec]`` with ``spec`` a dict such as ``{"name": "sin"}``;
+            see :func:`skkan.symbolic.function_to_spec`) and ``frozen`` (names of
+            parameters with ``requires_grad=False``).
+        """
+        layers = []
+        for layer in self.layers:
+            entry = {
+                "in_features": int(layer.in_features),
+                "out_features": int(layer.out_features),
+                "grid_size": int(layer.grid_size),
+                "spline_order": int(layer.spline_order),
+            }
+            frozen = []
+            for name in _LAYER_PARAMETERS + _LAYER_BUFFERS:
+                tensor = getattr(layer, name)
+                entry[name] = None if tensor is None else tensor.detach().cpu().numpy().copy()
+                if name in _LAYER_PARAMETERS and tensor is not None and not tensor.requires_grad:
+                    frozen.append(name)
+            entry["frozen"] = frozen
+            entry["symbolic_edges"] = [
+                [int(out), int(in_), _encode_function(function)]
+                for (out, in_), function in sorted(layer.symbolic_functions.items())
+            ]
+            layers.append(entry)
+        dtype = self.layers[0].coef.dtype
+        return {"version": STATE_VERSION, "dtype": _DTYPE_NAMES.get(dtype, str(dtype)), "widths": self.widths, "layers": layers}
+
+    @classmethod
+    def from_state(cls, state):
+        """Rebuild a network from :meth:`to_state` (on the CPU, in the saved dtype)."""
+        version = state.get("version") if isinstance(state, dict) else None
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise ValueError(
+                f"This KAN state has format version {version!r}; this skkan reads versions up to "
+                f"{STATE_VERSION}. It was saved by a newer skkan: upgrade skkan to load it."
+            )
+        dtype = getattr(torch, state["dtype"])
+        network = cls.__new__(cls)
+        nn.Module.__init__(network)
+        layers = []
+        for entry in state["layers"]:
+            layer = KANLayer(
+                entry["in_features"],
+                entry["out_features"],
+                grid_size=entry["grid_size"],
+                spline_order=entry["spline_order"],
+                bias=entry["bias"] is not None,
+                generator=torch.Generator(),  # its own: loading leaves the global RNG alone
+                dtype=dtype,
+            )
+            for name in _LAYER_PARAMETERS + _LAYER_BUFFERS:
+                array = entry[name]
+                if array is None:
+                    continue
+                tensor = torch.from_numpy(np.array(array, copy=True))
+                if name in _LAYER_PARAMETERS:
+                    tensor = nn.Parameter(tensor, requires_grad=name not in entry.get("frozen", ()))
+                setattr(layer, name, tensor)
+            layer.symbolic_functions = {
+                (int(out), int(in_)): _decode_function(spec) for out, in_, spec in entry["symbolic_edges"]
+            }
+            layers.append(layer)
+        network.layers = nn.ModuleList(layers)
+        return network
 
     def forward(self, x):
         for layer in self.layers:
