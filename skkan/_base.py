@@ -398,7 +398,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "lbfgs":
             return n_samples
         if self.batch_size == "auto":
-            return min(_AUTO_BATCH, n_samples)
+            return min(n_samples, max(_AUTO_BATCH, min(_AUTO_BATCH_MAX, n_samples // 128)))
         return min(self.batch_size, n_samples)
 
     def _objective(self, module, x, target, weight):
@@ -1075,6 +1075,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+_AUTO_BATCH_MAX = 8192
 
 # Format of __getstate__ (version 1: networks as KAN.to_state, tensors as numpy).
 _STATE_VERSION = 1

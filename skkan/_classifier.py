@@ -44,7 +44,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"
-        Minibatch size for Adam; "auto" is ``min(2048, n_samples)``.
+        Minibatch size for Adam; "auto" is 2048 rows (all rows if fewer), growing
+        to at most 8192 beyond 262,144 rows (``n_samples // 128``), where larger
+        batches train more samples per second. L-BFGS steps on all rows (in chunks
+        that bound memory).
     tol : float, default=1e-3
         Improvement of the loss (or validation accuracy) counted as progress.
     early_stopping : bool, default=False
