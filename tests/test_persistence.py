@@ -208,3 +208,15 @@ def test_formulas_and_plots_read_a_float64_cpu_copy():
     # The copy follows the model: after pruning it is the pruned network.
     reg.prune(edge_threshold=0.5)
     np.testing.assert_array_equal(reg._cpu_module().layers[0].mask.numpy(), reg.module_.layers[0].mask.numpy())
+
+
+def test_partial_fit_resumes_identically_after_a_skops_round_trip(tmp_path):
+    X, y = _data(n=400)
+    model = KANClassifier(hidden_layer_sizes=(3,), batch_size=64, random_state=0)
+    labels = np.where(y > np.median(y), "high", "low")
+    model.partial_fit(X[:200], labels[:200], classes=["high", "low"])
+    _assert_no_torch(model)
+    loaded = _skops_round_trip(model, tmp_path, ["skkan._classifier.KANClassifier"])
+    for estimator in (model, loaded):  # the Adam moments travel with the model
+        estimator.partial_fit(X[200:], labels[200:])
+    np.testing.assert_array_equal(loaded.decision_function(X), model.decision_function(X))
