@@ -2,17 +2,23 @@
 
 One *trial* trains a sparse KAN on the training rows (on ``y`` itself; on
 ``log(s * y)`` when ``y`` keeps one sign ``s``: products and powers become sums, which
-a KAN learns edge by edge; and, when ``y`` is a monomial of positive inputs times a
-function of the others, on ``y`` divided by that monomial), prunes it, snaps every edge to the symbolic library
-(``auto_symbolic`` with retraining), reads the formula off the network and
-simplifies it against the data (:func:`skkan._simplify.simplify_formula`). Trials run
-in stages, cheapest first:
+a KAN learns edge by edge; when ``y`` is a monomial of positive inputs times a
+function of the others, on ``y`` divided by that monomial; and, when ``y`` keeps one
+sign, on the powers ``(s * y)**p``, ``p`` in :data:`POWERS`, of ``y`` and of that
+quotient: ``y**2`` turns a Euclidean norm into a sum of squares, ``1/y`` a
+reciprocal of a sum into the sum, ``1/y**2`` a relativistic ``1/sqrt(1 - v**2/c**2)``
+into ``1 - v**2/c**2``), prunes it, snaps every edge to the symbolic library
+(``auto_symbolic`` with retraining), reads the formula off the network, undoes the
+transform exactly (``s * f**(1/p)``, times the monomial) and simplifies it against the
+data (:func:`skkan._simplify.simplify_formula`). Trials run in stages, cheapest first:
 
 1. additive models, one KAN layer (``y = sum f_i(x_i)``; with the log target,
    ``y = prod f_i(x_i)``; with the monomial, ``y = x**p * sum f_i(x_i)``);
-2. one hidden layer, several random restarts;
-3. one hidden layer snapped to polynomials only (products of signed inputs come out
-   as expanded polynomials, ``x*y`` from ``((x + y)**2 - (x - y)**2) / 4``).
+2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
+3. one hidden layer on every target above, one stage per random restart;
+4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
+   signed inputs come out as expanded polynomials, ``x*y`` from
+   ``((x + y)**2 - (x - y)**2) / 4``).
 
 Discovery stops after the first stage that finds an exact formula (held-out relative
 error under ``1e-18``), since later stages only add more complex candidates. Every
