@@ -2,17 +2,23 @@
 
 One *trial* trains a sparse KAN on the training rows (on ``y`` itself; on
 ``log(s * y)`` when ``y`` keeps one sign ``s``: products and powers become sums, which
-a KAN learns edge by edge; and, when ``y`` is a monomial of positive inputs times a
-function of the others, on ``y`` divided by that monomial), prunes it, snaps every edge to the symbolic library
-(``auto_symbolic`` with retraining), reads the formula off the network and
-simplifies it against the data (:func:`skkan._simplify.simplify_formula`). Trials run
-in stages, cheapest first:
+a KAN learns edge by edge; when ``y`` is a monomial of positive inputs times a
+function of the others, on ``y`` divided by that monomial; and, when ``y`` keeps one
+sign, on the powers ``(s * y)**p``, ``p`` in :data:`POWERS`, of ``y`` and of that
+quotient: ``y**2`` turns a Euclidean norm into a sum of squares, ``1/y`` a
+reciprocal of a sum into the sum, ``1/y**2`` a relativistic ``1/sqrt(1 - v**2/c**2)``
+into ``1 - v**2/c**2``), prunes it, snaps every edge to the symbolic library
+(``auto_symbolic`` with retraining), reads the formula off the network, undoes the
+transform exactly (``s * f**(1/p)``, times the monomial) and simplifies it against the
+data (:func:`skkan._simplify.simplify_formula`). Trials run in stages, cheapest first:
 
 1. additive models, one KAN layer (``y = sum f_i(x_i)``; with the log target,
    ``y = prod f_i(x_i)``; with the monomial, ``y = x**p * sum f_i(x_i)``);
-2. one hidden layer, several random restarts;
-3. one hidden layer snapped to polynomials only (products of signed inputs come out
-   as expanded polynomials, ``x*y`` from ``((x + y)**2 - (x - y)**2) / 4``).
+2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
+3. one hidden layer on every target above, one stage per random restart;
+4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
+   signed inputs come out as expanded polynomials, ``x*y`` from
+   ``((x + y)**2 - (x - y)**2) / 4``).
 
 Discovery stops after the first stage that finds an exact formula (held-out relative
 error under ``1e-18``), since later stages only add more complex candidates. Every
@@ -42,6 +48,11 @@ __all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
 # constants of a wrong formula reach on smooth data (seen: 4e-12).
 EXACT_LOSS = 1e-18
 
+# Powers of a one-signed target fitted besides it: y**2 turns a Euclidean norm into a
+# sum of squares, 1/y turns 1/(1/a + b/c) into a sum, 1/y**2 turns
+# 1/sqrt(1 - v**2/c**2) into 1 - v**2/c**2. Each is read back exactly (root, sign).
+POWERS = (2, -1, -2)
+
 # Library of the polynomial stage.
 POLYNOMIAL_LIBRARY = ("x", "x^2", "x^3", "0")
 
@@ -57,6 +68,9 @@ class TrialSpec:
     seed: int
     # For transform "monomial": ((feature index, exponent), ...) dividing y.
     monomial: tuple = ()
+    # Power of the (one-signed) target: the network fits (s * y)**power, or
+    # (s * y / monomial)**power, and the formula is read back with the root.
+    power: int = 1
 
     def describe(self):
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
@@ -66,6 +80,8 @@ class TrialSpec:
             target = "y/(" + "*".join(f"x{i}^{e:g}" for i, e in self.monomial) + ")"
         else:
             target = "y"
+        if self.power != 1:
+            target = f"({target})^{self.power}" if self.transform == "monomial" else f"{target}^{self.power}"
         return f"{target} ~ KAN{list(self.hidden)} ({library} library, seed {self.seed})"
 
 
@@ -152,27 +168,51 @@ def _monomial_values(X, monomial):
 
 
 def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, random_state, monomial=()):
-    """The trials of every stage, in order."""
-    use_log = transforms == "auto" and sign != 0
-    targets = (["log"] if use_log else []) + ["identity"]
-    if transforms == "auto" and sign == 0 and monomial:
-        targets.insert(0, "monomial")
+    """The trials of every stage, in order.
+
+    1. additive networks on ``y``, ``log|y|`` and ``y`` over its monomial;
+    2. when ``y`` keeps one sign: additive networks on the powers :data:`POWERS` of
+       ``y`` and of ``y`` over its monomial;
+    3. one hidden layer on every target of stages 1 and 2, one stage per restart;
+    4. one hidden layer snapped to polynomials, on ``y`` (and ``y**2``).
+    """
+    auto = transforms == "auto"
+    use_log = auto and sign != 0
+    targets = ([("log", 1)] if use_log else []) + [("identity", 1)]
+    if auto and sign == 0 and monomial:
+        targets.insert(0, ("monomial", 1))
+    powers = []
+    if auto and sign != 0:
+        # The power of a quotient by a monomial of positive inputs keeps one sign too.
+        bases = ["identity"] + (["monomial"] if monomial else [])
+        powers = [(base, power) for base in bases for power in POWERS]
     width = hidden_width if hidden_width != "auto" else int(min(2 * n_features + 1, 5))
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_restarts + 2)
     first = list(targets)
-    if transforms == "auto" and sign != 0 and monomial:
+    if auto and sign != 0 and monomial:
         # A monomial times a sum (m * (u**2 + v**2) / 2): the quotient is additive.
-        first.append("monomial")
-    stages = [[TrialSpec(1, transform, (), None, int(seeds[0]), monomial) for transform in first]]
-    stages.append(
-        [
-            TrialSpec(2, transform, (width,), None, int(seed), monomial)
-            for seed in seeds[1 : 1 + n_restarts]
-            for transform in targets
-        ]
-    )
-    stages.append([TrialSpec(3, "identity", (width,), POLYNOMIAL_LIBRARY, int(seeds[-1]))])
+        first.append(("monomial", 1))
+
+    def spec(stage, target, hidden, library, seed):
+        transform, power = target
+        return TrialSpec(stage, transform, hidden, library, int(seed), monomial if transform == "monomial" else (), power)
+
+    stages = [[spec(1, target, (), None, seeds[0]) for target in first]]
+    if powers:
+        stages.append([spec(2, target, (), None, seeds[0]) for target in powers])
+    # One stage per restart, so that a law found by the first seed skips the others.
+    for seed in seeds[1 : 1 + n_restarts]:
+        stages.append([spec(3, target, (width,), None, seed) for target in targets + powers])
+    polynomial_targets = [("identity", 1)] + ([("identity", 2)] if powers else [])
+    stages.append([spec(4, target, (width,), POLYNOMIAL_LIBRARY, seeds[-1]) for target in polynomial_targets])
     return stages
+
+
+def _power_root(formula, power, sign):
+    """``sign * formula**(1/power)``: the target's transform undone."""
+    import sympy
+
+    return sign * formula ** sympy.Rational(1, power)
 
 
 def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
@@ -192,8 +232,15 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         target = y_fit / _monomial_values(X_fit, spec.monomial)
     else:
         target = y_fit
+    if spec.power != 1:
+        if sign == 0:
+            return [], 0
+        with np.errstate(all="ignore"):
+            target = (sign * target) ** float(spec.power)
+        if not np.all(np.isfinite(target)):
+            return [], 0
     additive = not spec.hidden
-    if spec.transform == "monomial" and np.std(target) <= 1e-10 * abs(np.mean(target)):
+    if spec.transform == "monomial" and spec.power == 1 and np.std(target) <= 1e-10 * abs(np.mean(target)):
         # y is the monomial times a constant: nothing is left for a network to learn.
         formula = sympy.Float(float(np.mean(target))) * _monomial_expression(symbols, spec.monomial)
         path = simplify_formula(
@@ -225,6 +272,8 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # The network's symbols are x0, x1, ...: rename them to the caller's.
     network_symbols = [sympy.Symbol(f"x{i}") for i in range(X_fit.shape[1])]
     formula = formula.xreplace(dict(zip(network_symbols, symbols)))
+    if spec.power != 1:
+        formula = _power_root(formula, spec.power, sign)
     if spec.transform == "log":
         formula = sign * sympy.exp(formula)
     elif spec.transform == "monomial":

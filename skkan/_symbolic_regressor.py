@@ -26,7 +26,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     ``fit`` discovers a formula: sparse KANs are trained in stages (additive models,
     then one hidden layer with several random restarts, then one hidden layer snapped
     to polynomials), on ``y`` and, when ``y`` keeps one sign, on ``log|y|`` (which
-    turns products and powers into sums). Each network is pruned, every edge snapped
+    turns products and powers into sums) and on ``y**2``, ``1/y`` and ``1/y**2``
+    (which turn Euclidean norms, reciprocals of sums and relativistic factors into
+    sums). Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off
     it is simplified against the data: polynomial parts expanded, constants refitted
     after every change, negligible terms dropped, and constants close to small
@@ -55,7 +57,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     n_restarts : int, default=2
         Random restarts of the hidden-layer networks (per target transform).
     transforms : {"auto", "none"}, default="auto"
-        "auto" also fits ``log(s * y)`` when ``y`` keeps one sign ``s``.
+        "auto" also fits ``log(s * y)`` and the powers ``(s * y)**2``, ``(s * y)**-1``,
+        ``(s * y)**-2`` when ``y`` keeps one sign ``s`` (each read back exactly), and
+        ``y`` divided by a monomial of positive inputs it is proportional to.
     library : None, sequence or dict, default=None
         Candidate functions (see :meth:`KANRegressor.auto_symbolic`); None is every
         function of :data:`skkan.symbolic.LIBRARY`.

@@ -7,7 +7,16 @@ import pytest
 import sympy
 
 from skkan import KANSymbolicRegressor
-from skkan._discovery import Candidate, TrialSpec, monomial_prefactor, pareto_table, plan_trials, select_best
+from skkan._discovery import (
+    POWERS,
+    Candidate,
+    TrialSpec,
+    _power_root,
+    monomial_prefactor,
+    pareto_table,
+    plan_trials,
+    select_best,
+)
 from skkan._simplify import LOSS_FLOOR, expand_exactly
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
@@ -41,13 +50,51 @@ def test_signed_monomial_law_is_found_exactly():
 
 def test_plan_has_cheap_stages_first_and_log_only_for_one_signed_targets():
     stages = plan_trials(3, 1, n_restarts=2, hidden_width="auto", transforms="auto", random_state=0)
-    assert [len(stage) for stage in stages] == [2, 4, 1]
-    assert all(spec.hidden == () for spec in stages[0])
+    assert [len(stage) for stage in stages] == [2, 3, 5, 5, 2]
+    assert all(spec.hidden == () for spec in stages[0] + stages[1])
     assert {spec.transform for spec in stages[0]} == {"log", "identity"}
-    assert all(spec.hidden == (5,) for spec in stages[1])
+    assert all(spec.hidden == (5,) for stage in stages[2:] for spec in stage)
+    # One stage per restart: a law found by the first seed skips the second.
+    assert len({spec.seed for spec in stages[2]}) == 1 and stages[2][0].seed != stages[3][0].seed
     signed = plan_trials(3, 0, n_restarts=1, hidden_width=2, transforms="auto", random_state=0)
     assert {spec.transform for stage in signed for spec in stage} == {"identity"}
     assert plan_trials(3, 1, n_restarts=1, hidden_width=2, transforms="none", random_state=0)[0][0].transform == "identity"
+
+
+def test_powers_of_the_target_are_planned_only_when_it_keeps_one_sign():
+    monomial = ((0, 1.0),)
+    stages = plan_trials(3, -1, n_restarts=1, hidden_width="auto", transforms="auto", random_state=0, monomial=monomial)
+    additive_powers = {(spec.transform, spec.power) for spec in stages[1]}
+    assert additive_powers == {(base, p) for base in ("identity", "monomial") for p in POWERS}
+    assert all(spec.monomial == monomial for spec in stages[1] if spec.transform == "monomial")
+    assert additive_powers <= {(spec.transform, spec.power) for spec in stages[2]}
+    assert (("identity", 2)) in {(spec.transform, spec.power) for spec in stages[-1]}
+    assert stages[1][0].describe().startswith("y^2 ~ KAN[]")
+    assert stages[1][-1].describe().startswith("(y/(x0^1))^-2 ~ KAN[]")
+    for sign, transforms in ((0, "auto"), (1, "none")):
+        plan = plan_trials(3, sign, n_restarts=1, hidden_width=2, transforms=transforms, random_state=0, monomial=monomial)
+        assert all(spec.power == 1 for stage in plan for spec in stage)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+@pytest.mark.parametrize("power", POWERS)
+def test_power_root_undoes_the_power_of_a_one_signed_target(sign, power):
+    t = sympy.Symbol("t")
+    y = sign * np.random.default_rng(0).uniform(0.5, 3, size=50)
+    target = (sign * y) ** float(power)
+    root = sympy.lambdify([t], _power_root(t, power, sign))(target)
+    np.testing.assert_allclose(root, y, rtol=1e-12)
+
+
+@pytest.mark.parametrize("random_state", range(2))
+def test_reciprocal_of_a_sum_of_reciprocals_is_found_exactly(random_state):
+    # 1/y = 1/x0 + 2/x1 is additive: the stage of additive powers finds it.
+    rng = np.random.default_rng(random_state)
+    X = rng.uniform(1, 5, size=(600, 2))
+    y = 1 / (1 / X[:, 0] + 2 / X[:, 1])
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
+    assert sympy.simplify(model.get_formula() - 1 / (1 / X0 + 2 / X1)) == 0, model.get_formula()
+    assert model.equations_["trial"][model.best_index_].startswith("y^-1 ~ KAN[]")
 
 
 def test_pareto_table_keeps_what_beats_every_simpler_formula():
