@@ -90,6 +90,66 @@ def california_benchmark(repeats):
     }
 
 
+def throughput_benchmark(sizes=(1_000, 10_000, 100_000, 1_000_000)):
+    """Training samples per second of a 2-epoch fit as rows grow (KAN and MLP, same data)."""
+    rng = np.random.default_rng(0)
+    X_all = rng.uniform(-1, 1, size=(max(sizes), 8)).astype(np.float32)
+    y_all = np.sin(3 * X_all[:, 0]) + X_all[:, 1] * X_all[:, 2]
+    models = {
+        "KANRegressor(hidden_layer_sizes=(16,))": lambda: KANRegressor(hidden_layer_sizes=(16,), max_iter=2, random_state=0),
+        "MLPRegressor(64, 64) + scaler": lambda: make_pipeline(
+            StandardScaler(), MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=2, random_state=0)
+        ),
+    }
+    result = {name: {} for name in models}
+    for rows in sizes:
+        for name, make in models.items():
+            seconds = _timed_fit(make(), X_all[:rows], y_all[:rows])
+            result[name][rows] = 2 * rows / seconds
+    return result
+
+
+def write_figure(iris, california, throughput, path):
+    """Score against fit time (Iris, California) and samples/s against rows, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    colours = {"KAN": "tab:red", "MLP": "tab:blue", "Hist": "tab:green"}
+
+    def colour(name):
+        return next((c for key, c in colours.items() if name.startswith(key)), "tab:gray")
+
+    for ax, rows, title, score_name in (
+        (axes[0], iris, "Iris (5-fold CV)", "accuracy"),
+        (axes[1], california, "California Housing (80/20 split)", "test R$^2$"),
+    ):
+        for name, row in rows.items():
+            ax.scatter(row["fit_s"], row["score"], s=80, color=colour(name), label=name, zorder=3)
+            ax.annotate(name.split("(")[0], (row["fit_s"], row["score"]), textcoords="offset points", xytext=(6, 6))
+        ax.set_xscale("log")
+        ax.set_xlabel("median fit time (s, log scale)")
+        ax.set_ylabel(score_name)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    ax = axes[2]
+    for name, rates in throughput.items():
+        sizes = sorted(rates)
+        ax.plot(sizes, [rates[n] for n in sizes], "o-", color=colour(name), label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training rows (8 features)")
+    ax.set_ylabel("training samples / s (2-epoch fit)")
+    ax.set_title("Throughput against rows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def sweep_benchmark():
     """24 fits: GridSearchCV(KANPruner + KANRegressor) on 2,000 California rows."""
     from sklearn.model_selection import GridSearchCV
@@ -231,6 +291,7 @@ def main(argv=None):
     symbolic = symbolic_benchmark()
     iris_formulas = iris_formula_benchmark()
     sweep = sweep_benchmark()
+    throughput = throughput_benchmark()
     totals = [run["total_s"] for run in symbolic]
     n_exact = sum(run["exact"] for run in symbolic)
 
@@ -247,15 +308,15 @@ def main(argv=None):
         *_table(iris, "MLPClassifier(64, 64) + scaler", "accuracy"),
         "",
         f"Targets: accuracy >= 0.96 ({'met' if kan_iris['score'] >= 0.96 else 'NOT met'}: {kan_iris['score']:.4f}), "
-        f"median fit <= 0.5 s ({'met' if kan_iris['fit_s'] <= 0.5 else 'NOT met'}: {kan_iris['fit_s']:.2f} s).",
+        f"median fit <= 0.1 s ({'met' if kan_iris['fit_s'] <= 0.1 else 'NOT met'}: {kan_iris['fit_s']:.2f} s).",
         "",
         f"## California Housing (80/20 split, random_state=0, raw X for the KAN; {args.repeats} fits each)",
         "",
         *_table(california, "MLPRegressor(64, 64) + scaler", "test R^2"),
         "",
-        f"Targets: R^2 above the MLP's ({'met' if kan_cal['score'] > mlp_cal['score'] else 'NOT met'}: "
-        f"{kan_cal['score']:.4f} vs {mlp_cal['score']:.4f}; aim 0.84), fit no longer than the MLP's "
-        f"({'met' if kan_cal['fit_s'] <= mlp_cal['fit_s'] else 'NOT met'}: ratio {kan_cal['fit_s'] / mlp_cal['fit_s']:.2f}).",
+        f"Targets: R^2 >= 0.84 ({'met' if kan_cal['score'] >= 0.84 else 'NOT met'}: "
+        f"{kan_cal['score']:.4f}; the MLP has {mlp_cal['score']:.4f}), fit <= 0.5x the MLP's "
+        f"({'met' if kan_cal['fit_s'] <= 0.5 * mlp_cal['fit_s'] else 'NOT met'}: ratio {kan_cal['fit_s'] / mlp_cal['fit_s']:.2f}).",
         "",
         "## Layer micro-benchmark (in 64, out 64, G=5, k=3, batch 4096, forward + backward incl. dL/dx)",
         "",
@@ -267,9 +328,9 @@ def main(argv=None):
         f"{layer['fixed_ms']:.1f} | {layer['fixed_ms'] / layer['mlp_ms']:.2f} |",
         f"| Linear-SiLU-Linear MLP | {layer['mlp_params']} | {layer['mlp_ms']:.1f} | 1.00 |",
         "",
-        f"Target: within 3x of the MLP with the grid adapted, as in training "
-        f"({'met' if layer['adapted_ms'] <= 3 * layer['mlp_ms'] else 'NOT met'}; with the unadapted grid "
-        f"{'met' if layer['fixed_ms'] <= 3 * layer['mlp_ms'] else 'NOT met'}). "
+        f"Target: within 1.5x of the MLP with the grid adapted, as in training "
+        f"({'met' if layer['adapted_ms'] <= 1.5 * layer['mlp_ms'] else 'NOT met'}; with the unadapted grid "
+        f"{'met' if layer['fixed_ms'] <= 1.5 * layer['mlp_ms'] else 'NOT met'}). "
         "For reference, pykan's KANLayer measured 20-37x an equal-parameter MLP on this kind of machine "
         "(../shared/PERFORMANCE.md), and an [8,8,1] pykan KAN took 100-135 s on California Housing for "
         "R^2 0.75-0.76 in an earlier measurement; neither is re-run here.",
@@ -319,11 +380,27 @@ def main(argv=None):
         "",
         f"Best parameters: `{sweep['best_params']}`.",
         "",
+        "## Training throughput against rows (2-epoch fits, 8 float32 features)",
+        "",
+        "![score against fit time, and samples per second against rows](comparison.png)",
+        "",
+        "| rows | " + " | ".join(f"{name} samples/s" for name in throughput) + " | KAN / MLP |",
+        "| --- | " + " | ".join("---" for _ in throughput) + " | --- |",
+        *[
+            f"| {rows:,} | "
+            + " | ".join(f"{rates[rows] / 1e3:.0f}k" for rates in throughput.values())
+            + f" | {list(throughput.values())[0][rows] / list(throughput.values())[1][rows]:.2f} |"
+            for rows in sorted(next(iter(throughput.values())))
+        ],
+        "",
+        "Memory at 1M-10M rows, partial_fit and dask-ml: the `scale` section (`benchmarks/scale.py`).",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
         write_section("comparison", text)
+        write_figure(iris, california, throughput, Path(__file__).with_name("comparison.png"))
 
 
 if __name__ == "__main__":
