@@ -11,8 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from sklearn_compat.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._optim import LBFGS, Adam
@@ -845,7 +844,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        FormulaReport
+        skkan.FormulaReport
             ``formula``, ``r2`` (formula against the network's outputs, per output),
             ``max_abs_error``, ``spline_edges`` (names of the edges still splines) and
             ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2).

@@ -2,10 +2,9 @@
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn_compat.base import _fit_context
 
 from ._base import BaseKAN
 
@@ -72,7 +71,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     best_loss_ : float or None
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
         pykan's attribution score of every node, one array per layer of nodes

@@ -2,8 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin
-from sklearn_compat.base import _fit_context
+from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import BaseKAN, _weighted_mean_std
 
@@ -84,7 +83,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
     validation_scores_ : list of float or None
         Validation R^2 per epoch with early stopping.
     best_validation_score_ : float or None
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
         pykan's attribution score of every node, one array per layer of nodes
