@@ -92,6 +92,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     >>> clf = KANClassifier(random_state=0).fit(X, y)
     >>> clf.predict(X[:1])
     array([0])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> bool(clf.score(X, y) > 0.9)  # training accuracy
+    True
     """
 
     _multi_output_allowed = False

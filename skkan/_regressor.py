@@ -104,6 +104,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
     >>> reg = KANRegressor(random_state=0).fit(X, y)
     >>> reg.predict(X[:2]).shape
     (2,)
+    >>> bool(reg.score(X, y) > 0.9)  # training R^2
+    True
     """
 
     _multi_output_allowed = True
