@@ -92,6 +92,7 @@ from sympy.core.function import AppliedUndef
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import RESULTS, write_section  # noqa: E402
 from feynman import LAWS, TOY, law_expression, sample  # noqa: E402
+
 METHODS = ("skkan", "gplearn")
 N_TRAIN = 2000
 N_TEST = 2000

@@ -5,9 +5,11 @@ Formula discovery: from data to exp(sin(pi x) + y^2)
 The KAN paper's toy problem. :class:`skkan.KANSymbolicRegressor` trains sparse KANs
 in stages, snaps their curves to a library of functions, simplifies every formula
 against the data and keeps the simplest one that fits: here the function that
-generated the data, for any random state and on any CPU. The second part shows the
-KAN paper's manual recipe on a :class:`skkan.KANRegressor`, whose formula is always
-exactly the snapped network but depends on where sparse training ends.
+generated the data (for each of the 10 random states in ``benchmarks/RESULTS.md``).
+Losses below 1e-12 count as equal, so float rounding, which differs between CPUs,
+never decides between two exact formulas. The second part shows the KAN paper's
+manual recipe on a :class:`skkan.KANRegressor`, whose formula is always exactly the
+snapped network but depends on where sparse training ends -- possibly on the CPU.
 """
 
 # %%

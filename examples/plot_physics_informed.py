@@ -12,6 +12,7 @@ whose solution is ``sin(pi x)``.
 # %%
 import math
 
+import matplotlib.pyplot as plt
 import torch
 
 from skkan.nn import KAN
@@ -44,5 +45,15 @@ print(f"final loss {loss.item():.2e}")
 
 # %%
 with torch.no_grad():
-    error = (net(x) - torch.sin(math.pi * x)).abs().max().item()
+    u = net(x)
+error = (u - torch.sin(math.pi * x)).abs().max().item()
 print(f"max |u - sin(pi x)| = {error:.2e}")
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(x.squeeze(1), torch.sin(math.pi * x).squeeze(1), lw=4, alpha=0.4, label="sin(pi x)")
+ax.plot(x.squeeze(1), u.squeeze(1), "k--", label="KAN [1, 5, 1]")
+ax.set_xlabel("x")
+ax.legend()
+ax.set_title(f"max error {error:.1e}")
+fig.tight_layout()
+plt.show()

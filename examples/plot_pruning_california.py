@@ -9,6 +9,7 @@ parameters -- and those of the KAN after it -- can be searched with ``GridSearch
 """
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import fetch_california_housing
 from sklearn.model_selection import train_test_split
@@ -47,3 +48,9 @@ for name, edges, score in zip(X.columns, active_edges, sparse.feature_importance
     print(f"{name:>12s}  active edges: {edges}  importance: {score:.3f}")
 print("hidden-layer edge scores (out x in):")
 print(np.round(sparse.edge_scores_[1], 3))
+
+# %%
+# The sparse network as ``plot()`` draws it (the ``plot`` extra): edges faded by their
+# attribution score, pruned edges almost transparent.
+sparse.plot(title="sparse KAN after pruning")
+plt.show()

@@ -11,6 +11,7 @@ occupancies up to 1,243 -- need no scaler in front.
 # %%
 # Iris: the default classifier is a single KAN layer, so every class score is a sum
 # of one learned curve per feature.
+import matplotlib.pyplot as plt
 from sklearn.datasets import fetch_california_housing, load_iris
 from sklearn.model_selection import cross_val_score, train_test_split
 
@@ -30,5 +31,10 @@ print(f"California test R^2: {reg.score(X_test, y_test):.3f} after {reg.n_iter_}
 # %%
 # Which inputs does the network use? ``feature_importances_`` holds pykan's
 # attribution scores, normalised to sum to one.
-for name, importance in sorted(zip(X.columns, reg.feature_importances_), key=lambda t: -t[1]):
-    print(f"{name:>12s}  {importance:.3f}")
+order = reg.feature_importances_.argsort()
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.barh(X.columns[order], reg.feature_importances_[order])
+ax.set_xlabel("attribution score (sums to 1)")
+ax.set_title("KANRegressor on California Housing")
+fig.tight_layout()
+plt.show()

@@ -919,7 +919,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        FormulaReport
+        skkan.FormulaReport
             ``formula``, ``r2`` (formula against the network's outputs, per output),
             ``max_abs_error``, ``spline_edges`` (names of the edges still splines),
             ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2),

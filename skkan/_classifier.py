@@ -74,7 +74,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     best_loss_ : float or None
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
         pykan's attribution score of every node, one array per layer of nodes
@@ -95,6 +95,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     >>> clf = KANClassifier(random_state=0).fit(X, y)
     >>> clf.predict(X[:1])
     array([0])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> bool(clf.score(X, y) > 0.9)  # training accuracy
+    True
     """
 
     _multi_output_allowed = False

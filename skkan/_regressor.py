@@ -87,7 +87,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
     validation_scores_ : list of float or None
         Validation R^2 per epoch with early stopping.
     best_validation_score_ : float or None
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
         pykan's attribution score of every node, one array per layer of nodes
@@ -108,6 +108,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
     >>> reg = KANRegressor(random_state=0).fit(X, y)
     >>> reg.predict(X[:2]).shape
     (2,)
+    >>> bool(reg.score(X, y) > 0.9)  # training R^2
+    True
     """
 
     _multi_output_allowed = True

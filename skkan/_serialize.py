@@ -24,7 +24,6 @@ _CONSTANTS = (
 
 
 def _to_tree(expression):
-    import sympy
 
     if expression.is_Symbol:
         return ["Symbol", expression.name]

@@ -3,12 +3,10 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
-from sklearn_compat.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._discovery import discover, pareto_table, select_best
 from ._formula import estimator_symbols, round_floats

@@ -238,10 +238,20 @@ def test_bad_hyperparameters_are_rejected():
         KANRegressor(solver="sgd").fit(X, y)
     with pytest.raises(ValueError, match="grid_size"):
         KANRegressor(grid_size=0).fit(X, y)
-    with pytest.raises(ValueError, match="CUDA is not available|device"):
-        if torch.cuda.is_available():
-            raise ValueError("device check needs a machine without CUDA")
-        KANRegressor(device="cuda").fit(X, y)
+
+
+def test_cuda_device_fits_or_raises_a_clear_error():
+    X, y = np.random.rand(20, 2), np.random.rand(20)
+    reg = KANRegressor(device="cuda", max_iter=2)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            reg.fit(X, y)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert next(reg.module_.parameters()).device.type == "cuda"
+    assert reg.predict(X).shape == (20,)
 
 
 def test_wrong_width_at_predict_and_unfitted(friedman):

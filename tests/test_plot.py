@@ -45,7 +45,16 @@ def test_plot_names_symbolic_edges_and_accepts_an_axes():
     titles = sorted(inset.get_title() for inset in ax.child_axes)
     assert titles == sorted(r["function"] for r in reg.symbolic_fits_)
     clf = KANClassifier(random_state=0, max_iter=20).fit(clf_X, clf_y)
-    clf.plot()
+    figures_before = len(plt.get_fignums())
+    clf_ax = clf.plot()
+    assert isinstance(clf_ax, matplotlib.axes.Axes) and clf_ax is not ax
+    assert len(plt.get_fignums()) == figures_before + 1  # a new figure of its own
+    assert [t.get_text() for t in clf_ax.texts if t.get_gid() == "input_label"] == ["x0", "x1"]
+    # The output node is the positive class's score.
+    assert [t.get_text() for t in clf_ax.texts if t.get_gid() == "output_label"] == ["1"]
+    # Binary: one decision score, so one inset curve per input edge.
+    assert clf.module_.widths == [2, 1]
+    assert len(clf_ax.child_axes) == 2
     with pytest.raises(NotFittedError):
         KANRegressor().plot()
     plt.close("all")

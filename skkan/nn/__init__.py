@@ -1,7 +1,16 @@
 """The PyTorch core of skkan: B-spline basis, KAN layer and network (no scikit-learn)."""
 
-from .basis import bspline_basis, make_extended_grid, uniform_grid
+from .basis import SplineTables, bspline_basis, make_extended_grid, spline_tables, uniform_grid
 from .layer import KANLayer, weighted_quantiles
 from .network import KAN
 
-__all__ = ["KAN", "KANLayer", "bspline_basis", "make_extended_grid", "uniform_grid", "weighted_quantiles"]
+__all__ = [
+    "KAN",
+    "KANLayer",
+    "SplineTables",
+    "bspline_basis",
+    "make_extended_grid",
+    "spline_tables",
+    "uniform_grid",
+    "weighted_quantiles",
+]

@@ -42,7 +42,7 @@ def _spread(values, sample_weight=None):
 
 
 class KAN(nn.Module):
-    """A Kolmogorov-Arnold network ``widths[0] -> ... -> widths[-1]``.
+    """A Kolmogorov-Arnold network: KAN layers of sizes ``widths``, inputs first.
 
     Parameters
     ----------

@@ -5,11 +5,17 @@
 
 tests/test_persistence.py checks that the current code still loads it.
 """
-import pickle, sys, warnings
+import pickle
+import sys
+import warnings
+
 import numpy as np
+
 import skkan
+
 assert skkan.__file__.startswith("/tmp/skkan_old"), skkan.__file__
-from skkan import KANRegressor, KANClassifier
+from skkan import KANClassifier, KANRegressor  # noqa: E402  (after the check of which skkan)
+
 warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 X = rng.uniform(-1, 1, size=(30, 2))
