@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._progress import Progress
 from ._simplify import LOSS_FLOOR, float_count, simplify_formula
 
 __all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
@@ -337,6 +338,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
+    progress = Progress(sum(len(stage) for stage in stages), verbose, description="discovery", unit="trial")
     for stage in stages:
         if n_jobs is not None and n_jobs != 1 and len(stage) > 1:
             results = Parallel(n_jobs=n_jobs)(delayed(_run_trial_quietly)(spec, *arguments) for spec in stage)
@@ -347,11 +349,15 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             log.append({"trial": spec.describe(), "seconds": seconds, "loss": best, "n_iter": n_iter})
             if verbose:
                 final = candidates[-1].expression if candidates else "(failed)"
-                print(f"[discovery] stage {spec.stage}: {spec.describe()}: {seconds:.1f} s, "
-                      f"held-out loss {best:.3g}: {final}", flush=True)
+                progress.step(
+                    f"[discovery] stage {spec.stage}: {spec.describe()}: {seconds:.1f} s, "
+                    f"held-out loss {best:.3g}: {final}",
+                    short=f"stage {spec.stage}, best loss {min(min((c.loss for c in pool), default=best), best):.3g}",
+                )
             pool.extend(candidates)
         if pool and min(c.loss for c in pool) <= EXACT_LOSS:
             break
+    progress.close()
     return pool, log
 
 

@@ -33,9 +33,11 @@ class Progress:
     bar : bool or None, default=None
         Force the live bar on or off; by default it is on where it renders (a terminal
         or a notebook) and plain lines are printed to stdout elsewhere, as logs want.
+    unit : str, default="epoch"
+        What the bar counts.
     """
 
-    def __init__(self, total, verbose, description="fit", bar=None):
+    def __init__(self, total, verbose, description="fit", bar=None, unit="epoch"):
         self.verbose = bool(verbose)
         self.description = description
         self._bar = None
@@ -50,7 +52,7 @@ class Progress:
             except ImportError:  # pragma: no cover - tqdm is a dependency
                 tqdm = None
             if tqdm is not None:
-                self._bar = tqdm(total=total, desc=description, unit="epoch", leave=True, dynamic_ncols=True)
+                self._bar = tqdm(total=total, desc=description, unit=unit, leave=True, dynamic_ncols=True)
 
     def update(self, epoch, loss, validation_score=None, note=None):
         """Report a finished epoch (1-based) with its training loss and validation score."""
@@ -70,6 +72,16 @@ class Progress:
             line += f", validation score = {validation_score:.6f}"
         if note:
             line += f" ({note})"
+        print(line, flush=True)
+
+    def step(self, line, short=None):
+        """Report one finished unit of work: ``line`` in logs, ``short`` beside a live bar."""
+        if not self.verbose:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(short or line, refresh=False)
+            self._bar.update(1)
+            return
         print(line, flush=True)
 
     def close(self, message=None):

@@ -180,3 +180,14 @@ def test_noisy_data_gives_a_simple_formula_not_an_overfit():
     assert model.equations_["complexity"][model.best_index_] <= 15
     X_test = rng.uniform(-1, 1, size=(400, 3))
     assert model.score(X_test, 2 * X_test[:, 0] + 0.5 * X_test[:, 1] ** 2) > 0.95
+
+
+def test_verbose_shows_a_bar_over_trials_where_it_renders(capsys, monkeypatch):
+    import skkan._progress
+
+    monkeypatch.setattr(skkan._progress, "_interactive", lambda: True)
+    X, y = _sample(lambda X: X[:, 0] * X[:, 1], 1, 2, 2, 0, n=200)
+    model = KANSymbolicRegressor(random_state=0, verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert not any(line.startswith("[discovery] stage") for line in captured.out.splitlines())
+    assert f"{len(model.trials_)}/" in captured.err and "trial" in captured.err
