@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 import torch
 
 from skkan._optim import LBFGS
@@ -65,3 +67,45 @@ def test_fitting_never_imports_torch_optim():
     )
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_adam_takes_torch_adams_steps():
+    from skkan._optim import Adam
+
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(5, 3, dtype=torch.float64, generator=generator)
+    target = torch.randn(5, 3, dtype=torch.float64, generator=generator)
+    ours = start.clone().requires_grad_(True)
+    reference = start.clone().requires_grad_(True)
+    optimizer = Adam([ours], lr=0.05)
+    reference_optimizer = torch.optim.Adam([reference], lr=0.05)
+    for _ in range(25):
+        for param, opt in ((ours, optimizer), (reference, reference_optimizer)):
+            opt.zero_grad()
+            ((param - target) ** 4).sum().backward()
+            opt.step()
+    np.testing.assert_allclose(ours.detach().numpy(), reference.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adam_owns_its_plateau_schedule_and_resumes_from_its_state():
+    from skkan._optim import Adam
+
+    param = torch.zeros(3, requires_grad=True)
+    optimizer = Adam([param], lr=0.1, lr_drops=1)
+    assert optimizer.on_plateau() is False and optimizer.lr == pytest.approx(0.02)
+    assert optimizer.on_plateau() is True  # no drops left: stop
+    assert LBFGS([param]).on_plateau() is True
+
+    def closure():
+        optimizer.zero_grad()
+        loss = ((param - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        optimizer.step(closure)
+    resumed = Adam([param], lr=1.0)
+    resumed.load_state(optimizer.state())
+    assert resumed.steps == 3 and resumed.lr == optimizer.lr
+    for a, b in zip(resumed.exp_avg_sq, optimizer.exp_avg_sq):
+        assert torch.equal(a, b)
