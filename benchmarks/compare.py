@@ -112,6 +112,7 @@ def throughput_benchmark(sizes=(1_000, 10_000, 100_000, 1_000_000)):
 def write_figure(iris, california, throughput, path):
     """Score against fit time (Iris, California) and samples/s against rows, as one PNG."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -130,6 +131,9 @@ def write_figure(iris, california, throughput, path):
             ax.scatter(row["fit_s"], row["score"], s=80, color=colour(name), label=name, zorder=3)
             ax.annotate(name.split("(")[0], (row["fit_s"], row["score"]), textcoords="offset points", xytext=(6, 6))
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.margins(x=0.3, y=0.15)
         ax.set_xlabel("median fit time (s, log scale)")
         ax.set_ylabel(score_name)
         ax.set_title(title)
