@@ -131,6 +131,7 @@ def write_figure(iris, california, throughput, path):
             ax.scatter(row["fit_s"], row["score"], s=80, color=colour(name), label=name, zorder=3)
             ax.annotate(name.split("(")[0], (row["fit_s"], row["score"]), textcoords="offset points", xytext=(6, 6))
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.margins(x=0.3, y=0.15)
