@@ -313,7 +313,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         progress = Progress(1 if incremental else self.max_iter, self.verbose, description=type(self).__name__)
         with _thread_limits(self._thread_limit(min(len(data), trainer.batch_size, 4096), module)):
             if incremental:
-                result = self._partial_pass(trainer, module, data, generator, first=not fitted, progress=progress)
+                passes = self.n_iter_ if fitted else 0
+                result = self._partial_pass(trainer, module, data, generator, passes, progress=progress)
             else:
                 result = trainer.run(
                     module,
@@ -356,9 +357,14 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _partial_pass(self, trainer, module, data, generator, first, progress):
-        """One pass of ``partial_fit``: grids settled on the first chunk, the optimizer resumed."""
-        if first:
+    def _partial_pass(self, trainer, module, data, generator, passes, progress):
+        """One pass of ``partial_fit`` after ``passes`` earlier ones, the optimizer resumed.
+
+        The grids follow ``fit``'s warm-up: they are re-fitted to the chunk of the
+        calls that come after 0, 1, 3, 7, 15 and 31 passes, then stay.
+        """
+        first = passes == 0
+        if passes in _PARTIAL_GRID_UPDATES:
             trainer.update_grids(module, data, generator)
         optimizer = self._new_optimizer(module)
         state = getattr(self, "_optimizer_state", None)
@@ -1075,6 +1081,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+
+# Passes of partial_fit after which the grids are re-fitted to the chunk (fit's epochs).
+_PARTIAL_GRID_UPDATES = frozenset({0, 1, 3, 7, 15, 31})
 _AUTO_BATCH_MAX = 8192
 
 # Format of __getstate__ (version 1: networks as KAN.to_state, tensors as numpy).

@@ -44,9 +44,11 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"
-        Minibatch size for Adam; "auto" is 2048 rows (all rows if fewer), growing
-        to at most 8192 beyond 262,144 rows (``n_samples // 128``), where larger
-        batches train more samples per second. L-BFGS steps on all rows (in chunks
+        Most rows per Adam step; each pass is split into ``ceil(n_samples /
+        batch_size)`` batches of equal size (within one row), so no step sees a
+        small remainder. "auto" is 2048 rows (all rows if fewer), growing to at most
+        8192 beyond 262,144 rows (``n_samples // 128``), where larger batches train
+        more samples per second. L-BFGS steps on all rows (in chunks
         that bound memory).
     tol : float, default=1e-3
         Improvement of the loss (or validation accuracy) counted as progress.
@@ -159,9 +161,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         """One pass of training over the rows ``(X, y)``, continuing the fitted model.
 
         The first call needs ``classes`` (every label that any chunk will hold), as
-        scikit-learn's incremental classifiers do, and settles the input scaling and
-        spline grids from its rows; later calls train on with the same scaling, grids
-        and optimizer state. There is no early stopping and no convergence check.
+        scikit-learn's incremental classifiers do, and settles the input scaling from
+        its rows; the spline grids are re-fitted to the chunks of the calls after 0, 1,
+        3, 7, 15 and 31 passes, as ``fit`` does at those epochs. Later calls train on
+        with the same scaling and the optimizer state. There is no early stopping and no convergence check.
 
         Parameters
         ----------

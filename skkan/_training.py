@@ -131,7 +131,8 @@ class Trainer:
         Higher is better.
     solver : {"adam", "lbfgs"}
     batch_size : int
-        Rows per Adam step (L-BFGS steps on all rows).
+        Most rows per Adam step: a pass is split into ``ceil(n / batch_size)`` batches
+        of equal size (L-BFGS steps on all rows).
     chunk_rows : int
         Most rows in one forward pass (memory budget).
     grid_eps : float
@@ -199,7 +200,9 @@ class Trainer:
         order = torch.randperm(n, generator=generator)
         total_weight = data.weight_sum()
         running = 0.0
-        for positions in torch.split(order, self.batch_size):
+        # Batches of equal size (within one row): a remainder of a few rows would make
+        # one noisy step per pass, which partial_fit on chunks would repeat every call.
+        for positions in torch.tensor_split(order, -(-n // self.batch_size)):
             loss = float(optimizer.step(self.closure(module, optimizer, data, positions)))
             running += loss * data.weight_sum(positions) / total_weight
         return running

@@ -88,10 +88,24 @@ def test_chunked_passes_reach_the_full_fit(friedman_split):
         for rows in chunks:
             model.partial_fit(X_train[rows], y_train[rows])
             scaling = scaling or (model._x_mean.copy(), model._x_low.copy())
-    # Scaling and grids are settled by the first chunk.
+    # The input scaling is settled by the first chunk.
     np.testing.assert_array_equal(model._x_mean, scaling[0])
     np.testing.assert_array_equal(model._x_low, scaling[1])
     assert model.n_iter_ == 240
+    assert model.score(X_test, y_test) > full - 0.01
+
+
+@pytest.mark.slow
+def test_california_chunk_by_chunk_reaches_the_full_fit(california):
+    # The big-data issue's check: 30 passes over 8 chunks against one fit on all rows.
+    X, y = california
+    X_train, X_test, y_train, y_test = train_test_split(X.to_numpy(), y.to_numpy(), test_size=0.2, random_state=0)
+    full = KANRegressor(random_state=0).fit(X_train, y_train).score(X_test, y_test)
+    chunks = np.array_split(np.random.default_rng(0).permutation(len(X_train)), 8)
+    model = KANRegressor(random_state=0)
+    for _ in range(30):
+        for rows in chunks:
+            model.partial_fit(X_train[rows], y_train[rows])
     assert model.score(X_test, y_test) > full - 0.01
 
 
