@@ -9,7 +9,8 @@ occupancies up to 1,243 -- need no scaler in front.
 """
 
 # %%
-# Iris: the default classifier is a single KAN layer, so every class score is a sum
+# Iris: with fewer than 100 rows per feature the default (``"auto"``) classifier is
+# a single KAN layer, so every class score is a sum
 # of one learned curve per feature.
 import matplotlib.pyplot as plt
 from sklearn.datasets import fetch_california_housing, load_iris

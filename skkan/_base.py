@@ -65,8 +65,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     """Base class for KAN estimators; use :class:`KANRegressor` or :class:`KANClassifier`."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "grid_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [StrOptions({"auto"}), "array-like", Interval(Integral, 1, None, closed="left")],
+        "grid_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "spline_order": [Interval(Integral, 1, None, closed="left")],
         "grid_eps": [Interval(Real, 0, 1, closed="both")],
         "lamb": [Interval(Real, 0, None, closed="left")],
@@ -190,6 +190,18 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
     def _torch_dtype(self):
         return _DTYPES[self.dtype]
 
+    @abstractmethod
+    def _auto_capacity(self, n_samples, n_features):
+        """``(hidden_layer_sizes, grid_size)`` that ``"auto"`` resolves to for this data size."""
+
+    def _capacity(self, n_samples, n_features):
+        """The hidden layer sizes (a list) and grid size this fit uses, ``"auto"`` resolved."""
+        auto_sizes, auto_grid = self._auto_capacity(n_samples, n_features)
+        grid_size = auto_grid if isinstance(self.grid_size, str) else int(self.grid_size)
+        if isinstance(self.hidden_layer_sizes, str):
+            return list(auto_sizes), grid_size
+        return self._hidden_sizes(), grid_size
+
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, (Integral, np.integer)):
@@ -287,8 +299,11 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             n_iter, loss_curve = self.n_iter_, list(self.loss_curve_)
         else:
             scaler = InputScaler.fit(X, sample_weight, rng)
-            widths = [X.shape[1], *self._hidden_sizes(), n_outputs]
-            module = KAN(widths, grid_size=self.grid_size, spline_order=self.spline_order, generator=generator, dtype=dtype)
+            # partial_fit sees one chunk of data of unknown total size: "auto" gives
+            # the capacity of large data.
+            hidden_sizes, grid_size = self._capacity(np.inf if incremental else X.shape[0], X.shape[1])
+            widths = [X.shape[1], *hidden_sizes, n_outputs]
+            module = KAN(widths, grid_size=grid_size, spline_order=self.spline_order, generator=generator, dtype=dtype)
             module = module.to(device)
             n_iter, loss_curve = 0, []
 
@@ -474,6 +489,12 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             cached = (node_scores, edge_scores, importances)
             self.__dict__["_attribution_cache"] = cached
         return cached
+
+    @property
+    def hidden_layer_sizes_(self):
+        """Hidden layer widths of the network now (``"auto"`` resolved, pruning applied)."""
+        check_is_fitted(self, "module_")
+        return tuple(self.module_.widths[1:-1])
 
     @property
     def grid_size_(self):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
@@ -9,6 +10,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import BaseKAN
 
 __all__ = ["KANClassifier"]
+
+# Training rows per feature from which "auto" gives a hidden layer.
+_ROWS_PER_FEATURE = 100
 
 
 class KANClassifier(ClassifierMixin, BaseKAN):
@@ -21,13 +25,15 @@ class KANClassifier(ClassifierMixin, BaseKAN):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=()
-        Widths of the hidden layers. The default ``()`` is a single KAN layer inputs
-        -> class scores: every class score is a sum of one learned curve per feature
-        (accurate and directly readable on tabular data such as Iris); add hidden
-        layers to model interactions between features.
-    grid_size : int, default=5
-        Number of grid intervals ``G`` of every spline.
+    hidden_layer_sizes : "auto" or array-like of int, default="auto"
+        Widths of the hidden layers. ``()`` is a single KAN layer inputs -> class
+        scores: every class score is a sum of one learned curve per feature
+        (accurate and directly readable on tabular data such as Iris); hidden layers
+        model interactions between features. ``"auto"``: ``()`` below 100 training
+        rows per feature, where hidden curves fit the noise, else one hidden layer
+        of ``min(2 * n_features + 1, 16)`` nodes.
+    grid_size : "auto" or int, default="auto"
+        Number of grid intervals ``G`` of every spline; ``"auto"`` is 5.
     spline_order : int, default=3
         B-spline order ``k`` (3: cubic).
     grid_eps : float, default=0.02
@@ -108,8 +114,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
 
     def __init__(
         self,
-        hidden_layer_sizes=(),
-        grid_size=5,
+        hidden_layer_sizes="auto",
+        grid_size="auto",
         spline_order=3,
         grid_eps=0.02,
         lamb=0.0,
@@ -188,6 +194,11 @@ class KANClassifier(ClassifierMixin, BaseKAN):
             )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def _auto_capacity(self, n_samples, n_features):
+        if n_samples >= _ROWS_PER_FEATURE * n_features:
+            return (min(2 * n_features + 1, 16),), 5
+        return (), 5
+
     def _prepare_targets(self, y, sample_weight, reset, classes=None):
         check_classification_targets(y)
         if reset:
@@ -253,8 +264,9 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         """Class probabilities, shape (n_samples, n_classes)."""
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            positive = 1.0 / (1.0 + np.exp(-scores))
-            return np.column_stack([1.0 - positive, positive])
+            # expit of both signs: 1 - expit(s) would round to 0 for a confident s > 37,
+            # and its log to -inf where predict_log_proba is finite.
+            return np.column_stack([expit(-scores), expit(scores)])
         shifted = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         return exp / exp.sum(axis=1, keepdims=True)

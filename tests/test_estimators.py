@@ -327,3 +327,25 @@ def test_attribution_rows_cover_sorted_data():
     scaled = reg._scale_inputs(X)
     np.testing.assert_allclose(rows.min(0), scaled.min(0), atol=1e-6)
     np.testing.assert_allclose(rows.max(0), scaled.max(0), atol=1e-6)
+
+
+def test_auto_capacity_follows_rows_per_feature():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 5))
+    y = X[:, 0] * X[:, 1] + X[:, 2]
+    labels = (y > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small = KANRegressor(max_iter=3, random_state=0).fit(X[:300], y[:300])  # 60 rows per feature
+        large = KANRegressor(max_iter=3, random_state=0).fit(X, y)  # 200 rows per feature
+        chunked = KANRegressor(random_state=0).partial_fit(X[:300], y[:300])  # total size unknown
+        explicit = KANRegressor(hidden_layer_sizes=(2,), grid_size=4, max_iter=3).fit(X[:300], y[:300])
+        classifier_small = KANClassifier(max_iter=3, random_state=0).fit(X[:300], labels[:300])
+        classifier_large = KANClassifier(max_iter=3, random_state=0).fit(X, labels)
+    assert (small.hidden_layer_sizes_, small.grid_size_) == ((), 3)
+    assert (large.hidden_layer_sizes_, large.grid_size_) == ((6,), 10)
+    assert (chunked.hidden_layer_sizes_, chunked.grid_size_) == ((6,), 10)
+    assert (explicit.hidden_layer_sizes_, explicit.grid_size_) == ((2,), 4)
+    assert (classifier_small.hidden_layer_sizes_, classifier_small.grid_size_) == ((), 5)
+    assert (classifier_large.hidden_layer_sizes_, classifier_large.grid_size_) == ((11,), 5)
+    assert large.get_params()["hidden_layer_sizes"] == "auto"

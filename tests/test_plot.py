@@ -44,7 +44,7 @@ def test_plot_names_symbolic_edges_and_accepts_an_axes():
     assert reg.plot(ax=ax, input_names=["a", "b"], output_names=["y"]) is ax
     titles = sorted(inset.get_title() for inset in ax.child_axes)
     assert titles == sorted(r["function"] for r in reg.symbolic_fits_)
-    clf = KANClassifier(random_state=0, max_iter=20).fit(clf_X, clf_y)
+    clf = KANClassifier(hidden_layer_sizes=(), random_state=0, max_iter=20).fit(clf_X, clf_y)
     figures_before = len(plt.get_fignums())
     clf_ax = clf.plot()
     assert isinstance(clf_ax, matplotlib.axes.Axes) and clf_ax is not ax

@@ -24,7 +24,7 @@ def test_scaling_is_mean_and_std_when_no_cell_is_extreme():
     np.testing.assert_allclose(scaled.max(0), scaler.high)
 
 
-@pytest.mark.parametrize("n_samples", [60, 2000])
+@pytest.mark.parametrize("n_samples", [200, 2000])
 def test_one_extreme_cell_neither_wrecks_training_nor_passes_silently(n_samples):
     X, y = make_friedman1(n_samples=n_samples + 1000, noise=0.1, random_state=0)
     X_train, y_train, X_test, y_test = X[:n_samples], y[:n_samples], X[n_samples:], y[n_samples:]
