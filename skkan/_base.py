@@ -391,7 +391,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 "Training diverged (the loss became non-finite); try a smaller learning_rate_init "
                 "or scaling extreme inputs."
             )
-        progress.update(self.n_iter_ + 1 if not first else 1, loss)
+        progress.update(passes + 1, loss)
         progress.close()
         module.eval()
         return {

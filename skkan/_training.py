@@ -37,6 +37,11 @@ def chunk_rows_for(module, dtype):
     return max(1024, int(_CHUNK_BYTES // (per_row * itemsize)))
 
 
+def _evenly_spaced(n, k):
+    """At most ``k`` evenly spaced indices into ``n`` rows (all of them if ``n <= k``)."""
+    return torch.as_tensor(np.unique(np.linspace(0, n - 1, k).astype(np.int64)))
+
+
 class TrainingData:
     """Training rows kept as given (no scaled copy); batches are scaled as they are drawn.
 
@@ -96,9 +101,7 @@ class TrainingData:
 
     def spread_positions(self, n):
         """``n`` evenly spaced positions (all if there are fewer rows): an unbiased subset of sorted data."""
-        if len(self) <= n:
-            return None
-        return torch.as_tensor(np.unique(np.linspace(0, len(self) - 1, n).astype(np.int64)))
+        return None if len(self) <= n else _evenly_spaced(len(self), n)
 
     def random_positions(self, n, generator):
         """``n`` random positions (all if there are fewer rows), in order."""
@@ -172,8 +175,7 @@ class Trainer:
             # The penalty is a statistic of the activations (their spreads): on a
             # bounded, evenly spaced subset it stays within the memory budget.
             chosen = positions if positions is not None else torch.arange(len(data))
-            spaced = np.unique(np.linspace(0, len(chosen) - 1, self.chunk_rows).astype(np.int64))
-            x, _, w = data.batch(chosen[torch.as_tensor(spaced)])
+            x, _, w = data.batch(chosen[_evenly_spaced(len(chosen), self.chunk_rows)])
             penalty = self.penalty(module, x, w)
             if backward:
                 penalty.backward()
