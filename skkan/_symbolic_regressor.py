@@ -26,7 +26,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     to polynomials), on ``y`` and, when ``y`` keeps one sign, on ``log|y|`` (which
     turns products and powers into sums) and on ``y**2``, ``1/y`` and ``1/y**2``
     (which turn Euclidean norms, reciprocals of sums and relativistic factors into
-    sums). Each network is pruned, every edge snapped
+    sums). A least-squares screen of additive splines, milliseconds per candidate,
+    adds additive networks on the candidates it finds additive: on ``sin(y)`` when
+    ``|y| < pi/2`` (read back with ``asin``) and after a change of variables that
+    merges two positive inputs into their product or ratio (``k*d`` in
+    ``cos(k*d)``, ``theta/sigma`` in a Gaussian). Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off
     it is simplified against the data: polynomial parts expanded, constants refitted
     after every change, negligible terms dropped, and constants close to small
@@ -56,8 +60,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         Random restarts of the hidden-layer networks (per target transform).
     transforms : {"auto", "none"}, default="auto"
         "auto" also fits ``log(s * y)`` and the powers ``(s * y)**2``, ``(s * y)**-1``,
-        ``(s * y)**-2`` when ``y`` keeps one sign ``s`` (each read back exactly), and
-        ``y`` divided by a monomial of positive inputs it is proportional to.
+        ``(s * y)**-2`` when ``y`` keeps one sign ``s`` (each read back exactly),
+        ``y`` divided by a monomial of positive inputs it is proportional to, and
+        the screened ``sin(y)`` targets and changes of variables; "none" fits ``y``
+        on the raw inputs only.
     library : None, sequence or dict, default=None
         Candidate functions (see :meth:`KANRegressor.auto_symbolic`); None is every
         function of :data:`skkan.symbolic.LIBRARY`.

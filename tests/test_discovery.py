@@ -13,11 +13,15 @@ from skkan._discovery import (
     TrialSpec,
     _power_root,
     monomial_prefactor,
+    network_target,
     pareto_table,
     plan_trials,
+    read_back,
+    screened_trials,
     select_best,
 )
-from skkan._simplify import LOSS_FLOOR, expand_exactly
+from skkan._screen import apply_substitution
+from skkan._simplify import LOSS_FLOOR, evaluate, expand_exactly
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
 SPEC = TrialSpec(1, "identity", (), None, 0)
@@ -95,6 +99,55 @@ def test_reciprocal_of_a_sum_of_reciprocals_is_found_exactly(random_state):
     model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
     assert sympy.simplify(model.get_formula() - 1 / (1 / X0 + 2 / X1)) == 0, model.get_formula()
     assert model.equations_["trial"][model.best_index_].startswith("y^-1 ~ KAN[]")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TrialSpec(1, "identity", (), None, 0, substitution=((0, 1, -1),)),
+        TrialSpec(1, "log", (), None, 0, substitution=((1, 2, 1),)),
+        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=-1, substitution=((2, 0, -1),), outer="sin"),
+        TrialSpec(1, "identity", (), None, 0, power=-2, outer="sin"),
+    ],
+    ids=lambda spec: spec.describe(),
+)
+def test_read_back_undoes_the_network_target_exactly(spec):
+    # Whatever the network fits on the changed inputs, the formula read back is y.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(200, 3))
+    # Values near 4: their reciprocal powers stay in (-1, 1), where asin reads them back.
+    network = 3 + (X0 + 2 * sympy.cos(X1)) / 10 + sympy.exp(X2 / 7)
+    sign = -1 if spec.outer == "sin" else 1
+    fitted = evaluate(network, [X0, X1, X2], apply_substitution(X, spec.substitution))
+    # Build y from the network's values by inverting the transform by hand.
+    base = fitted
+    if spec.power != 1:
+        base = sign * base ** (1.0 / spec.power)
+    if spec.transform == "log":
+        base = sign * np.exp(base)
+    elif spec.transform == "monomial":
+        base = base * X[:, 0]
+    y = np.arcsin(base) if spec.outer == "sin" else base
+    np.testing.assert_allclose(network_target(spec, X, y), fitted, rtol=1e-10)
+    formula = read_back(network, spec, [X0, X1, X2], sign)
+    np.testing.assert_allclose(evaluate(formula, [X0, X1, X2], X), y, rtol=1e-10)
+
+
+def test_screen_proposes_the_change_of_variables_and_the_sine_target():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(1000, 3))
+    # 1/y = 1/x0 + x2/x1: additive once x2 -> x2/x1.
+    y = 1 / (1 / X[:, 0] + X[:, 2] / X[:, 1])
+    best = screened_trials(X, y, monomial_prefactor(X, y), seed=0)[0]
+    assert (best.power, best.substitution, best.outer) == (-1, ((2, 1, -1),), "")
+    # sin(y) = x0 * sin(x1) with x0 in (0, 1): the quotient by x0 is sin(x1).
+    X = np.column_stack([rng.uniform(0.05, 1, 1000), rng.uniform(1, 5, 1000)])
+    y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
+    best = screened_trials(X, y, monomial_prefactor(X, y), seed=0)[0]
+    assert (best.outer, best.transform, best.monomial, best.substitution) == ("sin", "monomial", ((0, 1.0),), ())
+    # An additive y leaves nothing for the screen to add.
+    y = X[:, 0] ** 2 + np.sin(X[:, 1])
+    assert screened_trials(X, y, monomial_prefactor(X, y), seed=0) == []
 
 
 def test_pareto_table_keeps_what_beats_every_simpler_formula():

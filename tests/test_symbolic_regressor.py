@@ -191,3 +191,23 @@ def test_verbose_shows_a_bar_over_trials_where_it_renders(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert not any(line.startswith("[discovery] stage") for line in captured.out.splitlines())
     assert f"{len(model.trials_)}/" in captured.err and "trial" in captured.err
+
+
+@pytest.mark.parametrize("random_state", range(2))
+def test_cosine_of_a_product_is_found_exactly(random_state):
+    # 2*U*(1 - cos(k*d)): the screen merges k*d into one input of an additive KAN.
+    rng = np.random.default_rng(random_state)
+    X = rng.uniform(1, 5, size=(1000, 3))
+    y = 2 * X[:, 0] * (1 - np.cos(X[:, 1] * X[:, 2]))
+    formula = KANSymbolicRegressor(random_state=random_state).fit(X, y).get_formula()
+    assert sympy.simplify(formula - 2 * X0 * (1 - sympy.cos(X1 * X2))) == 0, formula
+
+
+@pytest.mark.parametrize("random_state", range(2))
+def test_arcsine_law_is_found_exactly(random_state):
+    # Snell's law, asin(n*sin(theta)): additive on sin(y) / n, read back with asin.
+    rng = np.random.default_rng(random_state)
+    X = np.column_stack([rng.uniform(0, 1, 1000), rng.uniform(1, 5, 1000)])
+    y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
+    formula = KANSymbolicRegressor(random_state=random_state).fit(X, y).get_formula()
+    assert formula == sympy.asin(X0 * sympy.sin(X1)), formula

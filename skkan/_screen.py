@@ -1,0 +1,95 @@
+"""A cheap screen for additive structure (private; used by formula discovery).
+
+An additive KAN (one layer, ``sum_i f_i(x_i)``) snaps reliably; a hidden layer much
+less so. Many laws become additive once the target is transformed (``log y``,
+``1/y``, ``sin y``) and, often, once two inputs are merged into one by a change of
+variables ``x_i -> x_i * x_j**e``: ``theta/sigma`` in a Gaussian, ``k*d`` in
+``cos(k*d)``, ``n/d2`` in ``1/(1/d1 + n/d2)``. Training and snapping a KAN for every
+such candidate would cost seconds each; a least-squares fit of an additive cubic
+spline costs milliseconds. :func:`additive_residuals` scores every candidate target
+under every change of variables by the relative residual of that fit, so that
+discovery trains KANs only on the candidates that look additive.
+"""
+
+import numpy as np
+
+__all__ = ["additive_residuals", "apply_substitution", "substitutions"]
+
+# Interior knots of the screening spline per input, half at quantiles (where the data
+# are) and half evenly spaced (where a product such as k*d spreads thin but still
+# oscillates): a cosine over four periods of a skewed k*d fits to a relative residual
+# near 1e-5, and every fit stays in milliseconds.
+SPLINE_KNOTS = 32
+
+
+def spline_basis(x, n_knots=SPLINE_KNOTS):
+    """Cubic truncated-power spline basis of one column, on quantile and even knots.
+
+    The constant is left out (one shared intercept serves every input).
+    """
+    low, high = float(np.min(x)), float(np.max(x))
+    t = (x - low) / (high - low) if high > low else np.zeros_like(x)
+    levels = np.linspace(0.0, 1.0, n_knots // 2 + 2)[1:-1]
+    knots = np.concatenate([np.quantile(t, levels), levels])
+    return np.column_stack([t, t**2, t**3] + [np.clip(t - knot, 0.0, None) ** 3 for knot in knots])
+
+
+def substitutions(X):
+    """Changes of variables ``((i, j, e),)``: column ``i`` becomes ``x_i * x_j**e``.
+
+    Only strictly positive columns take part (a product or ratio of them stays
+    finite and one-signed), with ``e`` in ``(1, -1)``; the empty change ``()`` comes
+    first.
+    """
+    positive = np.flatnonzero(np.all(X > 0, axis=0))
+    changes = [()]
+    for i in positive:
+        for j in positive:
+            if i != j:
+                changes.extend([((int(i), int(j), 1),), ((int(i), int(j), -1),)])
+    return changes
+
+
+def apply_substitution(X, substitution):
+    """``X`` with the change of variables applied (a copy when there is one)."""
+    if not substitution:
+        return X
+    X = np.array(X, dtype=np.float64, copy=True)
+    for i, j, exponent in substitution:
+        X[:, i] = X[:, i] * X[:, j] ** float(exponent)
+    return X
+
+
+def additive_residuals(X, targets, changes):
+    """Relative residual of the best additive spline fit, per change and target.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    targets : ndarray of shape (n_samples, n_targets)
+        Finite candidate targets (transforms of ``y``), one per column.
+    changes : list of tuple
+        Changes of variables, as :func:`substitutions` returns them.
+
+    Returns
+    -------
+    ndarray of shape (len(changes), n_targets)
+        ``mean(residual**2) / var(target)``: about ``1e-30`` for a target that is
+        exactly additive in polynomial pieces, ``1e-12`` to ``1e-3`` for additive
+        smooth functions, ``1e-2`` and more when the inputs interact.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    variance = np.var(targets, axis=0)
+    variance = np.where(variance > 0, variance, 1.0)
+    raw_bases = [spline_basis(X[:, k]) for k in range(X.shape[1])]
+    intercept = np.ones((len(X), 1))
+    residuals = np.empty((len(changes), targets.shape[1]))
+    for row, change in enumerate(changes):
+        bases = list(raw_bases)
+        for i, j, exponent in change:
+            bases[i] = spline_basis(X[:, i] * X[:, j] ** float(exponent))
+        design = np.hstack(bases + [intercept])
+        # All targets share the design: one least-squares solve for every column.
+        coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]
+        residuals[row] = np.mean((targets - design @ coefficients) ** 2, axis=0) / variance
+    return residuals
