@@ -233,7 +233,7 @@ def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, rando
 
 # The screen (skkan._screen) proposes an additive trial on a change of variables or on
 # sin(y) when the additive spline fit of that target is at most SCREEN_RESIDUAL
-# (relative; a cosine over four periods reaches 1e-3 with the screen's knots) and at
+# (relative; a cosine over four periods of a skewed k*d reaches about 1e-5) and at
 # most SCREEN_GAIN times the best fit of the targets stage 1 tries anyway.
 SCREEN_RESIDUAL = 1e-2
 SCREEN_GAIN = 1e-2
@@ -248,6 +248,11 @@ SCREEN_FLOOR = 1e-14
 # merged input such as k*d is skewed and its curve may oscillate (cos(k*d), k*d up to
 # 25, snaps for 6 of 6 seeds this way against 4 of 6 on a coarse quantile grid).
 SCREEN_GRID_SIZE = 10
+# Rows the screen fits (evenly spread over the training rows), and the most changes of
+# variables it tries: 6 positive inputs give 60 and cost about a second; beyond that
+# only sin(y) is screened, since the cost grows with the fourth power of the inputs.
+SCREEN_ROWS = 1000
+SCREEN_MAX_CHANGES = 60
 
 
 def screened_trials(X, y, monomial, seed):
@@ -255,11 +260,16 @@ def screened_trials(X, y, monomial, seed):
 
     Candidates are the targets of stages 1 and 2 and, when ``|y| < pi/2``, the same
     targets of ``sin(y)`` (read back with ``asin``: ``asin(n*sin(theta))``), each
-    under every change of variables of :func:`skkan._screen.substitutions`. Returns
-    at most :data:`SCREEN_TRIALS` specs (stage 1, no hidden layer), best first; none
-    when nothing beats stage 1's own targets clearly.
+    under every change of variables of :func:`skkan._screen.substitutions` (none
+    beyond :data:`SCREEN_MAX_CHANGES`). Returns at most :data:`SCREEN_TRIALS` specs
+    (stage 1, no hidden layer), best first; none when nothing beats stage 1's own
+    targets clearly.
     """
     from ._screen import additive_residuals, substitutions
+
+    if len(y) > SCREEN_ROWS:
+        rows = np.linspace(0, len(y) - 1, SCREEN_ROWS).round().astype(int)
+        X, y = X[rows], y[rows]
 
     outers = [""] + (["sin"] if np.max(np.abs(y)) < np.pi / 2 else [])
     targets, specs = [], []
@@ -281,6 +291,8 @@ def screened_trials(X, y, monomial, seed):
     if not specs:
         return []
     changes = substitutions(X)
+    if len(changes) - 1 > SCREEN_MAX_CHANGES:
+        changes = [()]
     residuals = np.maximum(additive_residuals(X, np.column_stack(targets), changes), SCREEN_FLOOR)
     # What stage 1 tries anyway: y itself (its log, its monomial quotient), no change.
     covered = [k for k, spec in enumerate(specs) if spec.outer == "" and spec.power == 1]

@@ -150,6 +150,28 @@ def test_screen_proposes_the_change_of_variables_and_the_sine_target():
     assert screened_trials(X, y, monomial_prefactor(X, y), seed=0) == []
 
 
+def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
+    import skkan._screen
+
+    seen = []
+    original = skkan._screen.additive_residuals
+
+    def spy(X, targets, changes):
+        seen.append((X.shape[0], len(changes)))
+        return original(X, targets, changes)
+
+    monkeypatch.setattr(skkan._screen, "additive_residuals", spy)
+    rng = np.random.default_rng(0)
+    y_of = lambda X: X[:, 0] * np.exp(X[:, 1] / 5) + X[:, 2]  # noqa: E731
+    X = rng.uniform(1, 5, size=(3000, 4))
+    screened_trials(X, y_of(X), (), seed=0)
+    # 4 positive inputs: every ordered pair, both exponents; rows capped.
+    assert seen[-1] == (1000, 1 + 4 * 3 * 2)
+    X = rng.uniform(1, 5, size=(500, 8))
+    screened_trials(X, y_of(X), (), seed=0)
+    assert seen[-1] == (500, 1)
+
+
 def test_pareto_table_keeps_what_beats_every_simpler_formula():
     pool = [
         _candidate(sympy.Float(2.0), 1.0),
