@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import functools
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -75,7 +76,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         "lamb_coef": [Interval(Real, 0, None, closed="left")],
         "lamb_coefdiff": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"adam", "lbfgs"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -276,8 +277,18 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             n_iter_no_change=self.n_iter_no_change,
         )
 
-    def _new_optimizer(self, module):
-        return make_optimizer(self.solver, module.parameters(), self.learning_rate_init, lr_drops=_LR_DROPS)
+    def _learning_rate(self, n_samples):
+        """Adam's initial step size for ``n_samples`` training rows, "auto" resolved."""
+        if isinstance(self.learning_rate_init, str):
+            return self._auto_learning_rate(n_samples)
+        return float(self.learning_rate_init)
+
+    def _auto_learning_rate(self, n_samples):
+        """The step size that ``learning_rate_init="auto"`` gives (subclasses refine it)."""
+        return _AUTO_LEARNING_RATE
+
+    def _new_optimizer(self, module, learning_rate):
+        return make_optimizer(self.solver, module.parameters(), learning_rate, lr_drops=_LR_DROPS)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         """``fit`` (``incremental=False``) and ``partial_fit`` (one pass, ``incremental=True``)."""
@@ -325,15 +336,17 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             data, validation = data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
 
         trainer = self._trainer(module, self._batch_size(len(data)))
+        # partial_fit sees chunks of data of unknown total size: the step of large data.
+        learning_rate = self._learning_rate(np.inf if incremental else len(data))
         progress = Progress(1 if incremental else self.max_iter, self.verbose, description=type(self).__name__)
         with _thread_limits(self._thread_limit(min(len(data), trainer.batch_size, 4096), module)):
             if incremental:
                 passes = self.n_iter_ if fitted else 0
-                result = self._partial_pass(trainer, module, data, generator, passes, progress=progress)
+                result = self._partial_pass(trainer, module, data, generator, passes, learning_rate, progress=progress)
             else:
                 result = trainer.run(
                     module,
-                    self._new_optimizer,
+                    functools.partial(self._new_optimizer, learning_rate=learning_rate),
                     data,
                     max_epochs=self.max_iter,
                     generator=generator,
@@ -372,7 +385,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _partial_pass(self, trainer, module, data, generator, passes, progress):
+    def _partial_pass(self, trainer, module, data, generator, passes, learning_rate, progress):
         """One pass of ``partial_fit`` after ``passes`` earlier ones, the optimizer resumed.
 
         The grids follow ``fit``'s warm-up: they are re-fitted to the chunk of the
@@ -381,7 +394,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         first = passes == 0
         if passes in _PARTIAL_GRID_UPDATES:
             trainer.update_grids(module, data, generator)
-        optimizer = self._new_optimizer(module)
+        optimizer = self._new_optimizer(module, learning_rate)
         state = getattr(self, "_optimizer_state", None)
         if not first and state is not None and hasattr(optimizer, "load_state"):
             optimizer.load_state(state)
@@ -419,8 +432,12 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "lbfgs":
             return n_samples
         if self.batch_size == "auto":
-            return min(n_samples, max(_AUTO_BATCH, min(_AUTO_BATCH_MAX, n_samples // 128)))
+            return self._auto_batch_size(n_samples)
         return min(self.batch_size, n_samples)
+
+    def _auto_batch_size(self, n_samples):
+        """Rows per Adam step that ``batch_size="auto"`` gives (subclasses refine it)."""
+        return min(n_samples, max(_AUTO_BATCH, min(_AUTO_BATCH_MAX, n_samples // 128)))
 
     def _objective(self, module, x, target, weight):
         if not self.lamb:
@@ -1102,6 +1119,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
 
 
 _AUTO_BATCH = 2048
+
+# Adam's step size of learning_rate_init="auto" where a subclass does not refine it.
+_AUTO_LEARNING_RATE = 0.03
 
 # Passes of partial_fit after which the grids are re-fitted to the chunk (fit's epochs).
 _PARTIAL_GRID_UPDATES = frozenset({0, 1, 3, 7, 15, 31})

@@ -46,9 +46,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
         lamb_entropy * entropy + lamb_coef * mean|c| + lamb_coefdiff * mean|diff c|)``.
     solver : {"adam", "lbfgs"}, default="adam"
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
-    learning_rate_init : float, default=0.03
+    learning_rate_init : float or "auto", default=0.03
         Adam's initial step size (ignored by L-BFGS); divided by 5 at the first
-        plateau, and training stops at the second.
+        plateau, and training stops at the second. ``"auto"`` is 0.03.
     max_iter : int, default=200
         Maximum number of epochs (Adam) or iterations (L-BFGS).
     batch_size : int or "auto", default="auto"

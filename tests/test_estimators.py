@@ -341,11 +341,18 @@ def test_auto_capacity_follows_rows_per_feature():
         chunked = KANRegressor(random_state=0).partial_fit(X[:300], y[:300])  # total size unknown
         explicit = KANRegressor(hidden_layer_sizes=(2,), grid_size=4, max_iter=3).fit(X[:300], y[:300])
         classifier_small = KANClassifier(max_iter=3, random_state=0).fit(X[:300], labels[:300])
-        classifier_large = KANClassifier(max_iter=3, random_state=0).fit(X, labels)
+        classifier_wide = KANClassifier(max_iter=3, random_state=0).fit(X[:300, :2], labels[:300])  # 150 per feature
+        classifier_large = KANClassifier(max_iter=3, random_state=0).fit(X, labels)  # from 500 rows
     assert (small.hidden_layer_sizes_, small.grid_size_) == ((), 3)
     assert (large.hidden_layer_sizes_, large.grid_size_) == ((6,), 10)
     assert (chunked.hidden_layer_sizes_, chunked.grid_size_) == ((6,), 10)
     assert (explicit.hidden_layer_sizes_, explicit.grid_size_) == ((2,), 4)
     assert (classifier_small.hidden_layer_sizes_, classifier_small.grid_size_) == ((), 5)
-    assert (classifier_large.hidden_layer_sizes_, classifier_large.grid_size_) == ((11,), 5)
+    assert (classifier_wide.hidden_layer_sizes_, classifier_wide.grid_size_) == ((5,), 5)
+    assert (classifier_large.hidden_layer_sizes_, classifier_large.grid_size_) == ((32,), 4)
     assert large.get_params()["hidden_layer_sizes"] == "auto"
+    # From 500 rows the classifier takes minibatch steps of 0.02; below, full-batch steps of 0.05.
+    assert (classifier_large._auto_batch_size(1000), classifier_large._learning_rate(1000)) == (128, 0.02)
+    assert (classifier_large._auto_batch_size(32000), classifier_large._auto_batch_size(10**7)) == (2000, 8192)
+    assert (classifier_small._auto_batch_size(300), classifier_small._learning_rate(300)) == (300, 0.05)
+    assert KANClassifier(learning_rate_init=0.1)._learning_rate(1000) == 0.1
