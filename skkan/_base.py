@@ -336,8 +336,9 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             data, validation = data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
 
         trainer = self._trainer(module, self._batch_size(len(data)))
-        # partial_fit sees chunks of data of unknown total size: the step of large data.
-        learning_rate = self._learning_rate(np.inf if incremental else len(data))
+        # As for the capacity: partial_fit sees chunks of data of unknown total size
+        # and takes the step of large data.
+        learning_rate = self._learning_rate(np.inf if incremental else X.shape[0])
         progress = Progress(1 if incremental else self.max_iter, self.verbose, description=type(self).__name__)
         with _thread_limits(self._thread_limit(min(len(data), trainer.batch_size, 4096), module)):
             if incremental:
