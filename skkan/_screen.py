@@ -86,8 +86,9 @@ def additive_residuals(X, targets, changes):
     residuals = np.empty((len(changes), targets.shape[1]))
     for row, change in enumerate(changes):
         bases = list(raw_bases)
-        for i, j, exponent in change:
-            bases[i] = spline_basis(X[:, i] * X[:, j] ** float(exponent))
+        changed = apply_substitution(X, change)
+        for i, _, _ in change:
+            bases[i] = spline_basis(changed[:, i])
         design = np.hstack(bases + [intercept])
         # All targets share the design: one least-squares solve for every column.
         coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]
