@@ -39,7 +39,7 @@ estimators' ``auto_symbolic`` call it.
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -187,6 +187,13 @@ def _monomial_values(X, monomial):
     return values
 
 
+def _power_targets(monomial):
+    """``(transform, power)`` of the powers of a one-signed ``y`` and of ``y / monomial``
+    (the quotient by a monomial of positive inputs keeps the sign too)."""
+    bases = ["identity"] + (["monomial"] if monomial else [])
+    return [(base, power) for base in bases for power in POWERS]
+
+
 def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, random_state, monomial=()):
     """The trials of every stage, in order.
 
@@ -202,11 +209,7 @@ def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, rando
     targets = ([("log", 1)] if use_log else []) + [("identity", 1)]
     if auto and sign == 0 and monomial:
         targets.insert(0, ("monomial", 1))
-    powers = []
-    if auto and sign != 0:
-        # The power of a quotient by a monomial of positive inputs keeps one sign too.
-        bases = ["identity"] + (["monomial"] if monomial else [])
-        powers = [(base, power) for base in bases for power in POWERS]
+    powers = _power_targets(monomial) if auto and sign != 0 else []
     width = hidden_width if hidden_width != "auto" else int(min(2 * n_features + 1, 5))
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_restarts + 2)
     first = list(targets)
@@ -279,8 +282,7 @@ def screened_trials(X, y, monomial, seed):
         outer_monomial = monomial if outer == "" else monomial_prefactor(X, base)
         options = [("identity", 1)] + ([("log", 1)] if sign else []) + ([("monomial", 1)] if outer_monomial else [])
         if sign:
-            bases = ["identity"] + (["monomial"] if outer_monomial else [])
-            options += [(transform, power) for transform in bases for power in POWERS]
+            options += _power_targets(outer_monomial)
         for transform, power in options:
             spec = TrialSpec(1, transform, (), None, int(seed), outer_monomial if transform == "monomial" else (), power,
                              outer=outer)
@@ -306,13 +308,10 @@ def screened_trials(X, y, monomial, seed):
             if residual <= SCREEN_RESIDUAL and residual <= SCREEN_GAIN * reference:
                 ranked.append((residual * SCREEN_CHANGE_COST ** len(change), row, k))
     ranked.sort()
-    chosen = []
-    for _, row, k in ranked[:SCREEN_TRIALS]:
-        spec = specs[k]
-        chosen.append(TrialSpec(spec.stage, spec.transform, (), None, spec.seed, spec.monomial, spec.power,
-                                substitution=changes[row], outer=spec.outer, grid_size=SCREEN_GRID_SIZE,
-                                uniform_grid=True))
-    return chosen
+    return [
+        replace(specs[k], substitution=changes[row], grid_size=SCREEN_GRID_SIZE, uniform_grid=True)
+        for _, row, k in ranked[:SCREEN_TRIALS]
+    ]
 
 
 def _power_root(formula, power, sign):
