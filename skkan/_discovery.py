@@ -17,7 +17,8 @@ data (:func:`skkan._simplify.simplify_formula`). Trials run in stages, cheapest 
    the additive models that a least-squares screen of additive splines
    (:mod:`skkan._screen`) finds promising among every target above and below, of
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
-   ``x_i -> x_i * x_j**(+-1)`` of positive inputs (:func:`screened_trials`);
+   that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
+   ``x_i - x_j``) or two pairs of them (:func:`screened_trials`);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart;
 4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
@@ -44,6 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._progress import Progress
+from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
 from ._simplify import LOSS_FLOOR, float_count, simplify_formula
 
 __all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
@@ -76,8 +78,9 @@ class TrialSpec:
     # Power of the (one-signed) target: the network fits (s * y)**power, or
     # (s * y / monomial)**power, and the formula is read back with the root.
     power: int = 1
-    # Change of variables of the network's inputs, ((i, j, e),): column i becomes
-    # x_i * x_j**e (see skkan._screen); the formula is read back in the raw inputs.
+    # Change of variables of the network's inputs, ((i, j, op), ...): column i becomes
+    # x_i op x_j, op one of "*", "/", "-" (see skkan._screen); the formula is read
+    # back in the raw inputs.
     substitution: tuple = ()
     # "sin": the network fits transforms of sin(y) in place of y (for |y| < pi/2) and
     # the formula is read back as asin(...); "" for y itself.
@@ -99,9 +102,7 @@ class TrialSpec:
             target = f"({target})^{self.power}" if self.transform == "monomial" else f"{target}^{self.power}"
         if self.outer == "sin":
             target = target.replace("y", "sin(y)")
-        inputs = "".join(
-            f", x{i}->x{i}*x{j}" if exponent == 1 else f", x{i}->x{i}/x{j}" for i, j, exponent in self.substitution
-        )
+        inputs = "".join(f", x{i}->x{i}{op}x{j}" for i, j, op in self.substitution)
         return f"{target} ~ KAN{list(self.hidden)} ({library} library{inputs}, seed {self.seed})"
 
 
@@ -252,10 +253,11 @@ SCREEN_FLOOR = 1e-14
 # 25, snaps for 6 of 6 seeds this way against 4 of 6 on a coarse quantile grid).
 SCREEN_GRID_SIZE = 10
 # Rows the screen fits (evenly spread over the training rows), and the most changes of
-# variables it tries: 6 positive inputs give 60 and cost about a second; beyond that
-# only sin(y) is screened, since the cost grows with the fourth power of the inputs.
+# variables it tries: 4 positive inputs give 54 (with the pairs of merges), 6 give 75
+# single merges and cost about 1.5 s; beyond that only sin(y) is screened, since the
+# cost grows with the fourth power of the inputs.
 SCREEN_ROWS = 1000
-SCREEN_MAX_CHANGES = 60
+SCREEN_MAX_CHANGES = 80
 
 
 def screened_trials(X, y, monomial, seed):
@@ -268,8 +270,6 @@ def screened_trials(X, y, monomial, seed):
     (stage 1, no hidden layer), best first; none when nothing beats stage 1's own
     targets clearly.
     """
-    from ._screen import additive_residuals, substitutions
-
     if len(y) > SCREEN_ROWS:
         rows = np.linspace(0, len(y) - 1, SCREEN_ROWS).round().astype(int)
         X, y = X[rows], y[rows]
@@ -292,7 +292,7 @@ def screened_trials(X, y, monomial, seed):
                 specs.append(spec)
     if not specs:
         return []
-    changes = substitutions(X)
+    changes = substitutions(X, max_changes=SCREEN_MAX_CHANGES)
     if len(changes) - 1 > SCREEN_MAX_CHANGES:
         changes = [()]
     residuals = np.maximum(additive_residuals(X, np.column_stack(targets), changes), SCREEN_FLOOR)
@@ -359,10 +359,10 @@ def read_back(formula, spec, symbols, sign):
     import sympy
 
     # The network's symbols are x0, x1, ...: rename them to the caller's, with the
-    # change of variables written out (x_i -> x_i * x_j**e).
+    # change of variables written out (x_i -> x_i op x_j).
     inputs = list(symbols)
-    for i, j, exponent in spec.substitution:
-        inputs[i] = symbols[i] * symbols[j] ** exponent
+    for i, j, op in spec.substitution:
+        inputs[i] = merged_column(symbols[i], symbols[j], op)
     network_symbols = [sympy.Symbol(f"x{i}") for i in range(len(symbols))]
     formula = formula.xreplace(dict(zip(network_symbols, inputs)))
     if spec.power != 1:
@@ -385,7 +385,6 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     from sklearn.exceptions import ConvergenceWarning
 
     from ._regressor import KANRegressor
-    from ._screen import apply_substitution
 
     target = network_target(spec, X_fit, y_fit)
     if target is None:

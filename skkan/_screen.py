@@ -3,8 +3,10 @@
 An additive KAN (one layer, ``sum_i f_i(x_i)``) snaps reliably; a hidden layer much
 less so. Many laws become additive once the target is transformed (``log y``,
 ``1/y``, ``sin y``) and, often, once two inputs are merged into one by a change of
-variables ``x_i -> x_i * x_j**e``: ``theta/sigma`` in a Gaussian, ``k*d`` in
-``cos(k*d)``, ``n/d2`` in ``1/(1/d1 + n/d2)``. Training and snapping a KAN for every
+variables: a product or ratio ``x_i * x_j``, ``x_i / x_j`` (``theta/sigma`` in a
+Gaussian, ``k*d`` in ``cos(k*d)``, ``n/d2`` in ``1/(1/d1 + n/d2)``) or a difference
+``x_i - x_j`` (``theta1 - theta2``), or two such merges of four distinct inputs (the
+law of cosines over ``x1*x2`` is ``x1/x2 + x2/x1 - 2*cos(theta1 - theta2)``). Training and snapping a KAN for every
 such candidate would cost seconds each; a least-squares fit of an additive cubic
 spline costs milliseconds. :func:`additive_residuals` scores every candidate target
 under every change of variables by the relative residual of that fit, so that
@@ -13,7 +15,7 @@ discovery trains KANs only on the candidates that look additive.
 
 import numpy as np
 
-__all__ = ["additive_residuals", "apply_substitution", "substitutions"]
+__all__ = ["MERGES", "additive_residuals", "apply_substitution", "merged_column", "substitutions"]
 
 # Interior knots of the screening spline per input, half at quantiles (where the data
 # are) and half evenly spaced (where a product such as k*d spreads thin but still
@@ -34,19 +36,45 @@ def spline_basis(x, n_knots=SPLINE_KNOTS):
     return np.column_stack([t, t**2, t**3] + [np.clip(t - knot, 0.0, None) ** 3 for knot in knots])
 
 
-def substitutions(X):
-    """Changes of variables ``((i, j, e),)``: column ``i`` becomes ``x_i * x_j**e``.
+# A change of variables is a tuple of merges ``(i, j, op)``: column ``i`` becomes
+# ``x_i op x_j`` with op one of MERGES; the merges of one change use distinct columns,
+# so applying them in turn is applying them at once.
+MERGES = ("*", "/", "-")
 
-    Only strictly positive columns take part (a product or ratio of them stays
-    finite and one-signed), with ``e`` in ``(1, -1)``; the empty change ``()`` comes
-    first.
+
+def merged_column(left, right, op):
+    """``left op right`` for a merge ``op`` of :data:`MERGES` (arrays or sympy)."""
+    if op == "*":
+        return left * right
+    if op == "/":
+        return left / right
+    if op == "-":
+        return left - right
+    raise ValueError(f"Unknown merge {op!r}; expected one of {MERGES}.")
+
+
+def substitutions(X, max_changes=None):
+    """Changes of variables to screen, the empty change ``()`` first.
+
+    Single merges ``((i, j, op),)``: products and ratios of two strictly positive
+    columns (they stay finite and one-signed) and differences of any two columns
+    (one orientation: ``x_i - x_j`` with ``i < j``). Then, while the count stays
+    within ``max_changes`` (all of them when None), pairs of a product or ratio and a
+    difference on four distinct columns.
     """
-    positive = np.flatnonzero(np.all(X > 0, axis=0))
-    changes = [()]
-    for i in positive:
-        for j in positive:
-            if i != j:
-                changes.extend([((int(i), int(j), 1),), ((int(i), int(j), -1),)])
+    positive = [int(i) for i in np.flatnonzero(np.all(X > 0, axis=0))]
+    n_features = X.shape[1]
+    ratios = [(i, j, op) for i in positive for j in positive if i != j for op in ("*", "/")]
+    differences = [(i, j, "-") for i in range(n_features) for j in range(i + 1, n_features)]
+    changes = [()] + [(merge,) for merge in ratios + differences]
+    pairs = [
+        (ratio, difference)
+        for ratio in ratios
+        for difference in differences
+        if not {ratio[0], ratio[1]} & {difference[0], difference[1]}
+    ]
+    if max_changes is None or len(changes) - 1 + len(pairs) <= max_changes:
+        changes.extend(pairs)
     return changes
 
 
@@ -55,8 +83,8 @@ def apply_substitution(X, substitution):
     if not substitution:
         return X
     X = np.array(X, dtype=np.float64, copy=True)
-    for i, j, exponent in substitution:
-        X[:, i] = X[:, i] * X[:, j] ** float(exponent)
+    for i, j, op in substitution:
+        X[:, i] = merged_column(X[:, i], X[:, j], op)
     return X
 
 

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["LOSS_FLOOR", "complexity", "evaluate", "expand_exactly", "float_count", "simplify_formula"]
+__all__ = ["LOSS_FLOOR", "column_signs", "complexity", "evaluate", "expand_exactly", "float_count", "real_roots", "simplify_formula"]
 
 #: Relative MSE under which two formulas count as equally exact (float64 rounding of
 #: a correct law sits around 1e-30; a learned approximation rarely below 1e-9).
@@ -202,11 +202,16 @@ def _expand(expression):
     """Polynomial parts expanded; ``exp`` of sums split so ``exp(a log x)`` becomes ``x**a``."""
     import sympy
 
+    # The data are real: on symbols without assumptions, powsimp asks whether
+    # tanh(expanded polynomial) is real through polynomial gcds of its imaginary part,
+    # which took minutes and gigabytes on one network's formula (0.05 s on reals).
+    reals = {symbol: sympy.Dummy(symbol.name, real=True) for symbol in expression.free_symbols}
     try:
-        expanded = sympy.expand(expression, power_exp=True, log=False)
-        return sympy.powsimp(expanded, combine="exp", deep=True)
+        expanded = sympy.expand(expression.xreplace(reals), power_exp=True, log=False)
+        combined = sympy.powsimp(expanded, combine="exp", deep=True)
     except (TypeError, ValueError, RecursionError, sympy.PolynomialError):
         return expression
+    return combined.xreplace({dummy: symbol for symbol, dummy in reals.items()})
 
 
 class SimplifiedFormula:
@@ -298,7 +303,46 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         if alternative is not None:
             path.extend(_greedy(alternative, moves_context))
     path.extend(_greedy(original, moves_context))
-    return path
+    signs = column_signs(np.vstack([X_fit, X_val]))
+    return [
+        SimplifiedFormula(real_roots(step.expression, symbols, signs), step.train_loss, step.validation_loss)
+        for step in path
+    ]
+
+
+def column_signs(X):
+    """Per column: ``"positive"`` (all > 0), ``"nonnegative"`` (all >= 0) or ``"real"``."""
+    return ["positive" if np.all(column > 0) else "nonnegative" if np.all(column >= 0) else "real" for column in X.T]
+
+
+def real_roots(expression, symbols, signs):
+    """``expression`` with ``Abs`` around every root's argument not provably nonnegative.
+
+    A formula fitted on the data takes roots (``sqrt``, ``x**1.03``) of arguments that
+    are nonnegative on every row seen, often by a thin margin (``y**2`` fitted near
+    ``y = 0``), and may dip below zero on a new row. ``Abs`` changes nothing where the
+    argument is nonnegative, so the formula keeps its fit and stays real everywhere.
+    Where sympy proves the argument nonnegative, from ``signs`` (see
+    :func:`column_signs`) of the columns, the formula is left as it is.
+    """
+    import sympy
+
+    if not expression.has(sympy.Pow):
+        return expression
+    dummies = {symbol: sympy.Dummy(symbol.name, **{sign: True}) for symbol, sign in zip(symbols, signs)}
+
+    def visit(node):
+        if not node.args:
+            return node
+        args = tuple(visit(arg) for arg in node.args)
+        if args != node.args:
+            node = node.func(*args)
+        if node.is_Pow and node.exp.is_number and not node.exp.is_integer and not node.base.is_number:
+            if node.base.xreplace(dummies).is_nonnegative is not True:
+                return sympy.Pow(sympy.Abs(node.base), node.exp)
+        return node
+
+    return visit(expression)
 
 
 def _greedy(state, context):

@@ -68,6 +68,10 @@ def _torch_reciprocal_square(z):
     return 1.0 / (safe * safe)
 
 
+def _torch_reciprocal_sum(z):
+    return z + _torch_reciprocal(z)
+
+
 def _torch_sqrt(z):
     return torch.sqrt(z.clamp_min(_TINY))
 
@@ -116,6 +120,11 @@ def _numpy_reciprocal(z):
 
 def _numpy_reciprocal_square(z):
     return 1.0 / np.square(np.asarray(z, dtype=np.float64))
+
+
+def _numpy_reciprocal_sum(z):
+    z = np.asarray(z, dtype=np.float64)
+    return z + 1.0 / z
 
 
 def _numpy_gaussian(z):
@@ -307,6 +316,9 @@ LIBRARY = {
         _builtin("x^4", "x**4", _torch_fourth, _numpy_fourth, 4, parity="even", fit="scale_free", homogeneity=4),
         _builtin("1/x", "1/x", _torch_reciprocal, _numpy_reciprocal, 2, parity="odd", fit="scale_free", homogeneity=-1, domain=_domain_nonzero),
         _builtin("1/x^2", "x**(-2)", _torch_reciprocal_square, _numpy_reciprocal_square, 2, parity="even", fit="scale_free", homogeneity=-2, domain=_domain_nonzero),
+        # x + 1/x = 2*cosh(log x): how a ratio of like quantities enters a symmetric law
+        # (x1/x2 + x2/x1 in the law of cosines over x1*x2).
+        _builtin("x+1/x", "x + 1/x", _torch_reciprocal_sum, _numpy_reciprocal_sum, 3, parity="odd", domain=_domain_nonzero),
         _builtin("sqrt", "sqrt(x)", _torch_sqrt, np.sqrt, 2, fit="scale_free", homogeneity=0.5, domain=_domain_nonnegative),
         _builtin("exp", "exp(x)", _torch_exp, np.exp, 2, fit="shift_free"),
         _builtin("log", "log(x)", _torch_log, np.log, 2, fit="scale_free", homogeneity="log", domain=_domain_positive),

@@ -104,9 +104,10 @@ def test_reciprocal_of_a_sum_of_reciprocals_is_found_exactly(random_state):
 @pytest.mark.parametrize(
     "spec",
     [
-        TrialSpec(1, "identity", (), None, 0, substitution=((0, 1, -1),)),
-        TrialSpec(1, "log", (), None, 0, substitution=((1, 2, 1),)),
-        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=-1, substitution=((2, 0, -1),), outer="sin"),
+        TrialSpec(1, "identity", (), None, 0, substitution=((0, 1, "/"),)),
+        TrialSpec(1, "log", (), None, 0, substitution=((1, 2, "*"),)),
+        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=2, substitution=((2, 1, "-"),)),
+        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=-1, substitution=((2, 0, "/"),), outer="sin"),
         TrialSpec(1, "identity", (), None, 0, power=-2, outer="sin"),
     ],
     ids=lambda spec: spec.describe(),
@@ -139,7 +140,7 @@ def test_screen_proposes_the_change_of_variables_and_the_sine_target():
     # 1/y = 1/x0 + x2/x1: additive once x2 -> x2/x1.
     y = 1 / (1 / X[:, 0] + X[:, 2] / X[:, 1])
     best = screened_trials(X, y, monomial_prefactor(X, y), seed=0)[0]
-    assert (best.power, best.substitution, best.outer) == (-1, ((2, 1, -1),), "")
+    assert (best.power, best.substitution, best.outer) == (-1, ((2, 1, "/"),), "")
     # sin(y) = x0 * sin(x1) with x0 in (0, 1): the quotient by x0 is sin(x1).
     X = np.column_stack([rng.uniform(0.05, 1, 1000), rng.uniform(1, 5, 1000)])
     y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
@@ -151,22 +152,23 @@ def test_screen_proposes_the_change_of_variables_and_the_sine_target():
 
 
 def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
-    import skkan._screen
+    import skkan._discovery
 
     seen = []
-    original = skkan._screen.additive_residuals
+    original = skkan._discovery.additive_residuals
 
     def spy(X, targets, changes):
         seen.append((X.shape[0], len(changes)))
         return original(X, targets, changes)
 
-    monkeypatch.setattr(skkan._screen, "additive_residuals", spy)
+    monkeypatch.setattr(skkan._discovery, "additive_residuals", spy)
     rng = np.random.default_rng(0)
     y_of = lambda X: X[:, 0] * np.exp(X[:, 1] / 5) + X[:, 2]  # noqa: E731
     X = rng.uniform(1, 5, size=(3000, 4))
     screened_trials(X, y_of(X), (), seed=0)
-    # 4 positive inputs: every ordered pair, both exponents; rows capped.
-    assert seen[-1] == (1000, 1 + 4 * 3 * 2)
+    # 4 positive inputs: every ordered pair as product and ratio, every difference,
+    # and each product or ratio with the difference of the other two; rows capped.
+    assert seen[-1] == (1000, 1 + 4 * 3 * 2 + 6 + 4 * 3 * 2)
     X = rng.uniform(1, 5, size=(500, 8))
     screened_trials(X, y_of(X), (), seed=0)
     assert seen[-1] == (500, 1)

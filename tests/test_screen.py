@@ -6,15 +6,39 @@ import pytest
 from skkan._screen import additive_residuals, apply_substitution, substitutions
 
 
-def test_substitutions_merge_positive_columns_only():
+def test_substitutions_merge_positive_columns_and_subtract_any_two():
     X = np.column_stack([np.linspace(1, 2, 50), np.linspace(-1, 1, 50), np.linspace(2, 3, 50)])
     changes = substitutions(X)
     assert changes[0] == ()
-    assert set(changes[1:]) == {((0, 2, 1),), ((0, 2, -1),), ((2, 0, 1),), ((2, 0, -1),)}
-    merged = apply_substitution(X, ((0, 2, -1),))
+    # Products and ratios of the positive columns 0 and 2 only; differences of any
+    # two columns; no pair of merges (that needs four distinct columns).
+    assert set(changes[1:]) == {
+        ((0, 2, "*"),), ((0, 2, "/"),), ((2, 0, "*"),), ((2, 0, "/"),),
+        ((0, 1, "-"),), ((0, 2, "-"),), ((1, 2, "-"),),
+    }
+    merged = apply_substitution(X, ((0, 2, "/"),))
     np.testing.assert_allclose(merged[:, 0], X[:, 0] / X[:, 2])
     np.testing.assert_array_equal(merged[:, 1:], X[:, 1:])
+    merged = apply_substitution(X, ((1, 2, "-"),))
+    np.testing.assert_allclose(merged[:, 1], X[:, 1] - X[:, 2])
     assert apply_substitution(X, ()) is X
+
+
+def test_pairs_of_merges_use_four_distinct_columns_within_the_budget():
+    X = np.random.default_rng(0).uniform(1, 2, size=(20, 4))
+    changes = substitutions(X)
+    pairs = [change for change in changes if len(change) == 2]
+    # 24 ordered products and ratios, each with the difference of the other two columns.
+    assert len(pairs) == 24
+    for ratio, difference in pairs:
+        assert ratio[2] in "*/" and difference[2] == "-"
+        assert len({ratio[0], ratio[1], difference[0], difference[1]}) == 4
+    merged = apply_substitution(X, ((0, 1, "/"), (2, 3, "-")))
+    np.testing.assert_allclose(merged[:, [0, 2]], np.column_stack([X[:, 0] / X[:, 1], X[:, 2] - X[:, 3]]))
+    # Over the budget, the pairs go and the single merges stay.
+    assert substitutions(X, max_changes=40) == changes[: 1 + 24 + 6]
+    with pytest.raises(ValueError, match="Unknown merge"):
+        apply_substitution(X, ((0, 1, "+"),))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -38,5 +62,20 @@ def test_change_of_variables_makes_a_gaussian_in_a_ratio_additive(seed):
     residuals = additive_residuals(X, log_density[:, None], changes)[:, 0]
     best = changes[int(np.argmin(residuals))]
     # theta -> theta / sigma leaves -z**2/2 - log(sigma): additive.
-    assert best == ((1, 0, -1),)
+    assert best == ((1, 0, "/"),)
     assert residuals.min() < 1e-9 < 1e-3 * residuals[0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_law_of_cosines_is_additive_after_a_ratio_and_a_difference(seed):
+    # y**2 / (x1*x2) = x1/x2 + x2/x1 - 2*cos(theta1 - theta2): additive in x1/x2 and
+    # theta1 - theta2 only, so the pair of merges stands out among all changes.
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    y = np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 - 2 * X[:, 0] * X[:, 1] * np.cos(X[:, 2] - X[:, 3]))
+    changes = substitutions(X)
+    residuals = additive_residuals(X, (y**2 / (X[:, 0] * X[:, 1]))[:, None], changes)[:, 0]
+    ranked = [changes[k] for k in np.argsort(residuals)]
+    assert set(ranked[:2]) == {((0, 1, "/"), (2, 3, "-")), ((1, 0, "/"), (2, 3, "-"))}
+    single = min(residuals[k] for k, change in enumerate(changes) if len(change) < 2)
+    assert residuals.min() < 1e-6 < 1e-3 * single
