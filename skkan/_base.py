@@ -648,8 +648,8 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
             Targets of ``X``; required with ``X``.
         library : None, str, sequence or dict, default=None
             Candidate functions: None is all of :data:`skkan.symbolic.LIBRARY`
-            (x, x^2, x^3, x^4, 1/x, 1/x^2, sqrt, exp, log, sin, cos, tan, tanh, abs,
-            arctan, arcsin, gaussian, 0); otherwise names of those, or your own
+            (x, x^2, x^3, x^4, 1/x, 1/x^2, x+1/x, sqrt, exp, log, sin, cos, tan, tanh,
+            abs, arctan, arcsin, gaussian, 0); otherwise names of those, or your own
             :class:`skkan.symbolic.SymbolicFunction` objects or ``{name: sympy
             expression in x}`` (see :func:`skkan.symbolic.make_library`).
         r2_threshold : float, default=0.9

@@ -18,7 +18,8 @@ data (:func:`skkan._simplify.simplify_formula`). Trials run in stages, cheapest 
    (:mod:`skkan._screen`) finds promising among every target above and below, of
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
-   ``x_i - x_j``) or two pairs of them (:func:`screened_trials`);
+   ``x_i - x_j``) or makes two merges (:func:`skkan._screen.substitutions`;
+   :func:`screened_trials`);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart;
 4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
@@ -78,9 +79,9 @@ class TrialSpec:
     # Power of the (one-signed) target: the network fits (s * y)**power, or
     # (s * y / monomial)**power, and the formula is read back with the root.
     power: int = 1
-    # Change of variables of the network's inputs, ((i, j, op), ...): column i becomes
-    # x_i op x_j, op one of "*", "/", "-" (see skkan._screen); the formula is read
-    # back in the raw inputs.
+    # Change of variables of the network's inputs, ((i, j, op), ...) applied in turn:
+    # column i becomes x_i op x_j, op one of "*", "/", "-" (see skkan._screen); the
+    # formula is read back in the raw inputs.
     substitution: tuple = ()
     # "sin": the network fits transforms of sin(y) in place of y (for |y| < pi/2) and
     # the formula is read back as asin(...); "" for y itself.
@@ -253,7 +254,7 @@ SCREEN_FLOOR = 1e-14
 # 25, snaps for 6 of 6 seeds this way against 4 of 6 on a coarse quantile grid).
 SCREEN_GRID_SIZE = 10
 # Rows the screen fits (evenly spread over the training rows), and the most changes of
-# variables it tries: 4 positive inputs give 54 (with the pairs of merges), 6 give 75
+# variables it tries: 4 positive inputs give 66 (with the double merges), 6 give 75
 # single merges and cost about 1.5 s; beyond that only sin(y) is screened, since the
 # cost grows with the fourth power of the inputs.
 SCREEN_ROWS = 1000
@@ -362,7 +363,7 @@ def read_back(formula, spec, symbols, sign):
     # change of variables written out (x_i -> x_i op x_j).
     inputs = list(symbols)
     for i, j, op in spec.substitution:
-        inputs[i] = merged_column(symbols[i], symbols[j], op)
+        inputs[i] = merged_column(inputs[i], inputs[j], op)
     network_symbols = [sympy.Symbol(f"x{i}") for i in range(len(symbols))]
     formula = formula.xreplace(dict(zip(network_symbols, inputs)))
     if spec.power != 1:

@@ -5,8 +5,10 @@ less so. Many laws become additive once the target is transformed (``log y``,
 ``1/y``, ``sin y``) and, often, once two inputs are merged into one by a change of
 variables: a product or ratio ``x_i * x_j``, ``x_i / x_j`` (``theta/sigma`` in a
 Gaussian, ``k*d`` in ``cos(k*d)``, ``n/d2`` in ``1/(1/d1 + n/d2)``) or a difference
-``x_i - x_j`` (``theta1 - theta2``), or two such merges of four distinct inputs (the
-law of cosines over ``x1*x2`` is ``x1/x2 + x2/x1 - 2*cos(theta1 - theta2)``). Training and snapping a KAN for every
+``x_i - x_j`` (``theta1 - theta2``), or two merges: a difference over a scale (``(theta -
+theta1)/sigma`` in a Gaussian with a mean), or a ratio and a difference of four
+distinct inputs (the law of cosines squared over ``x1*x2`` is ``x1/x2 + x2/x1 -
+2*cos(theta1 - theta2)``). Training and snapping a KAN for every
 such candidate would cost seconds each; a least-squares fit of an additive cubic
 spline costs milliseconds. :func:`additive_residuals` scores every candidate target
 under every change of variables by the relative residual of that fit, so that
@@ -36,9 +38,9 @@ def spline_basis(x, n_knots=SPLINE_KNOTS):
     return np.column_stack([t, t**2, t**3] + [np.clip(t - knot, 0.0, None) ** 3 for knot in knots])
 
 
-# A change of variables is a tuple of merges ``(i, j, op)``: column ``i`` becomes
-# ``x_i op x_j`` with op one of MERGES; the merges of one change use distinct columns,
-# so applying them in turn is applying them at once.
+# A change of variables is a tuple of merges ``(i, j, op)``, applied in turn: column
+# ``i`` becomes ``x_i op x_j`` with op one of MERGES. Column ``j`` is always an input
+# the change leaves as it is, so the result reads off the raw inputs.
 MERGES = ("*", "/", "-")
 
 
@@ -58,23 +60,27 @@ def substitutions(X, max_changes=None):
 
     Single merges ``((i, j, op),)``: products and ratios of two strictly positive
     columns (they stay finite and one-signed) and differences of any two columns
-    (one orientation: ``x_i - x_j`` with ``i < j``). Then, while the count stays
-    within ``max_changes`` (all of them when None), pairs of a product or ratio and a
-    difference on four distinct columns.
+    (one orientation: ``x_i - x_j`` with ``i < j``). Then two kinds of double merges,
+    each kind only while the count stays within ``max_changes`` (all of them when
+    None): a difference over a third, positive column (``(x_i - x_j) / x_k``, a
+    standardised variable), and a product or ratio with a difference of two other
+    columns (four distinct columns).
     """
     positive = [int(i) for i in np.flatnonzero(np.all(X > 0, axis=0))]
     n_features = X.shape[1]
     ratios = [(i, j, op) for i in positive for j in positive if i != j for op in ("*", "/")]
     differences = [(i, j, "-") for i in range(n_features) for j in range(i + 1, n_features)]
     changes = [()] + [(merge,) for merge in ratios + differences]
+    standardised = [(difference, (difference[0], k, "/")) for difference in differences for k in positive if k not in difference[:2]]
     pairs = [
         (ratio, difference)
         for ratio in ratios
         for difference in differences
         if not {ratio[0], ratio[1]} & {difference[0], difference[1]}
     ]
-    if max_changes is None or len(changes) - 1 + len(pairs) <= max_changes:
-        changes.extend(pairs)
+    for compound in (standardised, pairs):
+        if max_changes is None or len(changes) - 1 + len(compound) <= max_changes:
+            changes.extend(compound)
     return changes
 
 

@@ -30,7 +30,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     adds additive networks on the candidates it finds additive: on ``sin(y)`` when
     ``|y| < pi/2`` (read back with ``asin``) and after a change of variables that
     merges two positive inputs into their product or ratio (``k*d`` in
-    ``cos(k*d)``, ``theta/sigma`` in a Gaussian). Each network is pruned, every edge snapped
+    ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
+    (``theta1 - theta2``), or both on four distinct inputs. Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off
     it is simplified against the data: polynomial parts expanded, constants refitted
     after every change, negligible terms dropped, and constants close to small

@@ -106,7 +106,7 @@ def test_reciprocal_of_a_sum_of_reciprocals_is_found_exactly(random_state):
     [
         TrialSpec(1, "identity", (), None, 0, substitution=((0, 1, "/"),)),
         TrialSpec(1, "log", (), None, 0, substitution=((1, 2, "*"),)),
-        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=2, substitution=((2, 1, "-"),)),
+        TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=2, substitution=((2, 1, "-"), (2, 0, "/"))),
         TrialSpec(1, "monomial", (), None, 0, monomial=((0, 1.0),), power=-1, substitution=((2, 0, "/"),), outer="sin"),
         TrialSpec(1, "identity", (), None, 0, power=-2, outer="sin"),
     ],
@@ -167,8 +167,9 @@ def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
     X = rng.uniform(1, 5, size=(3000, 4))
     screened_trials(X, y_of(X), (), seed=0)
     # 4 positive inputs: every ordered pair as product and ratio, every difference,
-    # and each product or ratio with the difference of the other two; rows capped.
-    assert seen[-1] == (1000, 1 + 4 * 3 * 2 + 6 + 4 * 3 * 2)
+    # each difference over either other input, and each product or ratio with the
+    # difference of the other two; rows capped.
+    assert seen[-1] == (1000, 1 + 4 * 3 * 2 + 6 + 6 * 2 + 4 * 3 * 2)
     X = rng.uniform(1, 5, size=(500, 8))
     screened_trials(X, y_of(X), (), seed=0)
     assert seen[-1] == (500, 1)

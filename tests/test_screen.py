@@ -11,10 +11,12 @@ def test_substitutions_merge_positive_columns_and_subtract_any_two():
     changes = substitutions(X)
     assert changes[0] == ()
     # Products and ratios of the positive columns 0 and 2 only; differences of any
-    # two columns; no pair of merges (that needs four distinct columns).
+    # two columns; differences over the positive column that is not in them; no
+    # ratio with a difference (that needs four distinct columns).
     assert set(changes[1:]) == {
         ((0, 2, "*"),), ((0, 2, "/"),), ((2, 0, "*"),), ((2, 0, "/"),),
         ((0, 1, "-"),), ((0, 2, "-"),), ((1, 2, "-"),),
+        ((0, 1, "-"), (0, 2, "/")), ((1, 2, "-"), (1, 0, "/")),
     }
     merged = apply_substitution(X, ((0, 2, "/"),))
     np.testing.assert_allclose(merged[:, 0], X[:, 0] / X[:, 2])
@@ -27,16 +29,25 @@ def test_substitutions_merge_positive_columns_and_subtract_any_two():
 def test_pairs_of_merges_use_four_distinct_columns_within_the_budget():
     X = np.random.default_rng(0).uniform(1, 2, size=(20, 4))
     changes = substitutions(X)
-    pairs = [change for change in changes if len(change) == 2]
-    # 24 ordered products and ratios, each with the difference of the other two columns.
-    assert len(pairs) == 24
+    doubles = [change for change in changes if len(change) == 2]
+    standardised = [change for change in doubles if change[1][2] == "/"]
+    pairs = [change for change in doubles if change[1][2] == "-"]
+    # Each of the 6 differences over either other column; 24 ordered products and
+    # ratios, each with the difference of the other two columns.
+    assert len(standardised) == 12 and len(pairs) == 24 and len(doubles) == 36
+    for difference, scale in standardised:
+        assert difference[2] == "-" and scale[0] == difference[0] and scale[1] not in difference[:2]
     for ratio, difference in pairs:
         assert ratio[2] in "*/" and difference[2] == "-"
         assert len({ratio[0], ratio[1], difference[0], difference[1]}) == 4
     merged = apply_substitution(X, ((0, 1, "/"), (2, 3, "-")))
     np.testing.assert_allclose(merged[:, [0, 2]], np.column_stack([X[:, 0] / X[:, 1], X[:, 2] - X[:, 3]]))
-    # Over the budget, the pairs go and the single merges stay.
-    assert substitutions(X, max_changes=40) == changes[: 1 + 24 + 6]
+    merged = apply_substitution(X, ((1, 2, "-"), (1, 0, "/")))
+    np.testing.assert_allclose(merged[:, 1], (X[:, 1] - X[:, 2]) / X[:, 0])
+    # Over the budget, the double merges go, the standardised ones last.
+    singles = changes[: 1 + 24 + 6]
+    assert substitutions(X, max_changes=40) == singles
+    assert substitutions(X, max_changes=45) == singles + standardised
     with pytest.raises(ValueError, match="Unknown merge"):
         apply_substitution(X, ((0, 1, "+"),))
 
@@ -79,3 +90,15 @@ def test_law_of_cosines_is_additive_after_a_ratio_and_a_difference(seed):
     assert set(ranked[:2]) == {((0, 1, "/"), (2, 3, "-")), ((1, 0, "/"), (2, 3, "-"))}
     single = min(residuals[k] for k, change in enumerate(changes) if len(change) < 2)
     assert residuals.min() < 1e-6 < 1e-3 * single
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_gaussian_with_a_mean_is_additive_in_the_standardised_variable(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(1000, 3))
+    sigma, theta, theta1 = X.T
+    log_density = -(((theta - theta1) / sigma) ** 2) / 2 - np.log(sigma)
+    changes = substitutions(X)
+    residuals = additive_residuals(X, log_density[:, None], changes)[:, 0]
+    assert changes[int(np.argmin(residuals))] == ((1, 2, "-"), (1, 0, "/"))
+    assert residuals.min() < 1e-9 < 1e-3 * min(r for r, change in zip(residuals, changes) if len(change) < 2)

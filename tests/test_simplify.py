@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import sympy
 
-from skkan._simplify import LOSS_FLOOR, SimplifiedFormula, complexity, evaluate, float_count, simplify_formula
+from skkan._simplify import (
+    LOSS_FLOOR,
+    SimplifiedFormula,
+    column_signs,
+    complexity,
+    evaluate,
+    float_count,
+    real_roots,
+    simplify_formula,
+)
 
 x0, x1, x2, x3 = sympy.symbols("x0:4")
 
@@ -212,3 +221,45 @@ def test_evaluate_matches_numpy_and_broadcasts_constants():
     constant = evaluate(sympy.Integer(3), [x0, x1], X)
     assert constant.shape == (7,) and constant.dtype == np.float64
     np.testing.assert_array_equal(constant, np.full(7, 3.0))
+
+
+def test_column_signs():
+    X = np.array([[1.0, 0.0, -1.0], [2.0, 3.0, 1.0]])
+    assert column_signs(X) == ["positive", "nonnegative", "real"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Provably nonnegative from the columns' signs: left as it is.
+        ("sqrt(x0**2 + x1**2)", "sqrt(x0**2 + x1**2)"),
+        ("sqrt(x0*x1)", "sqrt(x0*x1)"),
+        ("x0**1.03 + sqrt(x2**2 + 1)", "x0**1.03 + sqrt(x2**2 + 1)"),
+        ("sqrt(x1)", "sqrt(x1)"),
+        # Not provable: the root's argument is taken of its absolute value.
+        ("sqrt(29*tanh(log(x0) - 1) + 10)", "sqrt(Abs(29*tanh(log(x0) - 1) + 10))"),
+        ("1/sqrt(x0 - x2)", "1/sqrt(Abs(x0 - x2))"),
+        ("x2**1.5 + exp(sqrt(x2 + 2))", "Abs(x2)**1.5 + exp(sqrt(Abs(x2 + 2)))"),
+        # Integer powers need nothing.
+        ("x2**3 + 1/x2", "x2**3 + 1/x2"),
+    ],
+)
+def test_real_roots_guards_only_what_sympy_cannot_prove(expression, expected):
+    symbols = [x0, x1, x2]
+    guarded = real_roots(sympy.sympify(expression), symbols, ["positive", "nonnegative", "real"])
+    assert guarded == sympy.sympify(expected)
+
+
+def test_simplified_root_stays_real_beyond_the_rows_it_was_fitted_on():
+    # y = sqrt(x0 - x1) on rows with x0 > x1 only: the fitted root of x0 - x1 is
+    # guarded, so it is the same on those rows and real on rows with x0 < x1.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(600, 2))
+    X = X[X[:, 0] > X[:, 1]]
+    y = np.sqrt(X[:, 0] - X[:, 1])
+    symbols = [x0, x1]
+    path = simplify_formula(sympy.sympify("1.0001*sqrt(x0 - 0.9999*x1)"), symbols, X[:200], y[:200], X[200:], y[200:])
+    best = _final(path)
+    assert best.expression == sympy.sqrt(sympy.Abs(x0 - x1))
+    assert best.validation_loss <= LOSS_FLOOR
+    assert np.isfinite(evaluate(best.expression, symbols, np.array([[0.2, 0.9]])))

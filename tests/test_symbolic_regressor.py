@@ -18,7 +18,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skkan import KANSymbolicRegressor
 
-X0, X1, X2 = sympy.symbols("x0 x1 x2")
+X0, X1, X2, X3 = sympy.symbols("x0 x1 x2 x3")
 
 
 def _sample(law, low, high, n_features, seed, n=1000):
@@ -211,3 +211,23 @@ def test_arcsine_law_is_found_exactly(random_state):
     y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
     formula = KANSymbolicRegressor(random_state=random_state).fit(X, y).get_formula()
     assert formula == sympy.asin(X0 * sympy.sin(X1)), formula
+
+
+@pytest.mark.parametrize("random_state", range(2))
+def test_law_of_cosines_is_found_exactly_and_stays_real(random_state):
+    # sqrt(a**2 + b**2 - 2*a*b*cos(t1 - t2)): squared and divided by a*b it is additive
+    # in a/b and t1 - t2 (a pair of merges), with a/b + b/a snapped to x+1/x.
+    rng = np.random.default_rng(random_state)
+    X = rng.uniform(1, 5, size=(3000, 4))
+    y = np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 - 2 * X[:, 0] * X[:, 1] * np.cos(X[:, 2] - X[:, 3]))
+    model = KANSymbolicRegressor(random_state=random_state).fit(X[:1500], y[:1500])
+    formula = model.get_formula()
+    a, b = sympy.symbols("a b", positive=True)
+    law = sympy.sqrt(a**2 + b**2 - 2 * a * b * sympy.cos(X2 - X3))
+    # The law up to how sympy writes it (the root of a nonnegative argument it cannot
+    # prove nonnegative is guarded with Abs, which the law's domain makes inert).
+    found = formula.xreplace({X0: a, X1: b}).replace(sympy.Abs, lambda argument: argument)
+    assert sympy.simplify(found**2 - law**2) == 0, formula
+    prediction = model.predict(X[1500:])
+    assert np.all(np.isfinite(prediction))
+    np.testing.assert_allclose(prediction, y[1500:], rtol=1e-7, atol=1e-6)
