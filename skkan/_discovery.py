@@ -254,7 +254,7 @@ SCREEN_FLOOR = 1e-14
 # 25, snaps for 6 of 6 seeds this way against 4 of 6 on a coarse quantile grid).
 SCREEN_GRID_SIZE = 10
 # Rows the screen fits (evenly spread over the training rows), and the most changes of
-# variables it tries: 4 positive inputs give 66 (with the double merges), 6 give 75
+# variables it tries: 4 positive inputs give 69 (with the double merges), 6 give 75
 # single merges and cost about 1.5 s; beyond that only sin(y) is screened, since the
 # cost grows with the fourth power of the inputs.
 SCREEN_ROWS = 1000

@@ -6,9 +6,9 @@ less so. Many laws become additive once the target is transformed (``log y``,
 variables: a product or ratio ``x_i * x_j``, ``x_i / x_j`` (``theta/sigma`` in a
 Gaussian, ``k*d`` in ``cos(k*d)``, ``n/d2`` in ``1/(1/d1 + n/d2)``) or a difference
 ``x_i - x_j`` (``theta1 - theta2``), or two merges: a difference over a scale (``(theta -
-theta1)/sigma`` in a Gaussian with a mean), or a ratio and a difference of four
-distinct inputs (the law of cosines squared over ``x1*x2`` is ``x1/x2 + x2/x1 -
-2*cos(theta1 - theta2)``). Training and snapping a KAN for every
+theta1)/sigma`` in a Gaussian with a mean), or a ratio or difference and a difference
+of four distinct inputs (the law of cosines squared over ``x1*x2`` is ``x1/x2 + x2/x1 -
+2*cos(theta1 - theta2)``; a squared distance is ``(x2 - x1)**2 + (y2 - y1)**2``). Training and snapping a KAN for every
 such candidate would cost seconds each; a least-squares fit of an additive cubic
 spline costs milliseconds. :func:`additive_residuals` scores every candidate target
 under every change of variables by the relative residual of that fit, so that
@@ -63,8 +63,8 @@ def substitutions(X, max_changes=None):
     (one orientation: ``x_i - x_j`` with ``i < j``). Then two kinds of double merges,
     each kind only while the count stays within ``max_changes`` (all of them when
     None): a difference over a third, positive column (``(x_i - x_j) / x_k``, a
-    standardised variable), and a product or ratio with a difference of two other
-    columns (four distinct columns).
+    standardised variable), and a product, ratio or difference with a difference of
+    two other columns (four distinct columns).
     """
     positive = [int(i) for i in np.flatnonzero(np.all(X > 0, axis=0))]
     n_features = X.shape[1]
@@ -73,10 +73,10 @@ def substitutions(X, max_changes=None):
     changes = [()] + [(merge,) for merge in ratios + differences]
     standardised = [(difference, (difference[0], k, "/")) for difference in differences for k in positive if k not in difference[:2]]
     pairs = [
-        (ratio, difference)
-        for ratio in ratios
+        (first, difference)
+        for first in ratios + differences
         for difference in differences
-        if not {ratio[0], ratio[1]} & {difference[0], difference[1]}
+        if not {first[0], first[1]} & {difference[0], difference[1]} and (first[2] != "-" or first < difference)
     ]
     for compound in (standardised, pairs):
         if max_changes is None or len(changes) - 1 + len(compound) <= max_changes:

@@ -31,7 +31,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     ``|y| < pi/2`` (read back with ``asin``) and after a change of variables that
     merges two positive inputs into their product or ratio (``k*d`` in
     ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
-    (``theta1 - theta2``), or both on four distinct inputs. Each network is pruned, every edge snapped
+    (``theta1 - theta2``), a difference over a scale (``(theta - theta1)/sigma``), or
+    a ratio and a difference of four distinct inputs (the law of cosines). Roots of
+    arguments that sympy cannot prove nonnegative are printed of their absolute
+    value, so the formula stays real on new rows. Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off
     it is simplified against the data: polynomial parts expanded, constants refitted
     after every change, negligible terms dropped, and constants close to small

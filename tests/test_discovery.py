@@ -167,9 +167,9 @@ def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
     X = rng.uniform(1, 5, size=(3000, 4))
     screened_trials(X, y_of(X), (), seed=0)
     # 4 positive inputs: every ordered pair as product and ratio, every difference,
-    # each difference over either other input, and each product or ratio with the
-    # difference of the other two; rows capped.
-    assert seen[-1] == (1000, 1 + 4 * 3 * 2 + 6 + 6 * 2 + 4 * 3 * 2)
+    # each difference over either other input, each product or ratio with the
+    # difference of the other two, and the 3 pairs of differences; rows capped.
+    assert seen[-1] == (1000, 1 + 4 * 3 * 2 + 6 + 6 * 2 + 4 * 3 * 2 + 3)
     X = rng.uniform(1, 5, size=(500, 8))
     screened_trials(X, y_of(X), (), seed=0)
     assert seen[-1] == (500, 1)

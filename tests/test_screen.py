@@ -33,13 +33,17 @@ def test_pairs_of_merges_use_four_distinct_columns_within_the_budget():
     standardised = [change for change in doubles if change[1][2] == "/"]
     pairs = [change for change in doubles if change[1][2] == "-"]
     # Each of the 6 differences over either other column; 24 ordered products and
-    # ratios, each with the difference of the other two columns.
-    assert len(standardised) == 12 and len(pairs) == 24 and len(doubles) == 36
+    # ratios, each with the difference of the other two columns; the 3 ways to split
+    # four columns into two differences.
+    assert len(standardised) == 12 and len(pairs) == 24 + 3 and len(doubles) == 39
     for difference, scale in standardised:
         assert difference[2] == "-" and scale[0] == difference[0] and scale[1] not in difference[:2]
-    for ratio, difference in pairs:
-        assert ratio[2] in "*/" and difference[2] == "-"
-        assert len({ratio[0], ratio[1], difference[0], difference[1]}) == 4
+    for first, difference in pairs:
+        assert difference[2] == "-"
+        assert len({first[0], first[1], difference[0], difference[1]}) == 4
+    assert {change for change in pairs if change[0][2] == "-"} == {
+        ((0, 1, "-"), (2, 3, "-")), ((0, 2, "-"), (1, 3, "-")), ((0, 3, "-"), (1, 2, "-")),
+    }
     merged = apply_substitution(X, ((0, 1, "/"), (2, 3, "-")))
     np.testing.assert_allclose(merged[:, [0, 2]], np.column_stack([X[:, 0] / X[:, 1], X[:, 2] - X[:, 3]]))
     merged = apply_substitution(X, ((1, 2, "-"), (1, 0, "/")))
@@ -102,3 +106,13 @@ def test_gaussian_with_a_mean_is_additive_in_the_standardised_variable(seed):
     residuals = additive_residuals(X, log_density[:, None], changes)[:, 0]
     assert changes[int(np.argmin(residuals))] == ((1, 2, "-"), (1, 0, "/"))
     assert residuals.min() < 1e-9 < 1e-3 * min(r for r, change in zip(residuals, changes) if len(change) < 2)
+
+
+def test_squared_distance_is_additive_in_two_differences():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    squared = (X[:, 1] - X[:, 0]) ** 2 + (X[:, 3] - X[:, 2]) ** 2
+    changes = substitutions(X)
+    residuals = additive_residuals(X, squared[:, None], changes)[:, 0]
+    assert changes[int(np.argmin(residuals))] == ((0, 1, "-"), (2, 3, "-"))
+    assert residuals.min() < 1e-20
