@@ -303,9 +303,13 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         if alternative is not None:
             path.extend(_greedy(alternative, moves_context))
     path.extend(_greedy(original, moves_context))
+    # A formula exact to float precision keeps its own domain (the law's: m/sqrt(1 -
+    # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
     signs = column_signs(np.vstack([X_fit, X_val]))
     return [
-        SimplifiedFormula(real_roots(step.expression, symbols, signs), step.train_loss, step.validation_loss)
+        step
+        if step.validation_loss <= LOSS_FLOOR
+        else SimplifiedFormula(real_roots(step.expression, symbols, signs), step.train_loss, step.validation_loss)
         for step in path
     ]
 
@@ -318,12 +322,14 @@ def column_signs(X):
 def real_roots(expression, symbols, signs):
     """``expression`` with ``Abs`` around every root's argument not provably nonnegative.
 
-    A formula fitted on the data takes roots (``sqrt``, ``x**1.03``) of arguments that
-    are nonnegative on every row seen, often by a thin margin (``y**2`` fitted near
-    ``y = 0``), and may dip below zero on a new row. ``Abs`` changes nothing where the
-    argument is nonnegative, so the formula keeps its fit and stays real everywhere.
-    Where sympy proves the argument nonnegative, from ``signs`` (see
+    An approximate formula fitted on the data takes roots (``sqrt``, ``x**1.03``) of
+    arguments that are nonnegative on every row seen, often by a thin margin (``y**2``
+    fitted near ``y = 0``), and may dip below zero on a new row. ``Abs`` changes
+    nothing where the argument is nonnegative, so the formula keeps its fit and stays
+    real everywhere. Where sympy proves the argument nonnegative, from ``signs`` (see
     :func:`column_signs`) of the columns, the formula is left as it is.
+    :func:`simplify_formula` guards its approximate formulas only: one that fits to
+    float precision is the law, and keeps the law's domain.
     """
     import sympy
 

@@ -32,9 +32,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     merges two positive inputs into their product or ratio (``k*d`` in
     ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
     (``theta1 - theta2``), a difference over a scale (``(theta - theta1)/sigma``), or
-    a ratio and a difference of four distinct inputs (the law of cosines). Roots of
-    arguments that sympy cannot prove nonnegative are printed of their absolute
-    value, so the formula stays real on new rows. Each network is pruned, every edge snapped
+    a ratio and a difference of four distinct inputs (the law of cosines). In
+    approximate formulas, roots of arguments that sympy cannot prove nonnegative are
+    taken of their absolute value, so the formula stays real on new rows. Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off
     it is simplified against the data: polynomial parts expanded, constants refitted
     after every change, negligible terms dropped, and constants close to small
