@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["LOSS_FLOOR", "column_signs", "complexity", "evaluate", "expand_exactly", "float_count", "real_roots", "simplify_formula"]
+__all__ = ["LOSS_FLOOR", "column_signs", "combine_roots", "complexity", "evaluate", "expand_exactly", "float_count", "real_roots", "simplify_formula"]
 
 #: Relative MSE under which two formulas count as equally exact (float64 rounding of
 #: a correct law sits around 1e-30; a learned approximation rarely below 1e-9).
@@ -303,20 +303,72 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         if alternative is not None:
             path.extend(_greedy(alternative, moves_context))
     path.extend(_greedy(original, moves_context))
-    # A formula exact to float precision keeps its own domain (the law's: m/sqrt(1 -
-    # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
     signs = column_signs(np.vstack([X_fit, X_val]))
-    return [
-        step
-        if step.validation_loss <= LOSS_FLOOR
-        else SimplifiedFormula(real_roots(step.expression, symbols, signs), step.train_loss, step.validation_loss)
-        for step in path
-    ]
+    finished = []
+    for step in path:
+        expression = combine_roots(step.expression, symbols, signs)
+        if complexity(expression) >= step.complexity:
+            expression = step.expression
+        # A formula exact to float precision keeps its own domain (the law's: m/sqrt(1 -
+        # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
+        if step.validation_loss > LOSS_FLOOR:
+            expression = real_roots(expression, symbols, signs)
+        finished.append(SimplifiedFormula(expression, step.train_loss, step.validation_loss))
+    return finished
 
 
 def column_signs(X):
     """Per column: ``"positive"`` (all > 0), ``"nonnegative"`` (all >= 0) or ``"real"``."""
     return ["positive" if np.all(column > 0) else "nonnegative" if np.all(column >= 0) else "real" for column in X.T]
+
+
+def _sign_dummies(symbols, signs):
+    import sympy
+
+    return {symbol: sympy.Dummy(symbol.name, **{sign: True}) for symbol, sign in zip(symbols, signs)}
+
+
+def combine_roots(expression, symbols, signs):
+    """Roots of one power in a product merged into one root of the expanded product.
+
+    ``sqrt(a)*sqrt(b)*sqrt(c)`` is ``sqrt(a*b*c)`` when all bases but at most one are
+    nonnegative, which sympy proves from ``signs`` (see :func:`column_signs`) of the
+    columns; the merged base is expanded, so a monomial times a sum read back from a
+    network (``sqrt(x1)*sqrt(x2)*sqrt(x1/x2 - 2*cos(t) + x2/x1)``) becomes the law's
+    ``sqrt(x1**2 - 2*x1*x2*cos(t) + x2**2)``. The value is the same everywhere.
+    """
+    import sympy
+
+    if not expression.has(sympy.Pow):
+        return expression
+    dummies = _sign_dummies(symbols, signs)
+
+    def nonnegative(base):
+        return base.xreplace(dummies).is_nonnegative is True
+
+    def visit(node):
+        if not node.args:
+            return node
+        args = tuple(visit(arg) for arg in node.args)
+        if args != node.args:
+            node = node.func(*args)
+        if not node.is_Mul:
+            return node
+        roots = {}
+        for factor in node.args:
+            if factor.is_Pow and factor.exp.is_Rational and not factor.exp.is_integer and not factor.base.is_number:
+                roots.setdefault(factor.exp, []).append(factor)
+        for exponent, factors in roots.items():
+            if len(factors) < 2 or sum(not nonnegative(factor.base) for factor in factors) > 1:
+                continue
+            others = [factor for factor in node.args if factor not in factors]
+            merged = sympy.Pow(sympy.expand(sympy.Mul(*(factor.base for factor in factors))), exponent)
+            node = sympy.Mul(*others, merged)
+            if not node.is_Mul:
+                break
+        return node
+
+    return visit(expression)
 
 
 def real_roots(expression, symbols, signs):
@@ -335,7 +387,7 @@ def real_roots(expression, symbols, signs):
 
     if not expression.has(sympy.Pow):
         return expression
-    dummies = {symbol: sympy.Dummy(symbol.name, **{sign: True}) for symbol, sign in zip(symbols, signs)}
+    dummies = _sign_dummies(symbols, signs)
 
     def visit(node):
         if not node.args:

@@ -8,6 +8,7 @@ from skkan._simplify import (
     LOSS_FLOOR,
     SimplifiedFormula,
     column_signs,
+    combine_roots,
     complexity,
     evaluate,
     float_count,
@@ -269,4 +270,35 @@ def test_approximate_root_stays_real_beyond_the_rows_it_was_fitted_on():
     path = simplify_formula(sympy.sympify("1.0001*sqrt(x0 - 0.9999*x1)"), symbols, X[:250], y[:250], X[250:], y[250:])
     best = _final(path)
     assert best.expression == sympy.sqrt(x0 - x1)
+    assert best.validation_loss <= LOSS_FLOOR
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # A monomial times a root read back from a network: one root of the law.
+        ("sqrt(x0)*sqrt(x1)*sqrt(x0/x1 - 2*cos(x2) + x1/x0)", "sqrt(x0**2 - 2*x0*x1*cos(x2) + x1**2)"),
+        ("x0**(1/3)*x1**(1/3)*exp(x2)", "(x0*x1)**(1/3)*exp(x2)"),
+        # Two bases of unknown sign: sqrt(a)*sqrt(b) is not sqrt(a*b) for a, b < 0.
+        ("sqrt(x2)*sqrt(x2 - 1)", "sqrt(x2)*sqrt(x2 - 1)"),
+        # Different powers are not merged.
+        ("sqrt(x0)*x1**(1/3)", "sqrt(x0)*x1**(1/3)"),
+    ],
+)
+def test_combine_roots_merges_what_is_valid(expression, expected):
+    symbols = [x0, x1, x2]
+    signs = ["positive", "positive", "real"]
+    combined = combine_roots(sympy.sympify(expression), symbols, signs)
+    assert combined == sympy.sympify(expected)
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 3))
+    np.testing.assert_allclose(
+        evaluate(combined, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12, equal_nan=True
+    )
+
+
+def test_simplified_path_prints_the_merged_root_when_it_is_simpler():
+    law = lambda X: np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 - 2 * X[:, 0] * X[:, 1] * np.cos(X[:, 2]))  # noqa: E731
+    path, _ = _simplify("sqrt(x0)*sqrt(x1)*sqrt(x0/x1 - 2*cos(x2) + x1/x0)", law, 3, 1.0, 5.0)
+    best = _final(path)
+    assert best.expression == sympy.sqrt(x0**2 + x1**2 - 2 * x0 * x1 * sympy.cos(x2))
     assert best.validation_loss <= LOSS_FLOOR

@@ -228,6 +228,8 @@ def test_law_of_cosines_is_found_exactly_and_stays_real(random_state):
     # prove nonnegative is guarded with Abs, which the law's domain makes inert).
     found = formula.xreplace({X0: a, X1: b}).replace(sympy.Abs, lambda argument: argument)
     assert sympy.simplify(found**2 - law**2) == 0, formula
+    # Printed as the law: the network's sqrt(x0)*sqrt(x1)*sqrt(x0/x1 - ...) is merged.
+    assert formula == sympy.sqrt(X0**2 + X1**2 - 2 * X0 * X1 * sympy.cos(X2 - X3)), formula
     prediction = model.predict(X[1500:])
     assert np.all(np.isfinite(prediction))
     np.testing.assert_allclose(prediction, y[1500:], rtol=1e-7, atol=1e-6)
