@@ -89,17 +89,15 @@ class _Parametrised:
         self.parameters = []
         self.values = []
 
-        def walk(node):
-            if node.is_Float:
-                parameter = sympy.Symbol(f"_p{len(self.parameters)}")
-                self.parameters.append(parameter)
-                self.values.append(float(node))
-                return parameter
-            if not node.args:
+        def free(node):
+            if not node.is_Float:
                 return node
-            return node.func(*(walk(arg) for arg in node.args))
+            parameter = sympy.Symbol(f"_p{len(self.parameters)}")
+            self.parameters.append(parameter)
+            self.values.append(float(node))
+            return parameter
 
-        self.template = walk(expression)
+        self.template = _rewrite_bottom_up(expression, free)
         self.values = np.asarray(self.values, dtype=np.float64)
         self._function = sympy.lambdify(self.symbols + self.parameters, self.template, modules="numpy")
 
@@ -322,6 +320,15 @@ def column_signs(X):
     return ["positive" if np.all(column > 0) else "nonnegative" if np.all(column >= 0) else "real" for column in X.T]
 
 
+def _rewrite_bottom_up(expression, rewrite):
+    """``rewrite`` applied to every node, children first, left to right (each node is
+    rebuilt from its rewritten children)."""
+    args = tuple(_rewrite_bottom_up(arg, rewrite) for arg in expression.args)
+    if args != expression.args:
+        expression = expression.func(*args)
+    return rewrite(expression)
+
+
 def _sign_dummies(symbols, signs):
     import sympy
 
@@ -346,12 +353,7 @@ def combine_roots(expression, symbols, signs):
     def nonnegative(base):
         return base.xreplace(dummies).is_nonnegative is True
 
-    def visit(node):
-        if not node.args:
-            return node
-        args = tuple(visit(arg) for arg in node.args)
-        if args != node.args:
-            node = node.func(*args)
+    def merge(node):
         if not node.is_Mul:
             return node
         roots = {}
@@ -368,7 +370,7 @@ def combine_roots(expression, symbols, signs):
                 break
         return node
 
-    return visit(expression)
+    return _rewrite_bottom_up(expression, merge)
 
 
 def real_roots(expression, symbols, signs):
@@ -389,18 +391,13 @@ def real_roots(expression, symbols, signs):
         return expression
     dummies = _sign_dummies(symbols, signs)
 
-    def visit(node):
-        if not node.args:
-            return node
-        args = tuple(visit(arg) for arg in node.args)
-        if args != node.args:
-            node = node.func(*args)
+    def guard(node):
         if node.is_Pow and node.exp.is_number and not node.exp.is_integer and not node.base.is_number:
             if node.base.xreplace(dummies).is_nonnegative is not True:
                 return sympy.Pow(sympy.Abs(node.base), node.exp)
         return node
 
-    return visit(expression)
+    return _rewrite_bottom_up(expression, guard)
 
 
 def _greedy(state, context):
