@@ -257,6 +257,9 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     y_fit = np.asarray(y_fit, dtype=np.float64)
     X_val = np.asarray(X_val, dtype=np.float64)
     y_val = np.asarray(y_val, dtype=np.float64)
+    # Signs of the columns on every row given (before subsampling): the root rewrites
+    # below rely on them.
+    signs = column_signs(np.vstack([X_fit, X_val]))
     if len(X_fit) > _FIT_ROWS:
         rows = np.random.default_rng(random_state).choice(len(X_fit), _FIT_ROWS, replace=False)
         X_fit, y_fit = X_fit[np.sort(rows)], y_fit[np.sort(rows)]
@@ -301,7 +304,6 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         if alternative is not None:
             path.extend(_greedy(alternative, moves_context))
     path.extend(_greedy(original, moves_context))
-    signs = column_signs(np.vstack([X_fit, X_val]))
     finished = []
     for step in path:
         expression = combine_roots(step.expression, symbols, signs)
