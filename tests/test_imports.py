@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ["sklearn.utils.estimator_checks", "sklearn.utils._testing", "sklearn.datasets", "matplotlib"]
+HEAVY = ["sklearn.utils.estimator_checks", "sklearn.utils._testing", "sklearn.datasets", "matplotlib", "numba"]
 
 
 def test_import_skkan_loads_no_heavy_modules():

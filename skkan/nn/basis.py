@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import torch
 
+from . import _compiled
+
 __all__ = ["SplineTables", "bspline_basis", "make_extended_grid", "spline_tables", "uniform_grid"]
 
 
@@ -110,6 +112,7 @@ class SplineTables(NamedTuple):
     low: torch.Tensor  # (in,) start of the grid range
     high: torch.Tensor  # (in,) end of the grid range
     inner_knots: torch.Tensor  # (G - 1, in) interior knots without the ends
+    inner_by_input: torch.Tensor  # (in, G - 1) the same, one row per input
     rows: torch.Tensor  # (in * G, 2 + (k + 1)^2)
     dpoly: torch.Tensor  # (in * G, k, k + 1)
     start: torch.Tensor  # (in * G,) int64 first basis column of each interval
@@ -163,6 +166,7 @@ def spline_tables(grid, spline_order, dtype=None):
         low=interior[:, 0].to(dtype),
         high=interior[:, -1].to(dtype),
         inner_knots=interior[:, 1:-1].t().to(dtype).contiguous(),
+        inner_by_input=interior[:, 1:-1].to(dtype).contiguous(),
         rows=rows.reshape(n_inputs * grid_size, -1).to(dtype).contiguous(),
         dpoly=dpoly.reshape(n_inputs * grid_size, k, k + 1).to(dtype).contiguous(),
         start=start.reshape(-1),
@@ -248,10 +252,14 @@ class _BSplineBasis(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, tables, derivative):
-        dense, columns, flat, u, x_clamped = _dense_basis(x, tables, derivative)
         ctx.save_for_backward(x)
         ctx.tables = tables
         ctx.derivative = derivative
+        if derivative == 0 and _compiled.usable(x, tables):
+            # One fused pass; the backward recomputes what it needs from x.
+            ctx.local_state = None
+            return _compiled.basis_forward(x, tables)
+        dense, columns, flat, u, x_clamped = _dense_basis(x, tables, derivative)
         ctx.local_state = (columns, flat, u, x_clamped)
         return dense
 
@@ -270,6 +278,8 @@ class _BSplineBasis(torch.autograd.Function):
             next_dense = _BSplineBasis.apply(x, tables, derivative + 1)
             return (grad_dense * next_dense).sum(-1), None, None
         # First-order training path: only the k + 1 active derivatives are needed.
+        if ctx.local_state is None:
+            return _compiled.basis_backward(x, grad_dense, tables), None, None
         columns, flat, u, x_clamped = ctx.local_state
         local = _local_derivative(tables, flat, u, derivative + 1)
         grad_x = (grad_dense.gather(-1, columns) * local).sum(-1)
