@@ -386,7 +386,10 @@ class KANLayer(nn.Module):
         x = x.detach().double()
         weights = torch.ones(x.shape[0], dtype=torch.float64, device=x.device) if sample_weight is None else sample_weight.detach().double()
         levels = torch.linspace(0.0, 1.0, self.grid_size + 1, dtype=torch.float64, device=x.device)
-        adaptive = weighted_quantiles(x, weights, levels).t()  # (in, G + 1)
+        sample_levels = torch.linspace(0.0, 1.0, n_sample_points, dtype=torch.float64, device=x.device)
+        # One sort of the samples serves both sets of quantiles (the sort dominates).
+        quantiles = weighted_quantiles(x, weights, torch.cat([levels, sample_levels]))
+        adaptive, samples = quantiles[: len(levels)].t(), quantiles[len(levels) :]  # (in, G + 1), (points, in)
         low, high = _widen_degenerate(adaptive[:, 0], adaptive[:, -1])
         adaptive = torch.minimum(torch.maximum(adaptive, low[:, None]), high[:, None])
         adaptive[:, 0], adaptive[:, -1] = low, high
@@ -398,8 +401,6 @@ class KANLayer(nn.Module):
         margin = 0.01 * (high - low) / self.grid_size
         interior[:, 0] -= margin
         interior[:, -1] += margin
-        sample_levels = torch.linspace(0.0, 1.0, n_sample_points, dtype=torch.float64, device=x.device)
-        samples = weighted_quantiles(x, weights, sample_levels)
         self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
 
     @torch.no_grad()
