@@ -134,3 +134,68 @@ def test_environment_variable_switches_the_kernels_off():
         env = {**os.environ, "SKKAN_COMPILED_KERNELS": setting}
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
         assert result.stdout.strip() == imported
+
+
+def test_estimator_fits_through_the_kernels_and_matches_the_torch_path(monkeypatch):
+    """A fit large enough for the kernels uses them and learns what the torch path learns."""
+    from skkan import KANRegressor
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, size=(3000, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * X[:, 3]
+    calls = []
+    original = _compiled.basis_forward
+
+    def counting(x, tables):
+        calls.append(x.shape)
+        return original(x, tables)
+
+    monkeypatch.setattr(_compiled, "basis_forward", counting)
+    compiled = KANRegressor(hidden_layer_sizes=(4,), max_iter=60, random_state=0).fit(X, y)
+    assert calls, "the fit never reached the compiled kernels"
+    monkeypatch.setenv("SKKAN_COMPILED_KERNELS", "0")
+    calls.clear()
+    eager = KANRegressor(hidden_layer_sizes=(4,), max_iter=60, random_state=0).fit(X, y)
+    assert not calls
+    # Rounding differs between the paths, and training amplifies it; both must learn
+    # the function, and nearly the same one.
+    X_test = rng.uniform(-2, 2, size=(2000, 4))
+    y_test = np.sin(2 * X_test[:, 0]) + X_test[:, 1] * X_test[:, 2] + 0.1 * X_test[:, 3]
+    assert compiled.score(X_test, y_test) > 0.95 and eager.score(X_test, y_test) > 0.95
+    assert np.corrcoef(compiled.predict(X_test), eager.predict(X_test))[0, 1] > 0.99
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """A read-only install (no cache location) still compiles the kernels, uncached."""
+    import numba
+
+    from skkan.nn import _kernels
+
+    real_njit = numba.njit
+
+    def njit(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    forward, backward = _kernels.make_kernels(2)
+    grid = _grid(3, 4, 2, np.random.default_rng(5))
+    tables = spline_tables(grid, 2)
+    x = np.random.default_rng(6).normal(size=(50, 3))
+    out = np.empty((50, 3, 6))
+    forward(
+        x,
+        *(t.numpy() for t in (tables.low, tables.high, tables.inner_by_input, tables.rows, tables.start)),
+        tables.tail_slope_low.numpy(),
+        tables.tail_slope_high.numpy(),
+        4,
+        np.float64(-1),
+        out,
+        0,
+        50,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKKAN_COMPILED_KERNELS", "0")
+        expected = bspline_basis(torch.tensor(x), grid, 2, tables=tables).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-12)
