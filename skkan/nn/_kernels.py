@@ -44,10 +44,10 @@ def make_kernels(k):
     # numba's on-disk cache finds them again in the next process.
 
     @_jit
-    def forward(x, low, high, inner, rows, start, tail_low, tail_high, grid_size, minus_one, out, first, last):
+    def forward(x, low, high, inner, rows, start, tail_low, tail_high, grid_size, minus_one, out):
         n_inputs = x.shape[1]
         n_basis = out.shape[2]
-        for b in range(first, last):
+        for b in range(x.shape[0]):
             for i in range(n_inputs):
                 value = x[b, i]
                 clamped, row = _locate(value, low[i], high[i], inner, i, grid_size)
@@ -70,9 +70,9 @@ def make_kernels(k):
                             out[b, i, column + r] += (value - clamped) * tail_high[i, r]
 
     @_jit
-    def backward(x, grad, low, high, inner, rows, dpoly, start, grid_size, minus_one, grad_x, first, last):
+    def backward(x, grad, low, high, inner, rows, dpoly, start, grid_size, minus_one, grad_x):
         n_inputs = x.shape[1]
-        for b in range(first, last):
+        for b in range(x.shape[0]):
             for i in range(n_inputs):
                 clamped, row = _locate(x[b, i], low[i], high[i], inner, i, grid_size)
                 column = start[row]

@@ -43,8 +43,8 @@ def test_compiled_basis_and_gradient_equal_the_torch_formulation(dtype, spline_o
     rng = np.random.default_rng(100 * spline_order + grid_size)
     grid = _grid(6, grid_size, spline_order, rng, repeated=True).to(dtype)
     tables = spline_tables(grid, spline_order, dtype=dtype)
-    # 3000 rows x 6 inputs: above MIN_ELEMENTS, split over threads where there are
-    # several; a third of the values lie beyond the grid (the linear tails).
+    # 3000 rows x 6 inputs: above MIN_ELEMENTS; a third of the values lie beyond the
+    # grid (the linear tails).
     x = torch.tensor(rng.normal(0, 2.0, size=(3000, 6)), dtype=dtype)
     assert _compiled.usable(x, tables)
     weights = torch.tensor(rng.normal(size=(3000, 6, grid_size + spline_order)), dtype=dtype)
@@ -86,24 +86,6 @@ def test_higher_derivatives_stay_exact_through_the_compiled_forward():
             shift[:, i] = step
             numeric[:, i] = (layer(x + shift).sum(1) - 2 * layer(x).sum(1) + layer(x - shift).sum(1)) / step**2
     torch.testing.assert_close(second, numeric, atol=1e-4, rtol=1e-4)
-
-
-def test_threads_do_not_change_the_result(monkeypatch):
-    rng = np.random.default_rng(1)
-    grid = _grid(16, 10, 3, rng)
-    tables = spline_tables(grid.float(), 3, dtype=torch.float32)
-    x = torch.tensor(rng.normal(size=(8192, 16)), dtype=torch.float32)
-    grad = torch.tensor(rng.normal(size=(8192, 16, 13)), dtype=torch.float32)
-    monkeypatch.setattr(_compiled, "MIN_ELEMENTS_PER_THREAD", 1024)
-    torch_threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(4)  # the test's own process; estimators never do this
-        split = _compiled.basis_forward(x, tables), _compiled.basis_backward(x, grad, tables)
-        torch.set_num_threads(1)
-        single = _compiled.basis_forward(x, tables), _compiled.basis_backward(x, grad, tables)
-    finally:
-        torch.set_num_threads(torch_threads)
-    assert torch.equal(split[0], single[0]) and torch.equal(split[1], single[1])
 
 
 def test_small_batches_and_other_devices_use_torch():
@@ -192,8 +174,6 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
         4,
         np.float64(-1),
         out,
-        0,
-        50,
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SKKAN_COMPILED_KERNELS", "0")
