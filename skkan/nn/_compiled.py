@@ -83,7 +83,7 @@ def _numpy(tensor):
 
 def _grid_arrays(tables):
     """The tables both kernels read: low, high, inner knots per input, rows."""
-    return _numpy(tables.low), _numpy(tables.high), _numpy(tables.inner_by_input), _numpy(tables.rows)
+    return _numpy(tables.low), _numpy(tables.high), _numpy(tables.inner_knots), _numpy(tables.rows)
 
 
 def basis_forward(x, tables):

@@ -114,8 +114,7 @@ class SplineTables(NamedTuple):
 
     low: torch.Tensor  # (in,) start of the grid range
     high: torch.Tensor  # (in,) end of the grid range
-    inner_knots: torch.Tensor  # (G - 1, in) interior knots without the ends
-    inner_by_input: torch.Tensor  # (in, G - 1) the same, one row per input
+    inner_knots: torch.Tensor  # (in, G - 1) interior knots without the ends
     rows: torch.Tensor  # (in * G, 2 + (k + 1)^2)
     dpoly: torch.Tensor  # (in * G, k, k + 1)
     start: torch.Tensor  # (in * G,) int64 first basis column of each interval
@@ -168,8 +167,7 @@ def spline_tables(grid, spline_order, dtype=None):
     return SplineTables(
         low=interior[:, 0].to(dtype),
         high=interior[:, -1].to(dtype),
-        inner_knots=interior[:, 1:-1].t().to(dtype).contiguous(),
-        inner_by_input=interior[:, 1:-1].to(dtype).contiguous(),
+        inner_knots=interior[:, 1:-1].to(dtype).contiguous(),
         rows=rows.reshape(n_inputs * grid_size, -1).to(dtype).contiguous(),
         dpoly=dpoly.reshape(n_inputs * grid_size, k, k + 1).to(dtype).contiguous(),
         start=start.reshape(-1),
@@ -196,14 +194,14 @@ def _locate(x, tables):
     """Clamp ``x`` and find its interval: (clamped x, table row per input)."""
     x_clamped = torch.clamp(x, tables.low, tables.high)
     inner = tables.inner_knots
-    if inner.shape[0] == 0:
+    if inner.shape[1] == 0:
         interval = tables.row_offset.expand(x.shape)
-    elif inner.shape[0] <= 64:
+    elif inner.shape[1] <= 64:
         # Counting the inner knots at or below x: no transposes, unlike searchsorted.
-        interval = (x_clamped[..., None] >= inner.t()).sum(-1, dtype=torch.uint8 if inner.shape[0] < 255 else torch.int64)
+        interval = (x_clamped[..., None] >= inner).sum(-1, dtype=torch.uint8 if inner.shape[1] < 255 else torch.int64)
         interval = interval + tables.row_offset
     else:
-        interval = torch.searchsorted(inner.t().contiguous(), x_clamped.t().contiguous(), right=True).t()
+        interval = torch.searchsorted(inner, x_clamped.t().contiguous(), right=True).t()
         interval = interval + tables.row_offset
     return x_clamped, interval
 

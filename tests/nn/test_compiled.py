@@ -168,7 +168,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     out = np.empty((50, 3, 6))
     forward(
         x,
-        *(t.numpy() for t in (tables.low, tables.high, tables.inner_by_input, tables.rows, tables.start)),
+        *(t.numpy() for t in (tables.low, tables.high, tables.inner_knots, tables.rows, tables.start)),
         tables.tail_slope_low.numpy(),
         tables.tail_slope_high.numpy(),
         4,
