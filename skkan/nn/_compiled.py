@@ -3,10 +3,11 @@
 The eager torch formulation of :mod:`skkan.nn.basis` materialises every
 intermediate (the interval index, the gathered polynomial rows, each Horner step,
 the column indices) as a tensor the size of the batch: a dozen passes over memory
-per layer and direction. Here one compiled loop per direction does the whole work
-per element, reading the small per-interval tables from cache: the dense basis is
-written once in the forward pass and ``dL/dx`` read off ``dL/dbasis`` in one pass in
-the backward pass (recomputing the local derivative instead of saving it).
+per layer and direction. Here one compiled kernel per direction does the whole work
+block of rows by block of rows, reading the small per-interval tables from cache:
+the dense basis is written once in the forward pass and ``dL/dx`` read off
+``dL/dbasis`` in one pass in the backward pass (recomputing the local derivative
+instead of saving it).
 
 numba is imported, and the kernels compiled (or loaded from numba's on-disk cache),
 only on the first call large enough to use them, so ``import skkan`` and tiny fits
