@@ -225,7 +225,8 @@ def _local_derivative(tables, flat, u, derivative):
 def _dense_basis(x, tables, derivative):
     k = tables.spline_order
     x_clamped, flat = _locate(x, tables)
-    rows = tables.rows.index_select(0, flat.reshape(-1)).reshape(flat.shape + (-1,))
+    # The explicit width keeps an empty batch well defined.
+    rows = tables.rows.index_select(0, flat.reshape(-1)).reshape(flat.shape + (tables.rows.shape[1],))
     # Subtracting the knot first is exact in float32 (the knot is stored exactly,
     # unless a rounded midpoint or x * scale - knot * scale would be).
     u = torch.addcmul(tables.minus_one, x_clamped - rows[..., 1], rows[..., 0])

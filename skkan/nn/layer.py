@@ -255,7 +255,7 @@ class KANLayer(nn.Module):
     def forward(self, x):
         """Apply the layer to ``x`` of shape (batch, in_features)."""
         basis = self.basis(x)
-        spline = F.linear(basis.reshape(x.shape[0], -1), self.spline_weight().reshape(self.out_features, -1))
+        spline = F.linear(basis.flatten(1), self.spline_weight().flatten(1))  # flatten: also for 0 rows
         output = spline + F.linear(F.silu(x), self.base_weight(), self.bias)
         for rows, _, values in self.symbolic_values(x) if self.symbolic_functions else ():
             output = output.index_add(1, rows, values)

@@ -21,6 +21,17 @@ def test_forward_is_sum_of_edge_curves_plus_bias():
     torch.testing.assert_close(layer(x), edges.sum(-1) + layer.bias)
 
 
+def test_an_empty_batch_gives_empty_outputs_and_gradients():
+    layer = _layer()
+    x = torch.zeros(0, 3, dtype=torch.float64, requires_grad=True)
+    output = layer(x)
+    assert output.shape == (0, 2)
+    output.sum().backward()
+    assert x.grad.shape == (0, 3)
+    assert layer.coef.grad is not None and not layer.coef.grad.any()
+    assert layer.edge_activations(x.detach()).shape == (0, 2, 3)
+
+
 def test_edge_spread_equals_std_of_edge_activations():
     layer = _layer(1)
     x = torch.randn(400, 3, dtype=torch.float64) * 0.6
