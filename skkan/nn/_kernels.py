@@ -22,8 +22,9 @@ def _jit(function):
         return numba.njit(nogil=True, cache=False, boundscheck=False)(function)
 
 
-# Rows per block: the block's slice of the dense basis (rows x in x (G + k)) stays in
-# the core's cache while the kernels walk it one input column at a time.
+# Rows per block: while the kernels walk a block one input column at a time, its slice
+# of the dense basis (rows x in x (G + k), 0.5 MB for 64 inputs and G + k = 8 in
+# float32) stays in the core's L2 cache for layers of typical width.
 _BLOCK = 256
 
 
@@ -99,6 +100,7 @@ def make_kernels(k):
 
     @_jit
     def backward(x, grad, low, high, inner, rows, dpoly, start, grid_size, minus_one, grad_x):
+        """``grad_x`` (batch, in): ``dL/dx`` from ``grad`` = ``dL/dbasis`` (batch, in, G + k)."""
         n_rows, n_inputs = x.shape
         row_of = np.empty(_BLOCK, dtype=np.int64)
         clamped_of = np.empty(_BLOCK, dtype=x.dtype)
