@@ -67,7 +67,9 @@ def make_kernels(k):
     n_active = k + 1
     n_coefficients = n_active * n_active
     # The closures capture only integers (the locate kernel is a module global), so
-    # numba's on-disk cache finds them again in the next process.
+    # numba's on-disk cache finds them again in the next process. Both kernels compute
+    # the local coordinate u inside their own loop: a shared pass that stored u in a
+    # buffer made the forward kernel 3-6 % slower (measured).
 
     @_jit
     def forward(x, low, high, inner, rows, start, tail_low, tail_high, grid_size, minus_one, out):
