@@ -215,6 +215,28 @@ def test_grid_search_pipeline_and_select_from_model(friedman):
     assert selector.get_support()[:5].sum() >= 3
 
 
+def test_seed_ensemble_recipe_of_the_user_guide(friedman):
+    # The user guide's recipe: BaggingRegressor without resampling averages KANs that
+    # differ only in their seed, fitted in worker processes (pickled, numba in workers).
+    from sklearn.ensemble import BaggingRegressor
+
+    X, y = friedman
+    ensemble = BaggingRegressor(
+        KANRegressor(max_iter=30), n_estimators=3, bootstrap=False, n_jobs=2, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ensemble.fit(X[:400], y[:400])
+    members = ensemble.estimators_
+    assert len({member.random_state for member in members}) == 3
+    member_predictions = np.stack([member.predict(X[400:]) for member in members])
+    assert not np.allclose(member_predictions[0], member_predictions[1])  # the seeds matter
+    np.testing.assert_allclose(ensemble.predict(X[400:]), member_predictions.mean(0), rtol=1e-6, atol=1e-6)
+    # Averaging never does worse than the members do on average (squared error is convex).
+    member_mse = ((member_predictions - y[400:]) ** 2).mean(1)
+    assert ((ensemble.predict(X[400:]) - y[400:]) ** 2).mean() <= member_mse.mean() + 1e-9
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "X, y, message",
