@@ -349,8 +349,8 @@ def main(argv=None):
         f"are medians of the {args.repeats} rounds' own ratios (each round fits every model once).",
         "",
         "The ensemble row is a reference for users who trade time for accuracy: it averages four default "
-        "KANs fitted with different seeds, two at a time in worker processes (its median includes one "
-        f"run that starts them). R^2 {california[_ENSEMBLE]['score']:.4f} against the single KAN's "
+        "KANs fitted with different seeds, two at a time in worker processes (the first of its runs also "
+        f"starts those processes). R^2 {california[_ENSEMBLE]['score']:.4f} against the single KAN's "
         f"{kan_cal['score']:.4f} and gradient boosting's "
         f"{california['HistGradientBoostingRegressor']['score']:.4f}; it has no single formula.",
         "",
