@@ -7,6 +7,7 @@ render as plain code.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +42,11 @@ if os.environ.get("SKKAN_DOCS_INTERSPHINX") == "1":
         "torch": ("https://pytorch.org/docs/stable", None),
     }
 autosummary_generate = True
+# The estimator classes use templates_path's class_with_members.rst: one page per
+# method and property. skkan's torch modules inherit dozens of torch.nn.Module
+# methods; the template leaves those unchanged ones to PyTorch's documentation.
+templates_path = ["_templates"]
+autosummary_context = {"torch_module_members": sorted(dir(torch.nn.Module))}
 numpydoc_show_class_members = False
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -49,3 +55,34 @@ sphinx_gallery_conf = {
 }
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+
+
+# The estimator pages document inherited scikit-learn methods (get_params,
+# set_output, set_fit_request, ...). Their docstrings cross-reference labels and
+# glossary terms of scikit-learn's own documentation, which exist here only through
+# intersphinx; offline each would be an undefined-label warning, an error under -W.
+_SKLEARN_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<([^`>]+)>|([^`<>]+))`")
+_SKLEARN_TERM = re.compile(r":term:`(?:([^`<]*?)\s*<[^`>]+>|([^`<>]+))`")
+
+
+def _sklearn_ref_as_text(match):
+    title, _, label = match.groups()
+    if title:
+        # "the User Guide" alone would read as skkan's own guide.
+        return f"{title} (scikit-learn)" if "guide" in title.lower() else title
+    return f"``{label}`` in scikit-learn's documentation"
+
+
+def _unlink_sklearn_references(app, what, name, obj, options, lines):
+    """Write scikit-learn's cross-references in inherited docstrings as plain text."""
+    if not (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        line = _SKLEARN_REF.sub(_sklearn_ref_as_text, line)
+        lines[i] = _SKLEARN_TERM.sub(lambda m: m.group(1) or m.group(2), line)
+
+
+def setup(app):
+    if "sphinx.ext.intersphinx" not in extensions:
+        # Before numpydoc (priority 500) parses the docstring.
+        app.connect("autodoc-process-docstring", _unlink_sklearn_references, priority=400)
