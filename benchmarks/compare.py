@@ -5,8 +5,8 @@ environment). Prints a table and writes ``benchmarks/RESULTS.md``: scores, media
 times and ratios to the baselines measured in the same run.
 
 * Iris: 5-fold stratified CV (shuffled, random_state=0); default KANClassifier on raw
-  X against MLPClassifier(hidden_layer_sizes=(64, 64), early_stopping=True) in a
-  StandardScaler pipeline.
+  X against MLPClassifier(hidden_layer_sizes=(64, 64)) in a StandardScaler pipeline,
+  without early stopping (the baseline) and with it.
 * California Housing: 80/20 split (random_state=0), raw X; default KANRegressor
   against the same MLPRegressor pipeline and HistGradientBoostingRegressor.
 * Layer micro-benchmark: KANLayer(64 -> 64, G=5, k=3), batch 4096, forward + backward,
@@ -48,12 +48,23 @@ def _timed_fit(estimator, X, y):
     return time.perf_counter() - start
 
 
+_IRIS_BASELINE = "MLPClassifier(64, 64) + scaler"
+_IRIS_MLP_ES = "MLPClassifier(64, 64, early_stopping=True) + scaler"
+
+
 def iris_benchmark():
     X, y = load_iris(return_X_y=True)
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    # The baseline is the MLP a user would run on 120 training rows: without early
+    # stopping. With it, the MLP holds out 10 % (12 rows) and stops on their noisy
+    # accuracy, which costs it about 0.1 accuracy; that row is kept for comparison
+    # with California, where early stopping is the sensible setting.
     models = {
         "KANClassifier()": lambda: KANClassifier(random_state=0),
-        "MLPClassifier(64, 64) + scaler": lambda: make_pipeline(
+        _IRIS_BASELINE: lambda: make_pipeline(
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 64), random_state=0)
+        ),
+        _IRIS_MLP_ES: lambda: make_pipeline(
             StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 64), early_stopping=True, random_state=0)
         ),
     }
@@ -145,7 +156,8 @@ def write_figure(iris, california, throughput, path):
     ):
         for name, row in rows.items():
             ax.scatter(row["fit_s"], row["score"], s=80, color=colour(name), label=name, zorder=3)
-            ax.annotate(name.split("(")[0], (row["fit_s"], row["score"]), textcoords="offset points", xytext=(6, 6))
+            label = name.split("(")[0] + (", early stopping" if "early_stopping=True" in name else "")
+            ax.annotate(label, (row["fit_s"], row["score"]), textcoords="offset points", xytext=(6, 6))
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -334,7 +346,10 @@ def main(argv=None):
         "",
         "## Iris (5-fold stratified CV, raw X for the KAN)",
         "",
-        *_table(iris, "MLPClassifier(64, 64) + scaler", "accuracy"),
+        *_table(iris, _IRIS_BASELINE, "accuracy"),
+        "",
+        "The baseline MLP trains without early stopping; with it, it stops on 12 validation rows "
+        f"per fold and scores {iris[_IRIS_MLP_ES]['score']:.4f} (last row).",
         "",
         f"Targets: accuracy >= 0.96 ({'met' if kan_iris['score'] >= 0.96 else 'NOT met'}: {kan_iris['score']:.4f}), "
         f"median fit <= 0.1 s ({'met' if kan_iris['fit_s'] <= 0.1 else 'NOT met'}: {kan_iris['fit_s']:.2f} s).",
