@@ -1,15 +1,52 @@
-"""Formula discovery on Feynman laws: skkan's KANSymbolicRegressor against gplearn.
+"""Formula discovery on the AI Feynman laws, SRBench's ground-truth protocol: skkan against gplearn.
 
-Run ``python benchmarks/discovery.py [--laws N] [--seeds S ...] [--no-gplearn]
-[--only {skkan,gplearn}] [--out FILE]``. For every law of :data:`feynman.LAWS` (the
-first ``N`` with ``--laws N``) and every seed, 2,000 training rows are drawn uniformly
-on the law's AI Feynman ranges with ``numpy.random.default_rng([seed, crc32(name)])``
-and 2,000 fresh test rows after them from the same generator, with no noise. Each
-method fits the training rows and hands back one SymPy formula:
+Run ``python benchmarks/discovery.py [selection] [--out FILE]`` to fit, and
+``python benchmarks/discovery.py --summarize FILE [FILE ...]`` to build the Markdown
+summary from result files. The full grid (120 laws x 2 kinds of ranges x 4 noise levels
+x 2 methods) is long, so it runs in parts that append to JSON-lines files:
 
-* skkan: ``KANSymbolicRegressor(random_state=seed, n_jobs=2).fit(X, y).get_formula()`` (only the
-  public estimator; ``X`` is a DataFrame, so the formula's symbols carry the column
-  names);
+``--names ID ...``, ``--half {dev,test,all}``, ``--table {main,bonus,all}``, ``--inputs LO-HI``, ``--laws N``
+    Which laws of :data:`feynman.LAWS` (the 100 laws of AI Feynman's main table and the
+    20 of its bonus table): by id, by half of the fixed development/test split
+    (:data:`feynman.DEV`, :data:`feynman.TEST`: 60 laws each, made with seed 2026 before
+    any tuning), by table, by number of inputs (``--inputs 5-9``, ``--inputs 3``), and
+    the first ``N`` of what is left.
+``--ranges {positive,signed} ...``
+    ``positive``: AI Feynman's sampling ranges (every law). ``signed``: the KAN paper's
+    ranges, which let charges, fields, velocities, positions... go negative (the 35 laws
+    that have them; the others are skipped for this kind). Default: both.
+``--noise LEVEL ...``
+    Noise levels (default ``0 0.001 0.01 0.1``).
+``--seeds S ...``, ``--only {skkan,gplearn}``, ``--no-gplearn``
+    Seeds (default 0) and methods (default both).
+``--jobs N``
+    Run ``N`` fits at a time, in worker processes (default 1). Times are comparable only
+    between runs with the same ``--jobs`` and ``--skkan-jobs`` on the same machine; the
+    figures of issue 20 are for ``--jobs 1`` with skkan's ``n_jobs=2`` on 2 cores.
+``--out FILE``, ``--skip-done``
+    Every fit appends one JSON line to ``FILE`` (default ``discovery.jsonl``) as soon
+    as it is scored, so parts run one after the other or on different machines combine by
+    passing all their files to ``--summarize``; ``--skip-done`` skips the fits that
+    ``FILE`` already holds without error (to resume an interrupted part).
+``--toy-seeds S ...``
+    The KAN paper's toy ``exp(sin(pi x0) + x1**2)`` on [-1, 1]^2, noiseless, once per
+    seed (default 0..9; ``--toy-seeds`` with no value skips it), by every method that runs.
+
+Data. For a law, a kind of ranges and a seed, 2,000 training rows are drawn uniformly on
+the law's ranges with ``numpy.random.default_rng(key)`` and 2,000 test rows after them
+from the same generator, where ``key`` is ``[seed, crc32(id)]`` for positive ranges (the
+rows of the earlier, positive-only version of this benchmark) and ``[seed, crc32(id), 1]``
+for signed ones. Noise is added as SRBench adds it (``experiment/evaluate_model.py``): to
+the training targets only, Gaussian with standard deviation ``level * sqrt(mean(y**2))``
+(``level`` times the RMS of the noiseless training targets), drawn from its own generator
+``default_rng([seed, crc32(id), kind, 2, round(level * 1e6)])`` so that every noise
+level sees the same rows. Test targets stay clean.
+
+Methods. Each method fits the training rows and hands back one SymPy formula:
+
+* skkan: ``KANSymbolicRegressor(random_state=seed, n_jobs=2).fit(X, y).get_formula()``
+  (``--skkan-jobs`` sets ``n_jobs``; only the public estimator; ``X`` is a DataFrame, so
+  the formula's symbols carry the column names);
 * gplearn: ``SymbolicRegressor`` (:func:`make_gplearn`), its best program converted
   to SymPy by :func:`gplearn_to_sympy`: protected ``div``, ``log``, ``sqrt``, ``inv``
   become the plain functions, except where the protection acts on the training rows
@@ -17,14 +54,10 @@ method fits the training rows and hands back one SymPy formula:
   ``log(Abs(.))``) or on constants (folded to gplearn's value), so the formula is
   gplearn's program on the data.
 
-The KAN paper's toy ``exp(sin(pi x0) + x1**2)`` is run too, once per ``--toy-seeds``
-seed (0..9 by default), by every method that runs (gplearn's function set has no
-``exp``, so it cannot be exact there).
-
-Metrics, all computed from the formula alone on the test rows:
+Metrics, all computed from the formula alone on the clean test rows:
 
 ``time``
-    Seconds for ``fit`` plus the call that returns the formula.
+    Seconds for ``fit`` plus the call that returns the formula (scoring not included).
 ``closed``
     The formula has no undefined function (no ``AppliedUndef`` atom such as skkan's
     ``spline_*`` placeholders for edges that did not snap to a closed form).
@@ -32,12 +65,38 @@ Metrics, all computed from the formula alone on the test rows:
     Test R^2 of the formula evaluated with ``sympy.lambdify`` (numpy) on the test rows,
     not of ``predict``; ``nan`` when the formula is not closed or gives a non-finite
     or complex value on some row.
+``srbench`` (symbolic solution)
+    SRBench's criterion (``experiment/assess_symbolic_model.py``, ``symbolic_utils.py``
+    and the analysis that combines their flags), in this file's own code
+    (:func:`srbench_solution`): the formula is closed, its test ``R2 > 0.5``, and
+
+    1. every constant of the formula and of the law becomes a float (``pi`` too: SRBench
+       writes the law with ``pi = 3.1415926535``; ``evalf``, so ``1/2`` is ``0.5`` and
+       ``sqrt(x)`` is ``x**0.5`` on both sides alike); the formula is simplified
+       (``sympy.simplify(ratio=1)``) and its floats rounded to 6 decimal places
+       (SRBench's ``round(a, 6)``); a formula that is then ``0`` fails;
+    2. ``difference = law - formula`` and ``ratio = formula / law``, each with its floats
+       rounded to 6 decimals; the formula is a symbolic solution when the difference is
+       ``0`` or constant, or the ratio is constant (``Expr.is_constant()``); when neither
+       is, the difference is simplified (``simplify(ratio=1)``) and tested again, as
+       SRBench does, and then the ratio (SRBench's code never simplifies the ratio, so
+       ``1.00001*(u + v)/(1 + u*v/c**2)``, whose float SymPy spreads over ``u + v``, fails
+       there and passes here). Symbols carry no assumptions (as SRBench's), so a formula that
+       needs positivity to match (``sqrt(a)*sqrt(b)`` for ``sqrt(a*b)``) is not one.
+
+    Any constant factor or offset passes (a formula off by a factor 1.0015 is a symbolic
+    solution); exponents must match to 6 decimals. The simplification and tests run
+    under ``--timeout`` seconds (SIGALRM); past it the formula is not a solution. Not in
+    SRBench, to save time only: when the rounded difference and ratio both vary by more
+    than ``1e-4`` (relative) over the test rows, the formula is no solution without
+    calling SymPy (a symbolic constant varies by float rounding only).
 ``ops``
     ``sympy.count_ops(formula)``, shown beside ``count_ops`` of the law.
 ``compact``
     ``closed and R2 >= 0.9999 and ops <= 2 * law_ops + 6``.
 ``exact``
-    The formula *is* the law once numbers are read to 3 significant digits:
+    Stricter than ``srbench``: the formula *is* the law once numbers are read to 3
+    significant digits:
 
     1. every number of the formula and of the law is evaluated to a float
        (``evalf``, so ``1/(4*pi)`` becomes ``0.0795...``), rounded to 3 significant
@@ -49,30 +108,35 @@ Metrics, all computed from the formula alone on the test rows:
        of the output);
     3. cheap filter: the rounded formula must match the rounded law on every test
        row to 1 % relative (else not exact, no symbolic work);
-    4. both sides get symbols with ``positive=True`` where the variable's range is
-       positive (so ``sqrt(x**2) == x`` on the sampled domain), and the formula is
-       exact when ``simplify(formula - law) == 0``; or, for a constant factor that the
-       formula spreads differently from the law (``exp(-0.919 - x**2/2)`` against
-       ``0.399*exp(-x**2/2)``, equal only up to the rounding of each piece), when
+    4. both sides get symbols with ``positive=True`` where the variable's range (of the
+       kind sampled) is positive (so ``sqrt(x**2) == x`` on the sampled domain), and the
+       formula is exact when ``simplify(formula - law) == 0``; or, for a constant factor
+       that the formula spreads differently from the law (``exp(-0.919 - x**2/2)``
+       against ``0.399*exp(-x**2/2)``, equal only up to the rounding of each piece), when
        ``simplify(formula / law)`` is a number within ``5e-4`` of 1: half the smallest
        relative gap between two different 3-digit constants (9.98 against 9.99), so a
        wrong third digit (``0.0797`` for ``1/(4*pi)``) is never exact. A
        simplification running past ``--timeout`` seconds counts as not exact.
 
-    This is SRBench's "symbolic solution" check (formula - law or formula / law a
-    constant) with the constant required to be 0 or 1 at 3-digit precision.
-
-Prints a table per law and a summary (for each method: compact-exact, closed with
-R^2 >= 0.99 and exact counts, median and max time per law), and writes a Markdown
-report (by default into the discovery section of ``benchmarks/RESULTS.md``, keeping
-the other sections; or to ``--out``, overwritten unless ``--append``) with the tables, the summary, the machine line and the command. A method
-that is switched off (``--no-gplearn``, ``--only``) or not installed (gplearn) shows
-``n/a``. skkan's estimator is imported only when skkan runs; if the installed skkan
-has no ``KANSymbolicRegressor`` the script stops with a message saying so.
+Summary (``--summarize``, also printed after a run for that run's fits): for each method,
+kind of ranges and noise level, the symbolic-solution rate, compact and exact counts,
+closed formulas with R^2 >= 0.99, and the median and largest time per law, on the
+development half, the test half, and the laws with 5 to 9 inputs of each half
+separately; beside SRBench's published symbolic-solution rates on the Feynman problems;
+then the toy. Results combine across files by (method, law, ranges, noise, seed), the
+line read last winning. ``--details`` adds a row per fit with its formula;
+``--markdown FILE`` writes the summary to a file, ``--results-section NAME`` into
+section ``NAME`` of ``benchmarks/RESULTS.md`` (the other sections kept). skkan's
+estimator is imported only when skkan runs; if the installed skkan has no
+``KANSymbolicRegressor`` the script stops with a message saying so; gplearn, when not
+installed, is left out with a message.
 """
 
 import argparse
 import contextlib
+import json
+import math
+import multiprocessing
 import os
 import platform
 import re
@@ -82,7 +146,8 @@ import sys
 import time
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +156,10 @@ from sympy.core.function import AppliedUndef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import RESULTS, write_section  # noqa: E402
-from feynman import LAWS, TOY, law_expression, sample  # noqa: E402
+from feynman import DEV, LAWS, RANGE_KINDS, TEST, TOY, law_expression, sample  # noqa: E402
 
 METHODS = ("skkan", "gplearn")
+NOISE_LEVELS = (0.0, 0.001, 0.01, 0.1)
 N_TRAIN = 2000
 N_TEST = 2000
 R2_COMPACT = 0.9999
@@ -102,8 +168,20 @@ DIGITS = 3
 NEGLIGIBLE = 1e-4  # a term under NEGLIGIBLE * rms(y) on every test row is dropped
 FILTER_RTOL = 1e-2
 EXACT_RTOL = 5e-4  # half the smallest gap (1e-3, at 9.99 vs 9.98) between 3-digit constants
+SRBENCH_DECIMALS = 6  # SRBench's round_floats: round(a, 6)
+SRBENCH_MIN_R2 = 0.5  # SRBench checks a model symbolically only when its test R^2 > 0.5
+SRBENCH_FILTER = 1e-4  # a difference and ratio that both vary more than this (relative) are not constant
 GPLEARN_FUNCTIONS = ("add", "sub", "mul", "div", "sqrt", "log", "sin", "cos", "neg", "inv")
+KIND_KEY = {"positive": 0, "signed": 1}
 
+#: SRBench's published symbolic-solution rates (%) on the Feynman problems, AI Feynman's
+#: positive ranges (La Cava et al. 2021, "Contemporary symbolic regression methods and
+#: their relative performance"), by noise level; None where not quoted here.
+SRBENCH_RATES = {
+    "AI Feynman": {0.0: "55.8", 0.001: None, 0.01: "~13", 0.1: "~1"},
+    "DSR": {level: "19 to 17" for level in NOISE_LEVELS},  # "about 19-17 % across noise levels"
+    "AFP-FE": {0.0: "27", 0.001: None, 0.01: "21", 0.1: "13"},
+}
 
 # --------------------------------------------------------------------------- methods
 
@@ -329,9 +407,11 @@ def gplearn_to_sympy(program, names, X=None):
     return expression
 
 
-def fit_skkan(X, y, seed):
+
+
+def fit_skkan(X, y, seed, n_jobs=2):
     """Fit ``KANSymbolicRegressor`` and return ``(formula, seconds)``."""
-    estimator = load_skkan()(random_state=seed, n_jobs=2)
+    estimator = load_skkan()(random_state=seed, n_jobs=n_jobs)
     start = time.perf_counter()
     estimator.fit(X, y)
     formula = estimator.get_formula()
@@ -427,7 +507,7 @@ def round_numbers(expression, digits=DIGITS):
     return numeric.xreplace({f: sympy.Rational(f"{float(f):.{digits}g}") for f in numeric.atoms(sympy.Float)})
 
 
-class _Timeout(Exception):
+class _Timeout(BaseException):  # not an Exception, so SymPy's own handlers cannot swallow it
     pass
 
 
@@ -505,149 +585,372 @@ def is_exact(formula, law, ranges, X, y, timeout=30.0):
         return False
 
 
-@dataclass
-class Result:
-    """One method on one law and seed."""
-
-    method: str
-    law: str
-    seed: int
-    law_ops: int
-    time_s: float = float("nan")
-    formula: object = None
-    closed: bool = False
-    r2: float = float("nan")
-    ops: int = -1
-    compact: bool = False
-    exact: bool = False
-    error: str = ""
-    extra: dict = field(default_factory=dict)
 
 
-def score(result, formula, law, X_test, y_test, timeout):
-    """Fill the metrics of ``result`` from the formula (see the module docstring)."""
-    formula = _plain(sympy.sympify(formula))
-    law_expr = law_expression(law)
-    result.formula = formula
-    result.closed = is_closed(formula)
-    result.ops = int(sympy.count_ops(formula))
-    if result.closed:
-        result.r2 = r2_score(y_test, evaluate(formula, X_test))
-        result.compact = bool(result.r2 >= R2_COMPACT and result.ops <= 2 * result.law_ops + 6)
-        result.exact = is_exact(formula, law_expr, law.ranges, X_test, y_test, timeout)
-    return result
+def _as_floats(expression):
+    """Every number of the expression as a float: ``pi`` and ``E`` too, rationals by ``evalf``."""
+    expression = sympy.sympify(expression)
+    constants = {c: sympy.Float(c.evalf(17)) for c in expression.atoms(sympy.NumberSymbol)}
+    return expression.xreplace(constants).evalf()
 
 
-def run_one(method, law, seed, args):
-    """Sample a law's rows, fit one method and score its formula.
+def _round_decimals(expression, decimals=SRBENCH_DECIMALS):
+    """Every float of the expression rounded to ``decimals`` decimal places (SRBench's ``round(a, 6)``)."""
+    return expression.xreplace({a: sympy.Float(round(float(a), decimals)) for a in expression.atoms(sympy.Float)})
+
+
+def _clearly_varies(expression, X, scale):
+    """Whether ``expression`` varies by more than ``1e-4 * scale`` over the rows (``False`` if not computable)."""
+    values = evaluate(expression, X)
+    return bool(not np.isnan(values).any() and np.ptp(values) > SRBENCH_FILTER * scale)
+
+
+def srbench_solution(formula, law, r2, timeout=30.0, X=None):
+    """SRBench's symbolic-solution test (see the module docstring).
 
     Parameters
     ----------
-    method : {"skkan", "gplearn"}
-        The method.
-    law : feynman.Law
-        The law.
-    seed : int
-        Seed of the data and of the method.
-    args : argparse.Namespace
-        Command-line settings (gplearn's population and generations, the timeout).
+    formula : sympy.Expr
+        Closed formula in plain symbols.
+    law : sympy.Expr
+        The law, in the same plain symbols.
+    r2 : float
+        The formula's test R^2 (the test runs only when it is over 0.5).
+    timeout : float, default=30.0
+        Seconds for the whole symbolic part.
+    X : pandas.DataFrame, optional
+        Test rows for the numeric filter: when the rounded difference and the rounded
+        ratio both vary by more than ``1e-4`` (relative to ``rms(law)`` and to the
+        ratio's median) over them, the formula is no solution and SymPy is not called
+        (a symbolic constant varies by float rounding only, about ``1e-12``).
 
     Returns
     -------
-    Result
-        The metrics; on an exception inside the method, ``error`` holds it.
+    solution : bool
+        Whether the formula is a symbolic solution.
+    how : str
+        ``"difference zero"``, ``"difference constant"``, ``"ratio constant"``, or why not:
+        ``"R2 <= 0.5"``, ``"zero model"``, ``"not constant"``, ``"timeout"``, ``"error: ..."``.
     """
-    rng = np.random.default_rng([seed, zlib.crc32(law.name.encode())])
-    X, y = sample(law, N_TRAIN, rng)
-    X_test, y_test = sample(law, N_TEST, rng)
-    result = Result(method, law.name, seed, int(sympy.count_ops(law_expression(law))))
+    if not r2 > SRBENCH_MIN_R2:
+        return False, f"R2 <= {SRBENCH_MIN_R2}"
+    try:
+        with _time_limit(timeout):
+            if X is not None:
+                target = _as_floats(law)
+                rounded = _round_decimals(_as_floats(formula))
+                law_values = evaluate(target, X)
+                ratio_values = evaluate(_round_decimals(rounded / target), X)
+                if not np.isnan(law_values).any() and not np.isnan(ratio_values).any():
+                    scale = float(np.sqrt(np.mean(law_values**2)))
+                    if _clearly_varies(_round_decimals(target - rounded), X, scale) and np.ptp(
+                        ratio_values
+                    ) > SRBENCH_FILTER * max(abs(float(np.median(ratio_values))), 1e-12):
+                        return False, "not constant (numerically)"
+            model = _round_decimals(_as_floats(sympy.simplify(_as_floats(formula), ratio=1)))
+            if model == 0 or model.has(sympy.nan):
+                return False, "zero model"
+            target = _as_floats(law)
+            difference = _round_decimals(target - model)
+            ratio = _round_decimals(model / target)
+            if difference == 0:
+                return True, "difference zero"
+            if difference.is_constant():
+                return True, "difference constant"
+            if ratio.is_constant():
+                return True, "ratio constant"
+            difference = sympy.simplify(difference, ratio=1)
+            if difference == 0:
+                return True, "difference zero"
+            if difference.is_constant():
+                return True, "difference constant"
+            if sympy.simplify(ratio, ratio=1).is_constant():  # not in SRBench's code, which never simplifies the ratio
+                return True, "ratio constant"
+            return False, "not constant"
+    except _Timeout:
+        return False, "timeout"
+    except Exception as exc:  # SymPy failing on a strange formula is a failed check, not a crash
+        return False, f"error: {type(exc).__name__}"
+
+
+# --------------------------------------------------------------------------- one fit
+
+
+def law_data(law, kind, seed):
+    """Training and test rows of one law, kind of ranges and seed (module docstring).
+
+    Returns
+    -------
+    X, y, X_test, y_test
+        DataFrames of inputs and noiseless targets.
+    """
+    key = [seed, zlib.crc32(law.name.encode())] + ([] if kind == "positive" else [KIND_KEY[kind]])
+    rng = np.random.default_rng(key)
+    X, y = sample(law, N_TRAIN, rng, kind)
+    X_test, y_test = sample(law, N_TEST, rng, kind)
+    return X, y, X_test, y_test
+
+
+def add_noise(y, level, law, kind, seed):
+    """SRBench's target noise: ``y + normal(0, level * rms(y))``, from its own generator.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Noiseless training targets.
+    level : float
+        Noise level (0 returns a copy of ``y``).
+    law : feynman.Law
+        The law (its id seeds the generator).
+    kind : {"positive", "signed"}
+        Kind of ranges (seeds the generator).
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Noisy targets.
+    """
+    if level == 0:
+        return y.copy()
+    rng = np.random.default_rng([seed, zlib.crc32(law.name.encode()), KIND_KEY[kind], 2, int(round(level * 1e6))])
+    return y + rng.normal(0.0, level * float(np.sqrt(np.mean(np.square(y)))), size=len(y))
+
+
+def law_half(name):
+    """``"dev"``, ``"test"`` or ``"toy"``."""
+    return "dev" if name in DEV else "test" if name in TEST else "toy"
+
+
+def run_task(task, settings):
+    """Sample, fit one method, score: one result record (a JSON-ready dict).
+
+    Parameters
+    ----------
+    task : dict
+        ``method``, ``law`` (id or ``"toy"``), ``kind``, ``noise``, ``seed``.
+    settings : dict
+        ``gp_population``, ``gp_generations``, ``timeout``, ``skkan_jobs``.
+
+    Returns
+    -------
+    dict
+        The task's keys and ``table``, ``half``, ``n_inputs``, ``time_s``, ``formula``,
+        ``closed``, ``r2``, ``ops``, ``law_ops``, ``compact``, ``exact``, ``srbench``,
+        ``srbench_how``, ``error``, ``score_s``, ``machine``, ``date``; on an exception
+        inside the method ``error`` holds it and the metrics are false.
+    """
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    law = TOY if task["law"] == TOY.name else BY_NAME[task["law"]]
+    method, kind, noise, seed = task["method"], task["kind"], float(task["noise"]), int(task["seed"])
+    law_expr = law_expression(law)
+    record = dict(task, noise=noise, seed=seed, table=law.table if law is not TOY else "toy", half=law_half(law.name),
+                  n_inputs=law.n_inputs, n_train=N_TRAIN, law_ops=int(sympy.count_ops(law_expr)), time_s=None,
+                  formula=None, closed=False, r2=None, ops=None, compact=False, exact=False, srbench=False,
+                  srbench_how="", error="", score_s=None, machine=machine_line(), command=settings.get("command", ""),
+                  date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    X, y, X_test, y_test = law_data(law, kind, seed)
+    y_train = add_noise(y, noise, law, kind, seed)
     try:
         if method == "skkan":
-            formula, result.time_s = fit_skkan(X, y, seed)
+            formula, record["time_s"] = fit_skkan(X, y_train, seed, settings["skkan_jobs"])
         else:
-            formula, result.time_s = fit_gplearn(X, y, seed, args.gp_population, args.gp_generations)
+            formula, record["time_s"] = fit_gplearn(
+                X, y_train, seed, settings["gp_population"], settings["gp_generations"]
+            )
     except Exception as exc:  # one failing fit must not end the benchmark
-        result.error = f"{type(exc).__name__}: {exc}"
-        print(f"  {method} on {law.name} (seed {seed}) failed: {result.error}", file=sys.stderr)
-        return result
-    return score(result, formula, law, X_test, y_test, args.timeout)
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        return record
+    start = time.perf_counter()
+    try:
+        formula = _plain(sympy.sympify(formula))
+        record["formula"] = sympy.sstr(formula)
+        record["closed"] = is_closed(formula)
+        record["ops"] = int(sympy.count_ops(formula))
+        if record["closed"]:
+            r2 = r2_score(y_test, evaluate(formula, X_test))
+            record["r2"] = None if math.isnan(r2) else r2
+            record["compact"] = bool(r2 >= R2_COMPACT and record["ops"] <= 2 * record["law_ops"] + 6)
+            record["exact"] = is_exact(formula, law_expr, law.ranges_for(kind), X_test, y_test, settings["timeout"])
+            record["srbench"], record["srbench_how"] = srbench_solution(
+                formula, law_expr, r2, settings["timeout"], X_test
+            )
+        else:
+            record["srbench_how"] = "not closed"
+    except Exception as exc:  # a formula SymPy cannot score counts as not found, with the reason kept
+        record["srbench_how"] = f"scoring failed: {type(exc).__name__}: {exc}"[:200]
+    record["score_s"] = time.perf_counter() - start
+    return record
 
 
-# --------------------------------------------------------------------------- reporting
+BY_NAME = {law.name: law for law in LAWS}
+RECORD_KEY = ("method", "law", "kind", "noise", "seed")
 
 
-def _display(expression, width=160):
-    """The formula with floats at 4 significant digits, cut to ``width`` characters."""
-    if expression is None:
+def record_key(record):
+    """The (method, law, kind, noise, seed) of a record."""
+    return tuple(record[k] if k != "noise" else float(record[k]) for k in RECORD_KEY)
+
+
+def _describe(record):
+    """One line for a finished fit."""
+    head = (f"{record['method']} {record['law']} ({record['kind']}, noise {record['noise']:g}, "
+            f"seed {record['seed']}, {record['half']})")
+    if record["error"]:
+        return f"{head}: error {record['error']}"
+    r2 = "nan" if record["r2"] is None else f"{record['r2']:.6f}"
+    yes = {True: "yes", False: "no"}
+    return (f"{head}: {record['time_s']:.1f} s, R2 {r2}, srbench {yes[record['srbench']]} ({record['srbench_how']}), "
+            f"exact {yes[record['exact']]}, compact {yes[record['compact']]}: {_short(record['formula'], 110)}")
+
+
+def _short(text, width=100):
+    """``text`` (a formula string) with floats at 4 significant digits, cut to ``width``."""
+    if text is None:
         return ""
-    text = sympy.sstr(expression.xreplace({f: sympy.Float(f, 4) for f in expression.atoms(sympy.Float)}))
+    text = re.sub(r"\d+\.\d{4,}(?:e[-+]?\d+)?", lambda m: f"{float(m.group()):.4g}", text)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _cells(result):
-    """The metric cells of one result (``n/a`` when the method did not run)."""
-    if result is None:
-        return ["n/a"] * 6
-    if result.error:
-        return ["error", "", "", "", "", ""]
-    yes = {True: "yes", False: "no"}
-    r2 = "nan" if np.isnan(result.r2) else f"{result.r2:.6f}"
-    return [f"{result.time_s:.1f}", yes[result.closed], r2, str(result.ops), yes[result.compact], yes[result.exact]]
+def read_records(paths):
+    """Records of JSON-lines files, the last line of each (method, law, kind, noise, seed) winning."""
+    records = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    print(f"{path}:{number}: not JSON, skipped", file=sys.stderr)
+                    continue
+                records[record_key(record)] = record
+    return list(records.values())
 
 
-def summarize(results, method, n_expected):
-    """Summary counts and times of one method (``None`` if it did not run).
-
-    Parameters
-    ----------
-    results : list of Result
-        Results of that method.
-    method : str
-        Its name.
-    n_expected : int
-        Number of (law, seed) runs planned.
-
-    Returns
-    -------
-    dict or None
-        ``compact``, ``close`` (closed with R^2 >= 0.99), ``exact``, ``runs``,
-        ``errors``, ``median_s`` and ``max_s``.
-    """
-    if not results:
-        return None
-    times = [r.time_s for r in results if not r.error]
-    return {
-        "method": method,
-        "runs": n_expected,
-        "compact": sum(r.compact for r in results),
-        "close": sum(r.closed and r.r2 >= R2_CLOSE for r in results),
-        "exact": sum(r.exact for r in results),
-        "errors": sum(bool(r.error) for r in results),
-        "median_s": statistics.median(times) if times else float("nan"),
-        "max_s": max(times) if times else float("nan"),
-    }
+# --------------------------------------------------------------------------- summary
 
 
-def _summary_rows(summaries):
-    header = ["method", "compact exact", f"closed, R2 >= {R2_CLOSE}", "exact", "errors", "median s/law", "max s/law"]
+def _rate(count, total):
+    return "-" if total == 0 else f"{count}/{total} ({100 * count / total:.0f} %)"
+
+
+def summary_cells(records):
+    """Counts and times of a group of records (laws x seeds)."""
+    times = [r["time_s"] for r in records if not r["error"] and r["time_s"] is not None]
+    n = len(records)
+    return [
+        str(n),
+        _rate(sum(r["srbench"] for r in records), n),
+        _rate(sum(r["compact"] for r in records), n),
+        _rate(sum(r["exact"] for r in records), n),
+        _rate(sum(bool(r["closed"] and r["r2"] is not None and r["r2"] >= R2_CLOSE) for r in records), n),
+        f"{statistics.median(times):.1f}" if times else "-",
+        f"{max(times):.1f}" if times else "-",
+        str(sum(bool(r["error"]) for r in records)),
+    ]
+
+
+SUMMARY_HEADER = ["method", "ranges", "noise", "half", "fits", "symbolic solution (SRBench)", "compact", "exact",
+                  f"closed, R2 >= {R2_CLOSE}", "median s/law", "max s/law", "errors"]
+SUBSETS = (
+    ("dev", lambda r: r["half"] == "dev"),
+    ("test", lambda r: r["half"] == "test"),
+    ("dev, 5-9 inputs", lambda r: r["half"] == "dev" and 5 <= r["n_inputs"] <= 9),
+    ("test, 5-9 inputs", lambda r: r["half"] == "test" and 5 <= r["n_inputs"] <= 9),
+)
+
+
+def summary_rows(records):
+    """One row per (method, ranges, noise, subset) present in ``records``."""
     rows = []
-    for method, s in summaries.items():
-        if s is None:
-            rows.append([method] + ["n/a"] * 6)
-        else:
-            n = s["runs"]
-            rows.append(
-                [
-                    method,
-                    f"{s['compact']}/{n}",
-                    f"{s['close']}/{n}",
-                    f"{s['exact']}/{n}",
-                    str(s["errors"]),
-                    f"{s['median_s']:.1f}",
-                    f"{s['max_s']:.1f}",
-                ]
-            )
-    return header, rows
+    groups = sorted({(r["method"], r["kind"], float(r["noise"])) for r in records if r["law"] != TOY.name},
+                    key=lambda g: (METHODS.index(g[0]) if g[0] in METHODS else 9, RANGE_KINDS.index(g[1]), g[2]))
+    for method, kind, noise in groups:
+        group = [r for r in records if (r["method"], r["kind"], float(r["noise"])) == (method, kind, noise)
+                 and r["law"] != TOY.name]
+        for subset, keep in SUBSETS:
+            chosen = [r for r in group if keep(r)]
+            if chosen:
+                rows.append([method, kind, f"{noise:g}", subset, *summary_cells(chosen)])
+    return rows
+
+
+def reference_rows(levels):
+    """SRBench's published rates at the noise levels of the summary."""
+    rows = []
+    for method, rates in SRBENCH_RATES.items():
+        rows.append([method] + [rates.get(level) or "-" for level in levels])
+    return rows
+
+
+def toy_rows(records):
+    """The toy: one row per method."""
+    rows = []
+    for method in METHODS:
+        chosen = [r for r in records if r["law"] == TOY.name and r["method"] == method]
+        if chosen:
+            seeds = sorted(r["seed"] for r in chosen)
+            rows.append([method, ", ".join(map(str, seeds)), *summary_cells(chosen)[1:]])
+    return rows
+
+
+def detail_rows(records):
+    """One row per fit, with its formula."""
+    order = sorted(records, key=lambda r: (r["law"] == TOY.name, r["half"], r["law"], r["kind"], float(r["noise"]),
+                                           r["method"], r["seed"]))
+    rows = []
+    yes = {True: "yes", False: "no"}
+    for r in order:
+        r2 = "" if r["r2"] is None else f"{r['r2']:.6f}"
+        t = "" if r["time_s"] is None else f"{r['time_s']:.1f}"
+        rows.append([r["law"], r["half"], r["n_inputs"], r["kind"], f"{float(r['noise']):g}", r["method"], r["seed"], t,
+                     r2, yes[r["srbench"]], yes[r["exact"]], yes[r["compact"]],
+                     r["error"] or _short(r["formula"], 120)])
+    return rows
+
+
+def build_markdown(records, sources, details=False):
+    """The Markdown summary of ``records`` (read from ``sources``)."""
+    laws = {r["law"] for r in records if r["law"] != TOY.name}
+    levels = sorted({float(r["noise"]) for r in records if r["law"] != TOY.name})
+    machines = sorted({r.get("machine", "") for r in records} - {""})
+    commands = sorted({r.get("command", "") for r in records} - {""})
+    parts = [
+        "## Formula discovery on the AI Feynman laws (SRBench ground-truth protocol)",
+        "",
+        f"{len(laws)} laws ({sum(n in DEV for n in laws)} of the development half, {sum(n in TEST for n in laws)} "
+        f"of the test half; split fixed with seed 2026 before tuning), {N_TRAIN} training rows with SRBench's "
+        "target noise (std = level x RMS(y), training rows only), clean test rows. `positive`: AI Feynman's "
+        "ranges; `signed`: the KAN paper's, for the 35 laws where they go negative. Symbolic solution: SRBench's "
+        "criterion (difference or ratio of formula and law a constant after rounding floats to 6 decimals, "
+        "test R2 > 0.5); compact: closed, R2 >= 0.9999, ops <= 2 law ops + 6; exact: equal to the law with "
+        "numbers at 3 significant digits (see benchmarks/discovery.py). Times: fit + formula, per law.",
+        "",
+        _markdown_table(SUMMARY_HEADER, summary_rows(records)),
+        "",
+        "SRBench's published symbolic-solution rates (%) on the Feynman problems (AI Feynman's positive ranges, "
+        "all laws; La Cava et al. 2021, as quoted in issue 20; DSR: about 19 to 17 % across the noise levels):",
+        "",
+        _markdown_table(["method"] + [f"noise {level:g}" for level in levels], reference_rows(levels)),
+        "",
+    ]
+    toy = toy_rows(records)
+    if toy:
+        header = ["method", "seeds", "symbolic solution", "compact", "exact", f"closed, R2 >= {R2_CLOSE}",
+                  "median s", "max s", "errors"]
+        parts += [f"Toy `{TOY.expression}` on [-1, 1]^2, noiseless:", "", _markdown_table(header, toy), ""]
+    if details:
+        header = ["law", "half", "inputs", "ranges", "noise", "method", "seed", "s", "R2", "srbench", "exact",
+                  "compact", "formula"]
+        parts += ["### Per fit", "", _markdown_table(header, detail_rows(records)), ""]
+    parts += [f"Machine: {m}." for m in machines] + [""]
+    parts += [f"Command: `{c}`" for c in commands] + [""]
+    parts += [f"Result files: {', '.join(str(s) for s in sources)}.", ""]
+    return "\n".join(parts)
 
 
 def _text_table(header, rows):
@@ -664,18 +967,6 @@ def _markdown_table(header, rows):
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
-
-
-def print_law(law, seed_results):
-    """Print one law's block: the law, then a row per method and seed with its formula."""
-    law_expr = law_expression(law)
-    print(f"\n{law.name}: {law_expr}   (ops {sympy.count_ops(law_expr)}; ranges {law.ranges})")
-    header = ["method", "seed", "time s", "closed", "R2", "ops", "compact", "exact", "formula"]
-    rows = []
-    for (method, seed), result in seed_results.items():
-        formula = result.error if result is not None and result.error else _display(getattr(result, "formula", None))
-        rows.append([method, seed, *_cells(result), formula if result is not None else "n/a"])
-    print(_text_table(header, rows))
 
 
 def machine_line():
@@ -701,141 +992,157 @@ def machine_line():
     )
 
 
-def build_markdown(args, laws, law_results, toy_results, summaries, toy_summaries, command):
-    """The Markdown report: settings, tables, summaries, machine line and command."""
-    metric_names = ["s", "closed", "R2", "ops", "compact", "exact"]
-    header = ["law", "seed", "law ops"] + [f"{m} {name}" for m in METHODS for name in metric_names]
-    rows, formula_rows = [], []
-    for law in laws:
-        law_ops = sympy.count_ops(law_expression(law))
-        for seed in args.seeds:
-            per_method = [law_results.get((law.name, method, seed)) for method in METHODS]
-            rows.append([law.name, seed, law_ops] + [c for r in per_method for c in _cells(r)])
-            formula_rows.append(
-                [law.name, seed, str(law_expression(law))]
-                + [("n/a" if r is None else (r.error or _display(r.formula))) for r in per_method]
-            )
-    toy_rows = []
-    for seed in args.toy_seeds:
-        per_method = [toy_results.get((method, seed)) for method in METHODS]
-        skkan_formula = _display(getattr(per_method[0], "formula", None))
-        toy_rows.append([seed] + [c for r in per_method for c in _cells(r)] + [skkan_formula])
-    parts = [
-        "## Formula discovery on Feynman laws",
-        "",
-        f"{len(laws)} AI Feynman laws with at most 4 inputs (their table's ranges), seeds {args.seeds}, "
-        f"{N_TRAIN} training and {N_TEST} fresh test rows, no noise. skkan: "
-        "`KANSymbolicRegressor(random_state=seed, n_jobs=2)`; gplearn: `SymbolicRegressor(population_size="
-        f"{args.gp_population}, generations={args.gp_generations}, function_set={GPLEARN_FUNCTIONS}, "
-        "parsimony_coefficient=0.001, random_state=seed, n_jobs=1)`. R2 is the formula's own (lambdify on the "
-        f"test rows); compact: closed, R2 >= {R2_COMPACT}, ops <= 2 law ops + 6; exact: equal to the law after "
-        f"rounding numbers to {DIGITS} significant digits (see benchmarks/discovery.py).",
-        "",
-        "### Summary",
-        "",
-        _markdown_table(*_summary_rows(summaries)),
-        "",
-    ]
-    if args.toy_seeds:
-        parts += [
-            f"Toy `{TOY.expression}` on [-1, 1]^2, random states {args.toy_seeds}:",
-            "",
-            _markdown_table(*_summary_rows(toy_summaries)),
-            "",
-        ]
-    parts += ["### Per law", "", _markdown_table(header, rows), "", "### Formulas", ""]
-    parts += [_markdown_table(["law", "seed", "law", *METHODS], formula_rows), ""]
-    if args.toy_seeds:
-        toy_header = ["seed"] + [f"{m} {name}" for m in METHODS for name in metric_names] + ["skkan formula"]
-        parts += ["### Toy", "", _markdown_table(toy_header, toy_rows), ""]
-    parts += [f"Machine: {machine_line()}.", "", f"Command: `{command}`", ""]
-    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- main
 
 
+def _inputs_range(text):
+    """``"5-9"`` -> (5, 9); ``"3"`` -> (3, 3)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected N or LO-HI, got {text!r}")
+    low = int(match.group(1))
+    high = int(match.group(2)) if match.group(2) else low
+    return low, high
+
+
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--laws", type=int, default=None, help="run the first N laws of feynman.LAWS (default: all)")
-    parser.add_argument("--names", nargs="+", default=None, help="run these laws (Feynman ids) instead")
+    parser.add_argument("--summarize", nargs="+", type=Path, metavar="FILE",
+                        help="build the summary from these JSON-lines result files instead of fitting")
+    parser.add_argument("--details", action="store_true", help="summary: add a row per fit with its formula")
+    parser.add_argument("--markdown", type=Path, default=None, help="summary: also write it to this file")
+    parser.add_argument("--results-section", default=None, metavar="NAME",
+                        help="summary: also write it into section NAME of benchmarks/RESULTS.md (others kept)")
+    parser.add_argument("--names", nargs="+", default=None, help="run these laws (ids such as I.12.2 or test_3)")
+    parser.add_argument("--half", choices=("dev", "test", "all"), default="all", help="half of the split (default all)")
+    parser.add_argument("--table", choices=("main", "bonus", "all"), default="all", help="AI Feynman table")
+    parser.add_argument("--inputs", type=_inputs_range, default=None, metavar="LO-HI",
+                        help="laws with LO to HI inputs, such as 5-9 or 3")
+    parser.add_argument("--laws", type=int, default=None, help="then only the first N laws left (table order)")
+    parser.add_argument("--ranges", nargs="+", choices=RANGE_KINDS, default=list(RANGE_KINDS),
+                        help="kinds of ranges (default: positive signed)")
+    parser.add_argument("--noise", type=float, nargs="+", default=list(NOISE_LEVELS),
+                        help="noise levels (default: 0 0.001 0.01 0.1)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of data and methods (default: 0)")
-    parser.add_argument(
-        "--toy-seeds", type=int, nargs="*", default=list(range(10)), help="random states for the toy (default: 0..9)"
-    )
-    parser.add_argument("--no-gplearn", action="store_true", help="skip gplearn (its columns say n/a)")
+    parser.add_argument("--toy-seeds", type=int, nargs="*", default=list(range(10)),
+                        help="random states for the toy (default: 0..9; no value: skip it)")
+    parser.add_argument("--no-gplearn", action="store_true", help="skip gplearn")
     parser.add_argument("--only", choices=METHODS, default=None, help="run only this method")
     parser.add_argument("--gp-population", type=int, default=1000, help="gplearn population_size (default: 1000)")
     parser.add_argument("--gp-generations", type=int, default=20, help="gplearn generations (default: 20)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds for the exactness simplification")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="Markdown report (default: the discovery section of RESULTS.md)"
-    )
-    parser.add_argument("--append", action="store_true", help="append to --out instead of overwriting it")
+    parser.add_argument("--skkan-jobs", type=int, default=2, help="KANSymbolicRegressor n_jobs (default: 2)")
+    parser.add_argument("--jobs", type=int, default=1, help="fits run at a time, in worker processes (default: 1)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds for each symbolic check (srbench, exact; default 30)")
+    parser.add_argument("--out", type=Path, default=Path("discovery.jsonl"),
+                        help="JSON-lines file the results are appended to (default: discovery.jsonl)")
+    parser.add_argument("--skip-done", action="store_true", help="skip fits that --out already holds without error")
+    parser.add_argument("--list", action="store_true", help="print the selected laws and fits, and stop")
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    """Run the benchmark, print the tables and the summary, write the Markdown report."""
-    args = parse_args(argv)
-    command = "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
+def select_laws(args):
+    """The laws chosen by ``--names``, ``--half``, ``--table``, ``--inputs`` and ``--laws``."""
     if args.names:
-        by_name = {law.name: law for law in LAWS}
-        missing = [name for name in args.names if name not in by_name]
+        missing = [name for name in args.names if name not in BY_NAME]
         if missing:
-            raise SystemExit(f"discovery.py: unknown laws {missing}; known: {sorted(by_name)}")
-        laws = [by_name[name] for name in args.names]
+            raise SystemExit(f"discovery.py: unknown laws {missing}; known: {sorted(BY_NAME)}")
+        laws = [BY_NAME[name] for name in args.names]
     else:
-        laws = LAWS[: args.laws]
+        laws = list(LAWS)
+    if args.half != "all":
+        laws = [law for law in laws if law.name in (DEV if args.half == "dev" else TEST)]
+    if args.table != "all":
+        laws = [law for law in laws if law.table == args.table]
+    if args.inputs is not None:
+        low, high = args.inputs
+        laws = [law for law in laws if low <= law.n_inputs <= high]
+    return laws[: args.laws]
 
+
+def summarize_files(args):
+    """``--summarize``: print (and write) the Markdown summary of result files."""
+    records = read_records(args.summarize)
+    if not records:
+        raise SystemExit("discovery.py: no records in " + ", ".join(map(str, args.summarize)))
+    report = build_markdown(records, args.summarize, args.details)
+    print(report)
+    if args.markdown is not None:
+        args.markdown.write_text(report, encoding="utf-8")
+        print(f"Wrote {args.markdown}", file=sys.stderr)
+    if args.results_section:
+        write_section(args.results_section, report)
+        print(f"Wrote section {args.results_section} of {RESULTS}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Fit the selected part of the grid, appending records to ``--out``; or summarize files."""
+    args = parse_args(argv)
+    if args.summarize:
+        summarize_files(args)
+        return
+    command = "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
+    laws = [law for law in select_laws(args) if any(law.ranges_for(kind) is not None for kind in args.ranges)]
     methods = [args.only] if args.only else list(METHODS)
     if args.no_gplearn and "gplearn" in methods:
         methods.remove("gplearn")
+    tasks = [
+        {"method": method, "law": law.name, "kind": kind, "noise": float(noise), "seed": seed}
+        for law in laws for kind in args.ranges if law.ranges_for(kind) is not None
+        for noise in args.noise for seed in args.seeds for method in methods
+    ]
+    tasks += [{"method": method, "law": TOY.name, "kind": "positive", "noise": 0.0, "seed": seed}
+              for seed in args.toy_seeds for method in methods]
+    skipped_kind = sum(law.ranges_for(kind) is None for law in laws for kind in args.ranges)
+    if args.skip_done and args.out.exists():
+        done = {record_key(r) for r in read_records([args.out]) if not r["error"]}
+        tasks = [t for t in tasks if record_key(t) not in done]
+    print(f"{len(laws)} laws ({sum(law.name in DEV for law in laws)} dev, {sum(law.name in TEST for law in laws)} "
+          f"test); ranges {args.ranges} ({skipped_kind} law/kind pairs without such ranges skipped); noise "
+          f"{args.noise}; seeds {args.seeds}; toy seeds {args.toy_seeds}; methods {methods}: {len(tasks)} fits")
+    if args.list:
+        print(" ".join(law.name for law in laws))
+        return
     if "skkan" in methods:
         load_skkan()  # fail now, with the message, rather than after gplearn has run
     if "gplearn" in methods and load_gplearn() is None:
         methods.remove("gplearn")
-    if not methods:
-        raise SystemExit("discovery.py: no method left to run")
-    print(f"Methods: {', '.join(methods)}; {len(laws)} laws; seeds {args.seeds}; toy seeds {args.toy_seeds}")
-    print(f"Machine: {machine_line()}")
-
-    def run_law(law, seeds):
-        """Every method on ``law`` for ``seeds``: {(method, seed): result}, printed."""
-        block = {(method, seed): run_one(method, law, seed, args) if method in methods else None
-                 for seed in seeds for method in METHODS}
-        print_law(law, block)
-        return {key: result for key, result in block.items() if result is not None}
-
-    law_results = {}
-    for law in laws:
-        law_results.update({(law.name, method, seed): r for (method, seed), r in run_law(law, args.seeds).items()})
-    toy_results = run_law(TOY, args.toy_seeds) if args.toy_seeds else {}
-
-    n_runs = len(laws) * len(args.seeds)
-    summaries = {
-        m: summarize([r for (_, method, _), r in law_results.items() if method == m], m, n_runs) for m in METHODS
-    }
-    toy_summaries = {
-        m: summarize([r for (method, _), r in toy_results.items() if method == m], m, len(args.toy_seeds))
-        for m in METHODS
-    }
-    print("\nSummary over laws:")
-    print(_text_table(*_summary_rows(summaries)))
-    if args.toy_seeds:
-        print(f"\nToy {TOY.expression}, random states {args.toy_seeds}:")
-        print(_text_table(*_summary_rows(toy_summaries)))
-
-    report = build_markdown(args, laws, law_results, toy_results, summaries, toy_summaries, command)
-    if args.out is None:
-        write_section("discovery", report)
-        print(f"\nWrote the discovery section of {RESULTS}")
+        tasks = [t for t in tasks if t["method"] != "gplearn"]
+    if not tasks:
+        print("Nothing to run.")
         return
+    print(f"Machine: {machine_line()}")
+    settings = {"gp_population": args.gp_population, "gp_generations": args.gp_generations,
+                "timeout": args.timeout, "skkan_jobs": args.skkan_jobs, "command": command}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "a" if args.append else "w", encoding="utf-8") as handle:
-        handle.write(("\n" if args.append else "") + report)
-    print(f"\nWrote {args.out}")
+    records = []
+
+    def keep(record):
+        records.append(record)
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(f"[{len(records)}/{len(tasks)}] {_describe(record)}", flush=True)
+
+    if args.jobs <= 1:
+        for task in tasks:
+            keep(run_task(task, settings))
+    else:
+        context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+            futures = [pool.submit(run_task, task, settings) for task in tasks]
+            for future in as_completed(futures):
+                keep(future.result())
+    print()
+    print(_text_table(SUMMARY_HEADER, summary_rows(records)))
+    toy = toy_rows(records)
+    if toy:
+        print(f"\nToy {TOY.expression}:")
+        print(_text_table(["method", "seeds", *SUMMARY_HEADER[5:]], toy))
+    print(f"\nAppended {len(records)} records to {args.out}; summarize with: "
+          f"python benchmarks/discovery.py --summarize {args.out}")
 
 
 if __name__ == "__main__":
