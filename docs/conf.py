@@ -46,7 +46,10 @@ autosummary_generate = True
 # method and property. skkan's torch modules inherit dozens of torch.nn.Module
 # methods; the template leaves those unchanged ones to PyTorch's documentation.
 templates_path = ["_templates"]
-autosummary_context = {"torch_module_members": sorted(dir(torch.nn.Module))}
+# Annotation-only members (``training``) are not in dir() but autosummary lists them.
+autosummary_context = {
+    "torch_module_members": sorted(set(dir(torch.nn.Module)) | set(torch.nn.Module.__annotations__)),
+}
 numpydoc_show_class_members = False
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

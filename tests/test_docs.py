@@ -109,6 +109,14 @@ def test_every_public_method_has_a_page(generated, public_name):
     assert not missing, f"{public_name}: no API page for {missing}\n{log}"
 
 
+def test_torch_module_members_are_left_to_pytorch(generated):
+    # skkan.nn's modules inherit dozens of torch.nn.Module members; pages for them
+    # would repeat PyTorch's documentation.
+    generated, _ = generated
+    for name in ("train", "parameters", "state_dict", "training", "T_destination"):
+        assert not (generated / f"skkan.nn.KAN.{name}.rst").exists(), name
+
+
 def test_method_pages_document_the_method(generated):
     # A page must hold the method's own entry (its docstring and parameters), not
     # just a title.
