@@ -1135,8 +1135,10 @@ def main(argv=None):
             futures = [pool.submit(run_task, task, settings) for task in tasks]
             for future in as_completed(futures):
                 keep(future.result())
-    print()
-    print(_text_table(SUMMARY_HEADER, summary_rows(records)))
+    rows = summary_rows(records)
+    if rows:
+        print()
+        print(_text_table(SUMMARY_HEADER, rows))
     toy = toy_rows(records)
     if toy:
         print(f"\nToy {TOY.expression}:")
