@@ -930,12 +930,13 @@ def build_markdown(records, sources, details=False):
         "test R2 > 0.5); compact: closed, R2 >= 0.9999, ops <= 2 law ops + 6; exact: equal to the law with "
         "numbers at 3 significant digits (see benchmarks/discovery.py). Times: fit + formula, per law.",
         "",
-        _markdown_table(SUMMARY_HEADER, summary_rows(records)),
+        _markdown_table(SUMMARY_HEADER, summary_rows(records)) if laws else "(no Feynman law in these files)",
         "",
         "SRBench's published symbolic-solution rates (%) on the Feynman problems (AI Feynman's positive ranges, "
         "all laws; La Cava et al. 2021, as quoted in issue 20; DSR: about 19 to 17 % across the noise levels):",
         "",
-        _markdown_table(["method"] + [f"noise {level:g}" for level in levels], reference_rows(levels)),
+        _markdown_table(["method"] + [f"noise {level:g}" for level in levels or NOISE_LEVELS],
+                        reference_rows(levels or NOISE_LEVELS)),
         "",
     ]
     toy = toy_rows(records)
