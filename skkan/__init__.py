@@ -1,9 +1,9 @@
 """skkan: Kolmogorov-Arnold Networks as scikit-learn estimators."""
 
 from ._classifier import KANClassifier
-from ._formula import FormulaReport
 from ._regressor import KANRegressor
-from ._symbolic_regressor import KANSymbolicRegressor
+from .discovery import KANSymbolicRegressor
+from .symbolic._formula import FormulaReport
 
 __version__ = "0.1.0"
 

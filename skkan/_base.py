@@ -701,7 +701,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
                 X_scaled, targets, sample_weight = X_scaled[rows], targets[rows], sample_weight[rows]
             retrain_data = (X_scaled, targets, sample_weight)
 
-        from ._snapping import retrain, snap_network
+        from .symbolic._snapping import retrain, snap_network
 
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
         refit = None
@@ -771,7 +771,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         """
         import pandas as pd
 
-        from ._snapping import suggest_edge
+        from .symbolic._snapping import suggest_edge
 
         layer, out, in_ = self._check_edge(layer, out, in_)
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
@@ -797,7 +797,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         -------
         self
         """
-        from ._snapping import fix_edge
+        from .symbolic._snapping import fix_edge
 
         layer, out, in_ = self._check_edge(layer, out, in_)
         work = copy.deepcopy(self._inference_module).to(device="cpu", dtype=torch.float64)
@@ -836,17 +836,17 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _formula_symbols(self):
-        from ._formula import estimator_symbols
+        from .symbolic._formula import estimator_symbols
 
         return estimator_symbols(self)
 
     def _formula_expressions(self, precision):
-        from ._formula import build_formulas
+        from .symbolic._formula import build_formulas
 
         check_is_fitted(self, "module_")
         if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
             raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
-        from ._simplify import expand_exactly
+        from .symbolic._simplify import expand_exactly
 
         out_scale, out_offset = self._formula_output_transform()
         symbols = self._formula_symbols()
@@ -900,7 +900,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         """
         expressions, spline_edges = self._formula_expressions(precision)
         if spline_edges:
-            from ._formula import spline_name
+            from .symbolic._formula import spline_name
 
             names = ", ".join(spline_name(*edge) for edge in spline_edges[:10])
             more = f" and {len(spline_edges) - 10} more" if len(spline_edges) > 10 else ""
@@ -979,7 +979,7 @@ class BaseKAN(BaseEstimator, metaclass=ABCMeta):
         1 usually comes from them, and ``max_abs_error_in_range`` gives the error on
         the remaining rows.
         """
-        from ._formula import FormulaReport, spline_name
+        from .symbolic._formula import FormulaReport, spline_name
 
         check_is_fitted(self, "module_")
         training_rows = X is None

@@ -7,7 +7,8 @@ import pytest
 import sympy
 
 from skkan import KANSymbolicRegressor
-from skkan._discovery import (
+from skkan.discovery._screen import apply_substitution
+from skkan.discovery._trials import (
     POWERS,
     Candidate,
     TrialSpec,
@@ -20,15 +21,14 @@ from skkan._discovery import (
     screened_trials,
     select_best,
 )
-from skkan._screen import apply_substitution
-from skkan._simplify import LOSS_FLOOR, evaluate, expand_exactly
+from skkan.symbolic._simplify import LOSS_FLOOR, evaluate, expand_exactly
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
 SPEC = TrialSpec(1, "identity", (), None, 0)
 
 
 def _candidate(expression, loss):
-    from skkan._simplify import complexity
+    from skkan.symbolic._simplify import complexity
 
     return Candidate(expression, complexity(expression), loss, loss, SPEC)
 
@@ -152,16 +152,16 @@ def test_screen_proposes_the_change_of_variables_and_the_sine_target():
 
 
 def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
-    import skkan._discovery
+    import skkan.discovery._trials
 
     seen = []
-    original = skkan._discovery.additive_residuals
+    original = skkan.discovery._trials.additive_residuals
 
     def spy(X, targets, changes):
         seen.append((X.shape[0], len(changes)))
         return original(X, targets, changes)
 
-    monkeypatch.setattr(skkan._discovery, "additive_residuals", spy)
+    monkeypatch.setattr(skkan.discovery._trials, "additive_residuals", spy)
     rng = np.random.default_rng(0)
     y_of = lambda X: X[:, 0] * np.exp(X[:, 1] / 5) + X[:, 2]  # noqa: E731
     X = rng.uniform(1, 5, size=(3000, 4))

@@ -15,8 +15,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import train_test_split
 
 from skkan import KANClassifier, KANRegressor
-from skkan._formula import round_floats
 from skkan.symbolic import LIBRARY
+from skkan.symbolic._formula import round_floats
 
 X0, X1 = sympy.symbols("x0 x1")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skkan._screen import additive_residuals, apply_substitution, substitutions
+from skkan.discovery._screen import additive_residuals, apply_substitution, substitutions
 
 
 def test_substitutions_merge_positive_columns_and_subtract_any_two():

@@ -1,10 +1,10 @@
-"""Simplification of a formula against data (skkan._simplify)."""
+"""Simplification of a formula against data (skkan.symbolic._simplify)."""
 
 import numpy as np
 import pytest
 import sympy
 
-from skkan._simplify import (
+from skkan.symbolic._simplify import (
     LOSS_FLOOR,
     SimplifiedFormula,
     column_signs,

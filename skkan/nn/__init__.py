@@ -2,7 +2,7 @@
 
 from .basis import SplineTables, bspline_basis, make_extended_grid, spline_tables, uniform_grid
 from .layer import KANLayer, weighted_quantiles
-from .network import KAN
+from .network import KAN, register_function_codec
 
 __all__ = [
     "KAN",
@@ -10,6 +10,7 @@ __all__ = [
     "SplineTables",
     "bspline_basis",
     "make_extended_grid",
+    "register_function_codec",
     "spline_tables",
     "uniform_grid",
     "weighted_quantiles",

@@ -6,7 +6,7 @@ from torch import nn
 
 from .layer import KANLayer
 
-__all__ = ["KAN"]
+__all__ = ["KAN", "register_function_codec"]
 
 #: Version of the :meth:`KAN.to_state` format; :meth:`KAN.from_state` reads this
 #: version and older ones.
@@ -17,19 +17,37 @@ _LAYER_PARAMETERS = ("coef", "scale_base", "scale_spline", "bias", "symbolic_aff
 _LAYER_BUFFERS = ("grid", "mask", "symbolic_mask")
 
 
-def _encode_function(function):
-    from ..symbolic import function_to_spec
+# How symbolic edge functions are saved as plain data: this core layer does not know
+# their types; the package that defines them registers the conversion.
+_FUNCTION_CODEC = {}
 
-    spec = function_to_spec(function)
+
+def register_function_codec(to_spec, from_spec):
+    """Let :meth:`KAN.to_state` save symbolic edge functions as plain data.
+
+    Parameters
+    ----------
+    to_spec : callable
+        ``function -> dict or None``: the function as plain data (None: keep the
+        object itself).
+    from_spec : callable
+        ``dict -> function``, the inverse.
+    """
+    _FUNCTION_CODEC["to_spec"], _FUNCTION_CODEC["from_spec"] = to_spec, from_spec
+
+
+def _encode_function(function):
+    to_spec = _FUNCTION_CODEC.get("to_spec")
+    spec = None if to_spec is None else to_spec(function)
     return function if spec is None else spec
 
 
 def _decode_function(spec):
     if not isinstance(spec, dict):
         return spec  # an object that had no plain description (kept as it was)
-    from ..symbolic import function_from_spec
-
-    return function_from_spec(spec)
+    if "from_spec" not in _FUNCTION_CODEC:
+        raise ValueError("A saved symbolic edge needs its function library: import skkan.symbolic first.")
+    return _FUNCTION_CODEC["from_spec"](spec)
 
 
 def _spread(values, sample_weight=None):

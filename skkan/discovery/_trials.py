@@ -10,15 +10,15 @@ reciprocal of a sum into the sum, ``1/y**2`` a relativistic ``1/sqrt(1 - v**2/c*
 into ``1 - v**2/c**2``), prunes it, snaps every edge to the symbolic library
 (``auto_symbolic`` with retraining), reads the formula off the network, undoes the
 transform exactly (``s * f**(1/p)``, times the monomial) and simplifies it against the
-data (:func:`skkan._simplify.simplify_formula`). Trials run in stages, cheapest first:
+data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, cheapest first:
 
 1. additive models, one KAN layer (``y = sum f_i(x_i)``; with the log target,
    ``y = prod f_i(x_i)``; with the monomial, ``y = x**p * sum f_i(x_i)``), then
    the additive models that a least-squares screen of additive splines
-   (:mod:`skkan._screen`) finds promising among every target above and below, of
+   (:mod:`skkan.discovery._screen`) finds promising among every target above and below, of
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
-   ``x_i - x_j``) or makes two merges (:func:`skkan._screen.substitutions`;
+   ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
    :func:`screened_trials`);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart;
@@ -31,7 +31,7 @@ error under ``1e-18``), since later stages only add more complex candidates. Eve
 formula of every simplification path goes into one pool; :func:`pareto_table` keeps,
 for each complexity, the most accurate one that beats every simpler one, and
 :func:`select_best` applies PySR's ``model_selection="best"`` rule. Held-out losses
-are floored (:data:`skkan._simplify.LOSS_FLOOR`), so float rounding, which differs
+are floored (:data:`skkan.symbolic._simplify.LOSS_FLOOR`), so float rounding, which differs
 between machines, never decides between exact formulas: the simplest exact one wins.
 
 This module holds no estimator state; :class:`skkan.KANSymbolicRegressor` and the
@@ -45,9 +45,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._progress import Progress
+from .._progress import Progress
+from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
 from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
-from ._simplify import LOSS_FLOOR, float_count, simplify_formula
 
 __all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
 
@@ -80,7 +80,7 @@ class TrialSpec:
     # (s * y / monomial)**power, and the formula is read back with the root.
     power: int = 1
     # Change of variables of the network's inputs, ((i, j, op), ...) applied in turn:
-    # column i becomes x_i op x_j, op one of "*", "/", "-" (see skkan._screen); the
+    # column i becomes x_i op x_j, op one of "*", "/", "-" (see skkan.discovery._screen); the
     # formula is read back in the raw inputs.
     substitution: tuple = ()
     # "sin": the network fits transforms of sin(y) in place of y (for |y| < pi/2) and
@@ -236,7 +236,7 @@ def plan_trials(n_features, sign, *, n_restarts, hidden_width, transforms, rando
     return stages
 
 
-# The screen (skkan._screen) proposes an additive trial on a change of variables or on
+# The screen (skkan.discovery._screen) proposes an additive trial on a change of variables or on
 # sin(y) when the additive spline fit of that target is at most SCREEN_RESIDUAL
 # (relative; a cosine over four periods of a skewed k*d reaches about 1e-5) and at
 # most SCREEN_GAIN times the best fit of the targets stage 1 tries anyway.
@@ -266,7 +266,7 @@ def screened_trials(X, y, monomial, seed):
 
     Candidates are the targets of stages 1 and 2 and, when ``|y| < pi/2``, the same
     targets of ``sin(y)`` (read back with ``asin``: ``asin(n*sin(theta))``), each
-    under every change of variables of :func:`skkan._screen.substitutions` (none
+    under every change of variables of :func:`skkan.discovery._screen.substitutions` (none
     beyond :data:`SCREEN_MAX_CHANGES`). Returns at most :data:`SCREEN_TRIALS` specs
     (stage 1, no hidden layer), best first; none when nothing beats stage 1's own
     targets clearly.
@@ -385,7 +385,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     import sympy
     from sklearn.exceptions import ConvergenceWarning
 
-    from ._regressor import KANRegressor
+    from .._regressor import KANRegressor
 
     target = network_target(spec, X_fit, y_fit)
     if target is None:

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from .symbolic import fit_symbolic, make_library, rank_candidates
+from ._fit import fit_symbolic, rank_candidates
+from ._library import make_library
 
 __all__ = ["fix_edge", "normalise_symbolic_nodes", "retrain", "sample_points", "snap_layer", "snap_network", "suggest_edge"]
 

@@ -15,7 +15,7 @@ import re
 import numpy as np
 import torch
 
-from .nn.basis import bspline_basis
+from ..nn.basis import bspline_basis
 
 __all__ = ["FormulaReport", "build_formulas", "estimator_symbols", "formula_symbols", "round_floats", "spline_name"]
 

@@ -1,0 +1,330 @@
+"""A regressor whose model is a formula discovered with sparse KANs."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import symbolic
+from ..symbolic._formula import estimator_symbols, round_floats
+from ..symbolic._simplify import evaluate
+from ._trials import Candidate, TrialSpec, discover, pareto_table, select_best
+
+__all__ = ["KANSymbolicRegressor"]
+
+# Below this many rows every row is used both to fit and to judge formulas.
+_MIN_SPLIT_ROWS = 20
+
+
+class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
+    """Symbolic regression with Kolmogorov-Arnold networks.
+
+    ``fit`` discovers a formula: sparse KANs are trained in stages (additive models,
+    then one hidden layer with several random restarts, then one hidden layer snapped
+    to polynomials), on ``y`` and, when ``y`` keeps one sign, on ``log|y|`` (which
+    turns products and powers into sums) and on ``y**2``, ``1/y`` and ``1/y**2``
+    (which turn Euclidean norms, reciprocals of sums and relativistic factors into
+    sums). A least-squares screen of additive splines, milliseconds per candidate,
+    adds additive networks on the candidates it finds additive: on ``sin(y)`` when
+    ``|y| < pi/2`` (read back with ``asin``) and after a change of variables that
+    merges two positive inputs into their product or ratio (``k*d`` in
+    ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
+    (``theta1 - theta2``), a difference over a scale (``(theta - theta1)/sigma``), or
+    a ratio and a difference of four distinct inputs (the law of cosines). In
+    approximate formulas, roots of arguments that sympy cannot prove nonnegative are
+    taken of their absolute value, so the formula stays real on new rows. Each network is pruned, every edge snapped
+    to the symbolic library with its constants retrained, and the formula read off
+    it is simplified against the data: polynomial parts expanded, constants refitted
+    after every change, negligible terms dropped, and constants close to small
+    rationals or rational multiples of pi written as such. Every formula met along
+    the way is scored on held-out rows; :attr:`equations_` is their Pareto front,
+    simplest first, as PySR shows it, and the chosen formula follows PySR's
+    ``model_selection="best"`` rule. Discovery stops after the first stage that fits
+    the held-out rows exactly.
+
+    ``predict`` evaluates the chosen formula (vectorised numpy), so :meth:`score` is
+    the formula's score, and :meth:`get_formula` returns that formula.
+
+    Parameters
+    ----------
+    hidden_width : int or "auto", default="auto"
+        Width of the hidden layer of the stage-2 and stage-3 networks; "auto" is
+        ``min(2 * n_features + 1, 5)``.
+    grid_size : int, default=3
+        Grid intervals of the splines (coarse grids give curves the library matches).
+    lamb : float, default=1e-2
+        Sparsity penalty of the networks with a hidden layer (a tenth of it for
+        additive ones).
+    max_iter : int, default=200
+        L-BFGS iterations of each network's training and of its retraining after
+        snapping.
+    n_restarts : int, default=2
+        Random restarts of the hidden-layer networks (per target transform).
+    transforms : {"auto", "none"}, default="auto"
+        "auto" also fits ``log(s * y)`` and the powers ``(s * y)**2``, ``(s * y)**-1``,
+        ``(s * y)**-2`` when ``y`` keeps one sign ``s`` (each read back exactly),
+        ``y`` divided by a monomial of positive inputs it is proportional to, and
+        the screened ``sin(y)`` targets and changes of variables; "none" fits ``y``
+        on the raw inputs only.
+    library : None, sequence or dict, default=None
+        Candidate functions (see :meth:`KANRegressor.auto_symbolic`); None is every
+        function of :data:`skkan.symbolic.LIBRARY`.
+    tolerance : float, default=1e-4
+        A simplification is kept when the held-out root relative squared error grows
+        by at most this much.
+    validation_fraction : float, default=0.25
+        Share of the rows held out to score formulas (all rows are used for both
+        below 20 rows).
+    model_selection : {"best", "accuracy", "score"}, default="best"
+        PySR's rules: "best" takes the highest score among the formulas whose loss
+        is at most 1.5 times the lowest; "accuracy" the lowest loss; "score" the
+        highest score.
+    n_jobs : int, default=None
+        Trials of a stage run in parallel with joblib (None: one at a time).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split and every network.
+    verbose : int, default=0
+        Print one line per trial (stage, target, network, time, loss, formula).
+
+    Attributes
+    ----------
+    equations_ : pandas.DataFrame
+        The Pareto front, simplest first: ``complexity`` (nodes of the expression
+        tree, a constant counting one), ``loss`` (held-out mean squared error divided
+        by the variance of ``y``, floored at 1e-12, below which float rounding
+        decides), ``score`` (``-d log(loss) / d complexity``), ``equation`` (sympy)
+        and ``trial`` (where it was found).
+    best_index_ : int
+        Row of :attr:`equations_` chosen by ``model_selection``.
+    trials_ : list of dict
+        Every trial run: description, seconds, best held-out loss and the
+        network's training iterations.
+    n_iter_ : int
+        Most training iterations of one network.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names; formulas use them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skkan import KANSymbolicRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(1, 5, size=(500, 3))
+    >>> y = X[:, 0] * X[:, 1] / X[:, 2] ** 2
+    >>> model = KANSymbolicRegressor(random_state=0).fit(X, y)
+    >>> model.get_formula()
+    x0*x1/x2**2
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_width": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "grid_size": [Interval(Integral, 1, None, closed="left")],
+        "lamb": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "transforms": [StrOptions({"auto", "none"})],
+        "library": [None, str, list, tuple, dict],
+        "tolerance": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "model_selection": [StrOptions({"best", "accuracy", "score"})],
+        "n_jobs": [None, Integral],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_width="auto",
+        grid_size=3,
+        lamb=1e-2,
+        max_iter=200,
+        n_restarts=2,
+        transforms="auto",
+        library=None,
+        tolerance=1e-4,
+        validation_fraction=0.25,
+        model_selection="best",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_width = hidden_width
+        self.grid_size = grid_size
+        self.lamb = lamb
+        self.max_iter = max_iter
+        self.n_restarts = n_restarts
+        self.transforms = transforms
+        self.library = library
+        self.tolerance = tolerance
+        self.validation_fraction = validation_fraction
+        self.model_selection = model_selection
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Discover a formula for ``y`` as a function of the columns of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw features (a DataFrame's column names name the formula's symbols).
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        try:
+            import pandas as pd
+        except ImportError as error:  # pragma: no cover - pandas is in the test extra
+            raise ImportError("KANSymbolicRegressor needs pandas for equations_: pip install pandas") from error
+
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        symbolic.make_library(self.library)  # a bad library fails here, before any training
+        rng = check_random_state(self.random_state)
+        n_samples = X.shape[0]
+        if n_samples < _MIN_SPLIT_ROWS:
+            fit_rows = validation_rows = np.arange(n_samples)
+        else:
+            order = rng.permutation(n_samples)
+            n_validation = max(1, int(round(self.validation_fraction * n_samples)))
+            validation_rows, fit_rows = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+        settings = {
+            "grid_size": self.grid_size,
+            "lamb": self.lamb,
+            "max_iter": self.max_iter,
+            "symbolic_iter": self.max_iter,
+            "tolerance": self.tolerance,
+            "library": self.library,
+        }
+        candidates, trials = discover(
+            X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], self._symbols(), settings,
+            n_restarts=self.n_restarts, hidden_width=self.hidden_width, transforms=self.transforms,
+            random_state=rng.randint(np.iinfo(np.int32).max), n_jobs=self.n_jobs, verbose=self.verbose,
+        )
+        rows = pareto_table(candidates)
+        if not rows:
+            # Every trial failed (tiny or degenerate data): the mean is a formula too.
+            rows = pareto_table(_constant_candidate(y))
+        self.equations_ = pd.DataFrame(rows, columns=["complexity", "loss", "score", "equation", "trial"])
+        self.best_index_ = select_best(rows, self.model_selection)
+        self.trials_ = trials
+        self.n_iter_ = max((trial["n_iter"] for trial in trials), default=0)
+        if self.verbose:
+            print(f"[discovery] chosen: {self.equations_['equation'][self.best_index_]}", flush=True)
+        return self
+
+    def _symbols(self):
+        return estimator_symbols(self)
+
+    def _index(self, index):
+        check_is_fitted(self, "equations_")
+        if index is None:
+            return self.best_index_
+        if not isinstance(index, (Integral, np.integer)) or not -len(self.equations_) <= index < len(self.equations_):
+            raise IndexError(f"index must be an integer row of equations_ (0..{len(self.equations_) - 1}), got {index!r}.")
+        return int(index) % len(self.equations_)
+
+    def get_formula(self, index=None, precision=None):
+        """The chosen formula (or row ``index`` of :attr:`equations_`) as sympy.
+
+        Parameters
+        ----------
+        index : int, default=None
+            Row of :attr:`equations_`; None is the row chosen by ``model_selection``.
+        precision : int, default=None
+            Round float constants to this many decimals (or significant digits,
+            whichever keeps more); None keeps them exactly as :meth:`predict` uses them.
+
+        Returns
+        -------
+        sympy.Expr
+        """
+        expression = self.equations_["equation"][self._index(index)]
+        return round_floats(expression, precision)
+
+    def latex(self, index=None, precision=4):
+        """The formula of :meth:`get_formula` as a LaTeX string."""
+        import sympy
+
+        return sympy.latex(self.get_formula(index, precision))
+
+    def predict(self, X, index=None):
+        """Evaluate the chosen formula (or row ``index`` of :attr:`equations_`) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        index : int, default=None
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "equations_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return evaluate(self.get_formula(index), self._symbols(), X)
+
+    def __getstate__(self):
+        """Plain values only: ``equations_`` is stored column by column, its sympy
+        ``equation`` column as exact JSON text (see :mod:`skkan.symbolic._serialize`), so
+        pickles and ``skops.io`` files hold neither pandas internals nor sympy objects.
+        """
+        state = dict(super().__getstate__())
+        table = state.get("equations_")
+        if table is not None:
+            from ..symbolic._serialize import expression_to_json
+
+            state["equations_"] = {
+                "columns": [str(name) for name in table.columns],
+                "data": {
+                    str(name): [expression_to_json(e) for e in table[name]] if name == "equation" else table[name].to_numpy()
+                    for name in table.columns
+                },
+            }
+        state["_skkan_state"] = {"version": _STATE_VERSION}
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        info = state.pop("_skkan_state", None)
+        if info is not None:
+            version = info.get("version") if isinstance(info, dict) else None
+            if not isinstance(version, int) or version > _STATE_VERSION:
+                raise ValueError(
+                    f"This KANSymbolicRegressor was saved in state format {version!r}; this skkan "
+                    f"reads formats up to {_STATE_VERSION}. Upgrade skkan to load it."
+                )
+            table = state.get("equations_")
+            if isinstance(table, dict):
+                import pandas as pd
+
+                from ..symbolic._serialize import expression_from_json
+
+                data = {
+                    name: [expression_from_json(t) for t in table["data"][name]] if name == "equation" else table["data"][name]
+                    for name in table["columns"]
+                }
+                state["equations_"] = pd.DataFrame(data, columns=table["columns"])
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+# Format of __getstate__ (version 1: equations_ as columns, formulas as JSON).
+_STATE_VERSION = 1
+
+
+def _constant_candidate(y):
+    import sympy
+
+    return [Candidate(sympy.Float(float(np.mean(y))), 1, 1.0, 1.0, TrialSpec(0, "identity", (), None, 0))]
