@@ -1,30 +1,13 @@
 """KAN classifier."""
 
 import numpy as np
-import torch
 from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import _AUTO_BATCH_MAX, BaseKAN
+from ._base import BaseKAN
+from ._targets import ClassificationTargets
 
 __all__ = ["KANClassifier"]
-
-# Training rows per feature from which "auto" gives a hidden layer.
-_ROWS_PER_FEATURE = 100
-
-# The "auto" defaults, chosen on the classification sets of benchmarks/defaults.py
-# (iris, wine, breast_cancer, digits, make_classification, moons): from 500 training
-# rows, one hidden layer of 32 nodes on a grid of 4, minibatches of n // 16 rows (at
-# least 128) and a step of 0.02; below, full-batch steps of 0.05 and the capacity by
-# rows per feature (more capacity or smaller steps there lose accuracy on wine).
-_MINIBATCH_ROWS = 500
-_MINIBATCH_WIDTH = 32
-_MINIBATCH_GRID = 4
-_MIN_BATCH = 128
-_MINIBATCH_LEARNING_RATE = 0.02
-_FULL_BATCH_LEARNING_RATE = 0.05
 
 
 class KANClassifier(ClassifierMixin, BaseKAN):
@@ -125,8 +108,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     True
     """
 
-    _multi_output_allowed = False
-    _y_numeric = False
+    _target_type = ClassificationTargets
 
     def __init__(
         self,
@@ -153,30 +135,28 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         device="cpu",
         dtype="float32",
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            grid_size=grid_size,
-            spline_order=spline_order,
-            grid_eps=grid_eps,
-            lamb=lamb,
-            lamb_l1=lamb_l1,
-            lamb_entropy=lamb_entropy,
-            lamb_coef=lamb_coef,
-            lamb_coefdiff=lamb_coefdiff,
-            solver=solver,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            batch_size=batch_size,
-            tol=tol,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
-            device=device,
-            dtype=dtype,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.grid_size = grid_size
+        self.spline_order = spline_order
+        self.grid_eps = grid_eps
+        self.lamb = lamb
+        self.lamb_l1 = lamb_l1
+        self.lamb_entropy = lamb_entropy
+        self.lamb_coef = lamb_coef
+        self.lamb_coefdiff = lamb_coefdiff
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.device = device
+        self.dtype = dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -210,73 +190,6 @@ class KANClassifier(ClassifierMixin, BaseKAN):
             )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _auto_capacity(self, n_samples, n_features):
-        if n_samples >= _MINIBATCH_ROWS:
-            return (_MINIBATCH_WIDTH,), _MINIBATCH_GRID
-        if n_samples >= _ROWS_PER_FEATURE * n_features:
-            return (min(2 * n_features + 1, 16),), 5
-        return (), 5
-
-    def _auto_batch_size(self, n_samples):
-        if n_samples >= _MINIBATCH_ROWS:
-            # Small steps generalise better than full-batch steps on a few thousand
-            # rows (digits: +0.013 accuracy); large data keep large batches for speed.
-            return min(n_samples, max(_MIN_BATCH, min(_AUTO_BATCH_MAX, n_samples // 16)))
-        return super()._auto_batch_size(n_samples)
-
-    def _auto_learning_rate(self, n_samples):
-        return _MINIBATCH_LEARNING_RATE if n_samples >= _MINIBATCH_ROWS else _FULL_BATCH_LEARNING_RATE
-
-    def _prepare_targets(self, y, sample_weight, reset, classes=None):
-        check_classification_targets(y)
-        if reset:
-            if classes is not None:
-                classes = np.unique(classes)
-                unseen = np.setdiff1d(np.unique(y), classes)
-                if unseen.size:
-                    raise ValueError(f"y holds labels {list(unseen)} that are not in classes={list(classes)}.")
-            else:
-                classes = LabelEncoder().fit(y[sample_weight > 0] if np.any(sample_weight == 0) else y).classes_
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                    f"but the data contains only one class: {classes[0]!r}."
-                )
-        else:
-            classes = self.classes_
-            unseen = np.setdiff1d(np.unique(y), classes)
-            if unseen.size:
-                raise ValueError(
-                    f"Training can only continue with the classes seen in the first fit "
-                    f"{list(classes)}; y has new labels {list(unseen)}."
-                )
-        encoded = np.searchsorted(classes, y)
-        n_outputs = 1 if len(classes) == 2 else len(classes)
-        return encoded, n_outputs, classes
-
-    def _set_target_state(self, classes):
-        self.classes_ = classes
-
-    def _target_tensor(self, targets, device, dtype):
-        return torch.as_tensor(np.ascontiguousarray(targets), dtype=torch.long, device=device)
-
-    def _split_stratify(self, y):
-        counts = np.bincount(y)
-        return y if counts[counts > 0].min() >= 2 else None
-
-    def _loss(self, output, target, weight):
-        if output.shape[1] == 1:
-            per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
-                output[:, 0], target.to(output.dtype), reduction="none"
-            )
-        else:
-            per_sample = torch.nn.functional.cross_entropy(output, target, reduction="none")
-        return (weight * per_sample).sum() / weight.sum()
-
-    def _validation_score(self, output, target, weight):
-        predicted = (output[:, 0] > 0).long() if output.shape[1] == 1 else output.argmax(1)
-        return float((weight * (predicted == target).to(weight.dtype)).sum() / weight.sum())
-
     def decision_function(self, X):
         """Decision scores (logits) of the network.
 
@@ -285,8 +198,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         ndarray of shape (n_samples,) for two classes (positive: ``classes_[1]``),
         else (n_samples, n_classes)
         """
-        output = self._forward(X)
-        return output[:, 0] if output.shape[1] == 1 else output
+        output = self._forward(X)  # checks that the model is fitted first
+        return self._targets.to_user(output)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes)."""
@@ -306,37 +219,6 @@ class KANClassifier(ClassifierMixin, BaseKAN):
             return np.column_stack([-np.logaddexp(0, scores), -np.logaddexp(0, -scores)])
         shifted = scores - scores.max(axis=1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-    # ------------------------------------------------------------------ formulas
-    def _formula_output_transform(self):
-        n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
-        return np.ones(n_outputs), np.zeros(n_outputs)
-
-    def _package_formulas(self, expressions):
-        import sympy
-
-        # Plain python keys (0, "setosa"), not numpy scalars (np.int64(0), np.str_(...)).
-        labels = self.classes_.tolist()
-        if len(labels) == 2:
-            # Scores (0, s) give the same argmax and softmax as the logit s.
-            return {labels[0]: sympy.Integer(0), labels[1]: expressions[0]}
-        return dict(zip(labels, expressions))
-
-    def _unpackage_formulas(self, formula):
-        import sympy
-
-        labels = self.classes_.tolist()
-        if not isinstance(formula, dict) or set(formula) != set(labels):
-            raise ValueError(f"Expected a dict with one expression per class {labels}.")
-        if len(labels) == 2:
-            return [sympy.sympify(formula[labels[1]]) - sympy.sympify(formula[labels[0]])]
-        return [formula[label] for label in labels]
-
-    def _shape_formula_output(self, values):
-        return values[:, 0] if len(self.classes_) == 2 else values
-
-    def _unshape_formula_output(self, values):
-        return values.reshape(len(values), -1)
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,)."""

@@ -11,23 +11,33 @@ def _node_positions(width):
     return (np.arange(width) + 0.5) / width
 
 
-def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, output_names=None, title=None):
+def plot_network(module, data, edge_scores, input_names, output_names, ax=None, n_points=100, beta=3.0, title=None):
     """Draw nodes, edges with their learned curves, and fade weak or pruned parts.
 
-    See :meth:`skkan.KANRegressor.plot` for the parameters.
+    Parameters
+    ----------
+    module : skkan.nn.KAN
+        The network (a float64 CPU copy).
+    data : torch.Tensor of shape (n_samples, n_inputs)
+        Network inputs of training rows: each edge is drawn over the range its
+        input took on them.
+    edge_scores : list of ndarray
+        Attribution score of every edge, one (out, in) array per layer.
+    input_names, output_names : list of str
+        Labels of the input and output nodes.
+
+    See :meth:`skkan.KANRegressor.plot` for the other parameters.
     """
     try:
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot() needs matplotlib: pip install 'skkan[plot]'.") from error
 
-    module = estimator._cpu_module()
     widths = module.widths
     depth = len(module.layers)
-    data = estimator._attribution_data.to(torch.float64)
     with torch.no_grad():
         values = module.layer_inputs(data)
-    scores = estimator.edge_scores_
+    scores = edge_scores
     if ax is None:
         _, ax = plt.subplots(figsize=figure_size(widths))
     ax.set_xlim(-0.02, 1.02)
@@ -37,7 +47,7 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
     for level, width in enumerate(widths):
         xs = _node_positions(width)
         ax.scatter(xs, np.full(width, level), s=60, c="black", zorder=3)
-    names_in = input_names if input_names is not None else _default_inputs(estimator)
+    names_in = input_names
     # Many inputs: slanted labels, so long column names do not run into each other.
     slanted = widths[0] >= _SLANT_FROM
     for x, name in zip(_node_positions(widths[0]), names_in):
@@ -45,7 +55,7 @@ def plot_network(estimator, ax=None, n_points=100, beta=3.0, input_names=None, o
             x, -0.1, str(name), ha="right" if slanted else "center", va="top", fontsize=_LABEL_SIZE,
             rotation=30 if slanted else 0, rotation_mode="anchor", gid="input_label",
         )
-    names_out = output_names if output_names is not None else _default_outputs(estimator, widths[-1])
+    names_out = output_names
     for x, name in zip(_node_positions(widths[-1]), names_out):
         ax.text(x, depth + 0.1, str(name), ha="center", va="bottom", fontsize=_LABEL_SIZE, gid="output_label")
 
@@ -101,16 +111,6 @@ def figure_size(widths):
     return width, 2.2 * (len(widths) - 1) + 1.5
 
 
-def _default_outputs(estimator, n_outputs):
-    """Class names (classifier) or ``y``/``y0, y1, ...`` (regressor)."""
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None:
-        labels = [str(c) for c in np.asarray(classes).tolist()]
-        # Two classes: the one output is the logit of the second class.
-        return labels[1:] if len(labels) == 2 and n_outputs == 1 else labels
-    return ["y"] if n_outputs == 1 else [f"y{j}" for j in range(n_outputs)]
-
-
 # Font sizes (points) of node labels and of symbolic functions' names.
 _LABEL_SIZE = 9
 _FUNCTION_SIZE = 8
@@ -118,11 +118,3 @@ _FUNCTION_SIZE = 8
 _SLANT_FROM = 6
 # Widest default figure (inches); wider networks get narrower edge boxes.
 _MAX_WIDTH = 40.0
-
-
-def _default_inputs(estimator):
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is None:
-        return [f"x{i}" for i in range(estimator.n_features_in_)]
-    # After pruning, the first layer still has every input (inputs are never removed).
-    return list(names)

@@ -1,16 +1,11 @@
 """KAN regressor."""
 
-import numpy as np
-import torch
 from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import BaseKAN
-from ._preprocessing import weighted_mean_std
+from ._targets import RegressionTargets
 
 __all__ = ["KANRegressor"]
-
-# Training rows per feature from which "auto" gives a hidden layer and a fine grid.
-_ROWS_PER_FEATURE = 100
 
 
 class KANRegressor(RegressorMixin, BaseKAN):
@@ -122,8 +117,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
     True
     """
 
-    _multi_output_allowed = True
-    _y_numeric = True
+    _target_type = RegressionTargets
 
     def __init__(
         self,
@@ -150,30 +144,28 @@ class KANRegressor(RegressorMixin, BaseKAN):
         device="cpu",
         dtype="float32",
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            grid_size=grid_size,
-            spline_order=spline_order,
-            grid_eps=grid_eps,
-            lamb=lamb,
-            lamb_l1=lamb_l1,
-            lamb_entropy=lamb_entropy,
-            lamb_coef=lamb_coef,
-            lamb_coefdiff=lamb_coefdiff,
-            solver=solver,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            batch_size=batch_size,
-            tol=tol,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
-            device=device,
-            dtype=dtype,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.grid_size = grid_size
+        self.spline_order = spline_order
+        self.grid_eps = grid_eps
+        self.lamb = lamb
+        self.lamb_l1 = lamb_l1
+        self.lamb_entropy = lamb_entropy
+        self.lamb_coef = lamb_coef
+        self.lamb_coefdiff = lamb_coefdiff
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.device = device
+        self.dtype = dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -199,43 +191,6 @@ class KANRegressor(RegressorMixin, BaseKAN):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _auto_capacity(self, n_samples, n_features):
-        if n_samples >= _ROWS_PER_FEATURE * n_features:
-            return (6,), 10
-        return (), 3
-
-    def _prepare_targets(self, y, sample_weight, reset, classes=None):
-        y = np.asarray(y, dtype=np.float64)
-        one_dimensional = y.ndim == 1
-        y2d = y.reshape(-1, 1) if one_dimensional else y
-        if reset:
-            mean, scale = weighted_mean_std(y2d, sample_weight)
-        else:
-            if y2d.shape[1] != self.n_outputs_:
-                raise ValueError(f"y has {y2d.shape[1]} outputs, but the fitted model has {self.n_outputs_}.")
-            mean, scale = self._y_mean, self._y_scale
-        return (y2d - mean) / scale, y2d.shape[1], (mean, scale, one_dimensional, y2d.shape[1])
-
-    def _set_target_state(self, state):
-        self._y_mean, self._y_scale, self._y_1d, self.n_outputs_ = state
-
-    def _target_tensor(self, targets, device, dtype):
-        return torch.as_tensor(np.ascontiguousarray(targets), dtype=dtype, device=device)
-
-    def _split_stratify(self, y):
-        return None
-
-    def _loss(self, output, target, weight):
-        per_sample = (output - target).square().mean(dim=1)
-        return (weight * per_sample).sum() / weight.sum()
-
-    def _validation_score(self, output, target, weight):
-        residual = (weight[:, None] * (output - target).square()).sum(0)
-        mean = (weight[:, None] * target).sum(0) / weight.sum()
-        total = (weight[:, None] * (target - mean).square()).sum(0)
-        r2 = torch.where(total > 0, 1 - residual / total.clamp_min(1e-30), torch.zeros_like(total))
-        return float(r2.mean())
-
     def predict(self, X):
         """Predict targets for ``X``.
 
@@ -247,27 +202,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        output = self._forward(X) * self._y_scale + self._y_mean
-        return output.ravel() if self._y_1d else output
-
-    # ------------------------------------------------------------------ formulas
-    def _formula_output_transform(self):
-        return np.asarray(self._y_scale, dtype=np.float64).ravel(), np.asarray(self._y_mean, dtype=np.float64).ravel()
-
-    def _package_formulas(self, expressions):
-        return expressions[0] if self._y_1d else list(expressions)
-
-    def _unpackage_formulas(self, formula):
-        expressions = [formula] if self._y_1d and not isinstance(formula, (list, tuple)) else list(formula)
-        if len(expressions) != self.n_outputs_:
-            raise ValueError(f"Expected {self.n_outputs_} expression(s), got {len(expressions)}.")
-        return expressions
-
-    def _shape_formula_output(self, values):
-        return values.ravel() if self._y_1d else values
-
-    def _unshape_formula_output(self, values):
-        return values.reshape(len(values), -1)
+        output = self._forward(X)  # checks that the model is fitted first
+        return self._targets.to_user(output)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skkan import KANClassifier, KANRegressor
+from skkan._training import TrainingConfig
 from skkan.nn import KAN
 
 
@@ -374,7 +375,12 @@ def test_auto_capacity_follows_rows_per_feature():
     assert (classifier_large.hidden_layer_sizes_, classifier_large.grid_size_) == ((32,), 4)
     assert large.get_params()["hidden_layer_sizes"] == "auto"
     # From 500 rows the classifier takes minibatch steps of 0.02; below, full-batch steps of 0.05.
-    assert (classifier_large._auto_batch_size(1000), classifier_large._learning_rate(1000)) == (128, 0.02)
-    assert (classifier_large._auto_batch_size(32000), classifier_large._auto_batch_size(10**7)) == (2000, 8192)
-    assert (classifier_small._auto_batch_size(300), classifier_small._learning_rate(300)) == (300, 0.05)
-    assert KANClassifier(learning_rate_init=0.1)._learning_rate(1000) == 0.1
+    def config(estimator, n_rows):
+        return TrainingConfig.from_params(estimator.get_params(), estimator._targets, n_rows, 5)
+
+    large_config, small_config = config(classifier_large, 1000), config(classifier_small, 300)
+    assert (large_config.batch_size_for(1000), large_config.learning_rate) == (128, 0.02)
+    assert (large_config.batch_size_for(32000), large_config.batch_size_for(10**7)) == (2000, 8192)
+    assert (small_config.batch_size_for(300), small_config.learning_rate) == (300, 0.05)
+    explicit_rate = {**classifier_large.get_params(), "learning_rate_init": 0.1}
+    assert TrainingConfig.from_params(explicit_rate, classifier_large._targets, 1000, 5).learning_rate == 0.1

@@ -203,14 +203,14 @@ def test_a_cuda_model_loads_where_there_is_no_cuda():
 
 def test_formulas_and_plots_read_a_float64_cpu_copy():
     reg, _ = _regressor()
-    module = reg._cpu_module()
+    module = reg._float64_module()
     assert module is not reg.module_
     assert next(module.parameters()).device.type == "cpu"
     assert {p.dtype for p in module.parameters()} == {torch.float64}
     assert reg.module_.layers[0].coef.dtype == torch.float32
     # The copy follows the model: after pruning it is the pruned network.
     reg.prune(edge_threshold=0.5)
-    np.testing.assert_array_equal(reg._cpu_module().layers[0].mask.numpy(), reg.module_.layers[0].mask.numpy())
+    np.testing.assert_array_equal(reg._float64_module().layers[0].mask.numpy(), reg.module_.layers[0].mask.numpy())
 
 
 def test_partial_fit_resumes_identically_after_a_skops_round_trip(tmp_path):

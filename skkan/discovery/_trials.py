@@ -383,9 +383,6 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     Returns its simplification path as candidates, and the training iterations.
     """
     import sympy
-    from sklearn.exceptions import ConvergenceWarning
-
-    from .._regressor import KANRegressor
 
     target = network_target(spec, X_fit, y_fit)
     if target is None:
@@ -399,30 +396,23 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
             formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
         )
         return _candidates(path, spec), 0
-    model = KANRegressor(
-        hidden_layer_sizes=spec.hidden,
-        grid_size=spec.grid_size or settings["grid_size"],
+    params = {
+        **_NETWORK_PARAMS,
+        "hidden_layer_sizes": spec.hidden,
+        "grid_size": spec.grid_size or settings["grid_size"],
         # An evenly spaced grid follows a curve where the data thin out (cos(k*d) at
         # large k*d); the default grid follows the data's quantiles.
-        grid_eps=1.0 if spec.uniform_grid else 0.02,
-        lamb=settings["lamb"] * (0.1 if additive else 1.0),
-        solver="lbfgs",
-        max_iter=settings["max_iter"],
-        random_state=spec.seed,
-    )
-    X_network = apply_substitution(X_fit, spec.substitution)
+        "grid_eps": 1.0 if spec.uniform_grid else 0.02,
+        "lamb": settings["lamb"] * (0.1 if additive else 1.0),
+        "max_iter": settings["max_iter"],
+    }
+    X_network = np.ascontiguousarray(apply_substitution(X_fit, spec.substitution), dtype=np.float64)
+    library = settings["library"] if spec.library is None else spec.library
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            # Convergence and outlier warnings of a trial's network are the trial's business.
             warnings.simplefilter("ignore", UserWarning)
-            model.fit(X_network, target)
-            if not additive:
-                model.prune()
-            model.auto_symbolic(
-                X_network, target, library=settings["library"] if spec.library is None else spec.library,
-                r2_threshold=-np.inf, max_iter=settings["symbolic_iter"],
-            )
-            formula = model.get_formula(precision=None)
+            formula, n_iter = _network_formula(X_network, target, params, library, settings["symbolic_iter"], spec.seed)
     except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
         return [], 0
     formula = read_back(formula, spec, symbols, sign)
@@ -432,8 +422,57 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         )
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
         # A formula sympy cannot handle is a failed trial, not a failed fit.
-        return [], int(model.n_iter_)
-    return _candidates(path, spec), int(model.n_iter_)
+        return [], n_iter
+    return _candidates(path, spec), n_iter
+
+
+# A trial's network: full-batch L-BFGS on the training rows, float32, no early stopping.
+_NETWORK_PARAMS = {
+    "spline_order": 3,
+    "lamb_l1": 1.0,
+    "lamb_entropy": 2.0,
+    "lamb_coef": 0.0,
+    "lamb_coefdiff": 0.0,
+    "solver": "lbfgs",
+    "learning_rate_init": 0.03,
+    "batch_size": "auto",
+    "tol": 1e-4,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 5,
+    "verbose": False,
+    "device": "cpu",
+    "dtype": "float32",
+}
+
+
+def _network_formula(X, y, params, library, symbolic_iter, seed):
+    """Train a sparse KAN on ``(X, y)``, prune it (with hidden layers), snap every edge to
+    ``library`` and read its formula in ``x0, x1, ...``; also the training iterations.
+    """
+    from dataclasses import replace as replace_field
+
+    from .._operations import FittedNetwork, formulas, prune, snap
+    from .._targets import RegressionTargets
+    from .._training import TrainingConfig, train
+    from ..symbolic._formula import formula_symbols
+
+    weight = np.ones(len(y))
+    targets = RegressionTargets.fit(y, weight)
+    encoded = targets.encode(y)
+    config = TrainingConfig.from_params(params, targets, X.shape[0], X.shape[1])
+    result = train(X, encoded, weight, config, seed, description="trial")
+    network = FittedNetwork(result.module, result.scaler, targets, *result.attribution)
+    if params["hidden_layer_sizes"]:
+        network = replace_field(network, module=prune(network, 1e-2, 3e-2))
+    module, _ = snap(
+        network, library, -np.inf, 0.5, retrain_data=(network.scaler.transform(X), encoded, weight),
+        max_iter=symbolic_iter, refit_first=params["lamb"] > 0, random_state=seed,
+    )
+    network = replace_field(network, module=module)
+    symbols = formula_symbols([f"x{i}" for i in range(X.shape[1])])
+    expressions, _ = formulas(network, network.cpu64(), symbols, precision=None)
+    return expressions[0], int(result.n_iter)
 
 
 def baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, tolerance):

@@ -1,0 +1,304 @@
+"""What distinguishes regression from classification, in one object per task.
+
+A target object is fitted on ``y`` once (:meth:`fit`, a class method) and then owns
+everything the estimators, the training loop and the formulas need to know about the
+task: how ``y`` becomes the network's targets (:meth:`encode`, :meth:`tensor`), the
+training loss and the validation score, the labels to stratify a split on, the
+``"auto"`` defaults that depend on the task, and how network outputs map back to the
+user's units and to formulas. Fitted target objects are plain values (numpy arrays,
+python scalars), so they save as data (:meth:`to_state`).
+"""
+
+import numpy as np
+import torch
+
+from ._preprocessing import weighted_mean_std
+
+__all__ = ["ClassificationTargets", "RegressionTargets", "target_type_from_state"]
+
+# Adam's step size of learning_rate_init="auto" for regression.
+_AUTO_LEARNING_RATE = 0.03
+# Rows per Adam step of batch_size="auto": 2048, growing to 8192 on large data.
+_AUTO_BATCH = 2048
+_AUTO_BATCH_MAX = 8192
+# Training rows per feature from which "auto" gives a hidden layer.
+_ROWS_PER_FEATURE = 100
+
+# The classifier's "auto" defaults, chosen on the classification sets of
+# benchmarks/defaults.py (iris, wine, breast_cancer, digits, make_classification,
+# moons): from 500 training rows, one hidden layer of 32 nodes on a grid of 4,
+# minibatches of n // 16 rows (at least 128) and a step of 0.02; below, full-batch
+# steps of 0.05 and the capacity by rows per feature (more capacity or smaller steps
+# there lose accuracy on wine).
+_MINIBATCH_ROWS = 500
+_MINIBATCH_WIDTH = 32
+_MINIBATCH_GRID = 4
+_MIN_BATCH = 128
+_MINIBATCH_LEARNING_RATE = 0.02
+_FULL_BATCH_LEARNING_RATE = 0.05
+
+
+def _weighted_mean(per_sample, weight):
+    return (weight * per_sample).sum() / weight.sum()
+
+
+class RegressionTargets:
+    """Standardised numeric targets, one network output per target column.
+
+    Parameters
+    ----------
+    mean, scale : ndarray of shape (1, n_outputs)
+        Weighted mean and standard deviation of ``y`` in the fit.
+    one_dimensional : bool
+        Whether ``y`` was 1-d (predictions and formulas are then not lists).
+    """
+
+    multi_output = True
+    y_numeric = True
+
+    def __init__(self, mean, scale, one_dimensional):
+        self.mean, self.scale, self.one_dimensional = mean, scale, bool(one_dimensional)
+
+    @classmethod
+    def fit(cls, y, sample_weight, classes=None):
+        """Targets standardised by the weighted mean and spread of ``y``."""
+        y = np.asarray(y, dtype=np.float64)
+        mean, scale = weighted_mean_std(y.reshape(-1, 1) if y.ndim == 1 else y, sample_weight)
+        return cls(mean, scale, y.ndim == 1)
+
+    @property
+    def n_outputs(self):
+        return int(np.shape(self.mean)[-1])
+
+    # ------------------------------------------------------------------ training
+    def encode(self, y):
+        """``y`` standardised, shape (n_samples, n_outputs)."""
+        y = np.asarray(y, dtype=np.float64)
+        y2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y2d.shape[1] != self.n_outputs:
+            raise ValueError(f"y has {y2d.shape[1]} outputs, but the fitted model has {self.n_outputs}.")
+        return (y2d - self.mean) / self.scale
+
+    def tensor(self, encoded, device, dtype):
+        return torch.as_tensor(np.ascontiguousarray(encoded), dtype=dtype, device=device)
+
+    def loss(self, output, target, weight):
+        """Weighted mean squared error of a batch (standardised units)."""
+        return _weighted_mean((output - target).square().mean(dim=1), weight)
+
+    def score(self, output, target, weight):
+        """Weighted R^2 averaged over outputs (the validation score)."""
+        residual = (weight[:, None] * (output - target).square()).sum(0)
+        mean = (weight[:, None] * target).sum(0) / weight.sum()
+        total = (weight[:, None] * (target - mean).square()).sum(0)
+        r2 = torch.where(total > 0, 1 - residual / total.clamp_min(1e-30), torch.zeros_like(total))
+        return float(r2.mean())
+
+    def stratify(self, encoded):
+        return None
+
+    # ------------------------------------------------------------------ "auto" defaults
+    @staticmethod
+    def auto_capacity(n_samples, n_features):
+        """``(hidden_layer_sizes, grid_size)`` of ``"auto"``: a hidden layer from 100 rows per feature."""
+        if n_samples >= _ROWS_PER_FEATURE * n_features:
+            return (6,), 10
+        return (), 3
+
+    @staticmethod
+    def auto_batch_size(n_samples):
+        return min(n_samples, max(_AUTO_BATCH, min(_AUTO_BATCH_MAX, n_samples // 128)))
+
+    @staticmethod
+    def auto_learning_rate(n_samples):
+        return _AUTO_LEARNING_RATE
+
+    # ------------------------------------------------------------------ back to the user
+    def to_user(self, output):
+        """Network outputs as predictions in the units of ``y``."""
+        values = output * self.scale + self.mean
+        return values.ravel() if self.one_dimensional else values
+
+    def output_transform(self):
+        """``(scale, offset)`` mapping network outputs to formula outputs."""
+        return np.asarray(self.scale, dtype=np.float64).ravel(), np.asarray(self.mean, dtype=np.float64).ravel()
+
+    def package(self, expressions):
+        """The public formula from one expression per output: one, or a list."""
+        return expressions[0] if self.one_dimensional else list(expressions)
+
+    def unpackage(self, formula):
+        expressions = [formula] if self.one_dimensional and not isinstance(formula, (list, tuple)) else list(formula)
+        if len(expressions) != self.n_outputs:
+            raise ValueError(f"Expected {self.n_outputs} expression(s), got {len(expressions)}.")
+        return expressions
+
+    def shape(self, values):
+        """Formula values (n_samples, n_outputs) shaped as ``predict`` gives them."""
+        return values.ravel() if self.one_dimensional else values
+
+    def continued(self, y):
+        """The targets of a fit that continues on ``y`` (same scaling; ``y``'s shape)."""
+        return type(self)(self.mean, self.scale, np.ndim(y) == 1)
+
+    def fitted_attributes(self):
+        return {"n_outputs_": self.n_outputs}
+
+    def output_names(self):
+        return ["y"] if self.n_outputs == 1 else [f"y{j}" for j in range(self.n_outputs)]
+
+    def to_state(self):
+        return {"kind": "regression", "mean": self.mean, "scale": self.scale, "one_dimensional": self.one_dimensional}
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(np.asarray(state["mean"]), np.asarray(state["scale"]), state["one_dimensional"])
+
+
+class ClassificationTargets:
+    """Class labels, encoded as indices into ``classes`` (sorted, any type).
+
+    The network has one output per class, or one logit for two classes.
+    """
+
+    multi_output = False
+    y_numeric = False
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    @classmethod
+    def fit(cls, y, sample_weight, classes=None):
+        """The classes of ``y`` (labels with positive weight), or ``classes`` when given."""
+        from sklearn.preprocessing import LabelEncoder
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+        if classes is not None:
+            classes = np.unique(classes)
+            unseen = np.setdiff1d(np.unique(y), classes)
+            if unseen.size:
+                raise ValueError(f"y holds labels {list(unseen)} that are not in classes={list(classes)}.")
+        else:
+            classes = LabelEncoder().fit(y[sample_weight > 0] if np.any(sample_weight == 0) else y).classes_
+        if len(classes) < 2:
+            raise ValueError(
+                "The classifier needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {classes[0]!r}."
+            )
+        return cls(classes)
+
+    @property
+    def n_outputs(self):
+        return 1 if len(self.classes) == 2 else len(self.classes)
+
+    # ------------------------------------------------------------------ training
+    def encode(self, y):
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+        unseen = np.setdiff1d(np.unique(y), self.classes)
+        if unseen.size:
+            raise ValueError(
+                f"Training can only continue with the classes seen in the first fit "
+                f"{list(self.classes)}; y has new labels {list(unseen)}."
+            )
+        return np.searchsorted(self.classes, y)
+
+    def tensor(self, encoded, device, dtype):
+        return torch.as_tensor(np.ascontiguousarray(encoded), dtype=torch.long, device=device)
+
+    def loss(self, output, target, weight):
+        """Weighted mean (sigmoid or softmax) cross-entropy of a batch."""
+        if output.shape[1] == 1:
+            per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
+                output[:, 0], target.to(output.dtype), reduction="none"
+            )
+        else:
+            per_sample = torch.nn.functional.cross_entropy(output, target, reduction="none")
+        return _weighted_mean(per_sample, weight)
+
+    def score(self, output, target, weight):
+        """Weighted accuracy (the validation score)."""
+        predicted = (output[:, 0] > 0).long() if output.shape[1] == 1 else output.argmax(1)
+        return float(_weighted_mean((predicted == target).to(weight.dtype), weight))
+
+    def stratify(self, encoded):
+        counts = np.bincount(encoded)
+        return encoded if counts[counts > 0].min() >= 2 else None
+
+    # ------------------------------------------------------------------ "auto" defaults
+    @staticmethod
+    def auto_capacity(n_samples, n_features):
+        if n_samples >= _MINIBATCH_ROWS:
+            return (_MINIBATCH_WIDTH,), _MINIBATCH_GRID
+        if n_samples >= _ROWS_PER_FEATURE * n_features:
+            return (min(2 * n_features + 1, 16),), 5
+        return (), 5
+
+    @staticmethod
+    def auto_batch_size(n_samples):
+        if n_samples >= _MINIBATCH_ROWS:
+            # Small steps generalise better than full-batch steps on a few thousand
+            # rows (digits: +0.013 accuracy); large data keep large batches for speed.
+            return min(n_samples, max(_MIN_BATCH, min(_AUTO_BATCH_MAX, n_samples // 16)))
+        return RegressionTargets.auto_batch_size(n_samples)
+
+    @staticmethod
+    def auto_learning_rate(n_samples):
+        return _MINIBATCH_LEARNING_RATE if n_samples >= _MINIBATCH_ROWS else _FULL_BATCH_LEARNING_RATE
+
+    # ------------------------------------------------------------------ back to the user
+    def to_user(self, output):
+        """Decision scores: one column per class, or the second class's logit for two."""
+        return output[:, 0] if output.shape[1] == 1 else output
+
+    def output_transform(self):
+        return np.ones(self.n_outputs), np.zeros(self.n_outputs)
+
+    def package(self, expressions):
+        """A dict ``class label -> expression of its decision score``."""
+        import sympy
+
+        # Plain python keys (0, "setosa"), not numpy scalars (np.int64(0), np.str_(...)).
+        labels = self.classes.tolist()
+        if len(labels) == 2:
+            # Scores (0, s) give the same argmax and softmax as the logit s.
+            return {labels[0]: sympy.Integer(0), labels[1]: expressions[0]}
+        return dict(zip(labels, expressions))
+
+    def unpackage(self, formula):
+        import sympy
+
+        labels = self.classes.tolist()
+        if not isinstance(formula, dict) or set(formula) != set(labels):
+            raise ValueError(f"Expected a dict with one expression per class {labels}.")
+        if len(labels) == 2:
+            return [sympy.sympify(formula[labels[1]]) - sympy.sympify(formula[labels[0]])]
+        return [formula[label] for label in labels]
+
+    def shape(self, values):
+        return values[:, 0] if len(self.classes) == 2 else values
+
+    def continued(self, y):
+        return self
+
+    def fitted_attributes(self):
+        return {"classes_": self.classes}
+
+    def output_names(self):
+        labels = [str(c) for c in np.asarray(self.classes).tolist()]
+        # Two classes: the one output is the logit of the second class.
+        return labels[1:] if len(labels) == 2 else labels
+
+    def to_state(self):
+        return {"kind": "classification", "classes": self.classes}
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(np.asarray(state["classes"]))
+
+
+def target_type_from_state(state):
+    """The target class that :meth:`to_state` wrote ``state`` for."""
+    return {"regression": RegressionTargets, "classification": ClassificationTargets}[state["kind"]]
