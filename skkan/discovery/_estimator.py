@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import symbolic
+from .._persistence import dump_state, load_state
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate
 from ._trials import Candidate, TrialSpec, discover, pareto_table, select_best
@@ -272,56 +273,19 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return evaluate(self.get_formula(index), self._symbols(), X)
 
     def __getstate__(self):
-        """Plain values only: ``equations_`` is stored column by column, its sympy
-        ``equation`` column as exact JSON text (see :mod:`skkan.symbolic._serialize`), so
-        pickles and ``skops.io`` files hold neither pandas internals nor sympy objects.
+        """Plain values only (see :mod:`skkan._persistence`): ``equations_`` is stored
+        column by column, its sympy ``equation`` column as exact JSON text, so pickles
+        and ``skops.io`` files hold neither pandas internals nor sympy objects.
         """
-        state = dict(super().__getstate__())
-        table = state.get("equations_")
-        if table is not None:
-            from ..symbolic._serialize import expression_to_json
-
-            state["equations_"] = {
-                "columns": [str(name) for name in table.columns],
-                "data": {
-                    str(name): [expression_to_json(e) for e in table[name]] if name == "equation" else table[name].to_numpy()
-                    for name in table.columns
-                },
-            }
-        state["_skkan_state"] = {"version": _STATE_VERSION}
-        return state
+        return dump_state(super().__getstate__())
 
     def __setstate__(self, state):
-        state = dict(state)
-        info = state.pop("_skkan_state", None)
-        if info is not None:
-            version = info.get("version") if isinstance(info, dict) else None
-            if not isinstance(version, int) or version > _STATE_VERSION:
-                raise ValueError(
-                    f"This KANSymbolicRegressor was saved in state format {version!r}; this skkan "
-                    f"reads formats up to {_STATE_VERSION}. Upgrade skkan to load it."
-                )
-            table = state.get("equations_")
-            if isinstance(table, dict):
-                import pandas as pd
-
-                from ..symbolic._serialize import expression_from_json
-
-                data = {
-                    name: [expression_from_json(t) for t in table["data"][name]] if name == "equation" else table["data"][name]
-                    for name in table["columns"]
-                }
-                state["equations_"] = pd.DataFrame(data, columns=table["columns"])
-        super().__setstate__(state)
+        super().__setstate__(load_state(state, type(self).__name__))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-# Format of __getstate__ (version 1: equations_ as columns, formulas as JSON).
-_STATE_VERSION = 1
 
 
 def _constant_candidate(y):

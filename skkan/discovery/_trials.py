@@ -34,8 +34,10 @@ for each complexity, the most accurate one that beats every simpler one, and
 are floored (:data:`skkan.symbolic._simplify.LOSS_FLOOR`), so float rounding, which differs
 between machines, never decides between exact formulas: the simplest exact one wins.
 
-This module holds no estimator state; :class:`skkan.KANSymbolicRegressor` and the
-estimators' ``auto_symbolic`` call it.
+This module holds no estimator state; :class:`skkan.KANSymbolicRegressor` calls it.
+A trial trains its network through the engine (:func:`skkan._training.train` and
+:mod:`skkan._operations`), the same code that ``fit``, ``prune``, ``auto_symbolic``
+and ``get_formula`` of :class:`skkan.KANRegressor` run.
 """
 
 import math

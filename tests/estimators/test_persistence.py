@@ -15,7 +15,7 @@ from skkan.nn import KAN
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
-LEGACY = Path(__file__).parent / "data" / "legacy_acb63ec.pkl"
+LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_acb63ec.pkl"
 
 
 def _data(n=60, seed=0):
@@ -117,6 +117,34 @@ def test_symbolic_regressor(tmp_path):
         pd.testing.assert_frame_equal(loaded.equations_, model.equations_)
         assert loaded.get_formula() == model.get_formula()
         assert type(loaded.get_formula()) is type(model.get_formula())
+
+
+def test_files_of_state_format_1_still_load():
+    """Format 1 (before target objects): regressors kept _y_mean, _y_scale and _y_1d,
+    classifiers only classes_; KANSymbolicRegressor named no formula tables."""
+    reg, X = _regressor()
+    state = reg.__getstate__()
+    targets = state.pop("_targets")
+    state.update(_y_mean=targets["mean"], _y_scale=targets["scale"], _y_1d=targets["one_dimensional"])
+    state["_skkan_state"] = {"version": 1, "modules": state["_skkan_state"]["modules"], "tensors": state["_skkan_state"]["tensors"]}
+    old = KANRegressor.__new__(KANRegressor)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict(X), reg.predict(X))
+
+    model = KANSymbolicRegressor(n_restarts=1, max_iter=5, hidden_width=1, library=("x", "0"), random_state=0)
+    model.fit(X, X[:, 0] * 2.0)
+    state = model.__getstate__()
+    state["_skkan_state"] = {"version": 1}
+    old = KANSymbolicRegressor.__new__(KANSymbolicRegressor)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
+
+
+def test_the_old_module_of_the_symbolic_regressor_still_names_it():
+    """Files saved before skkan.discovery name skkan._symbolic_regressor."""
+    import skkan._symbolic_regressor
+
+    assert skkan._symbolic_regressor.KANSymbolicRegressor is KANSymbolicRegressor
 
 
 def test_pruner_in_a_pipeline(tmp_path):

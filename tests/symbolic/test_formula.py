@@ -61,7 +61,7 @@ def _closed_form(formula):
 # exp(sin(pi x0) + x1**2) needs, on another to three nodes and a longer formula. What
 # holds on every machine is that the formula *is* the snapped network: closed form,
 # equal to predict, and a good fit. Exact recovery is the job of KANSymbolicRegressor
-# (tests/test_symbolic_regressor.py), asserted there for every seed.
+# (tests/discovery/test_symbolic_regressor.py), asserted there for every seed.
 @pytest.mark.parametrize("random_state, width", [(1, 5), (2, 5), (3, 6)])
 def test_toy_recipe_gives_a_closed_formula_equal_to_the_network(random_state, width):
     X, y = _toy(random_state)
