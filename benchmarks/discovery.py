@@ -44,7 +44,7 @@ level sees the same rows. Test targets stay clean.
 
 Methods. Each method fits the training rows and hands back one SymPy formula:
 
-* skkan: ``KANSymbolicRegressor(random_state=seed, n_jobs=2).fit(X, y).get_formula()``
+* skkan: ``KANSymbolicRegressor(random_state=seed, n_jobs=2).fit(X, y).get_formula(precision=None)``
   (``--skkan-jobs`` sets ``n_jobs``; only the public estimator; ``X`` is a DataFrame, so
   the formula's symbols carry the column names);
 * gplearn: ``SymbolicRegressor`` (:func:`make_gplearn`), its best program converted
@@ -414,7 +414,7 @@ def fit_skkan(X, y, seed, n_jobs=2):
     estimator = load_skkan()(random_state=seed, n_jobs=n_jobs)
     start = time.perf_counter()
     estimator.fit(X, y)
-    formula = estimator.get_formula()
+    formula = estimator.get_formula(precision=None)  # the formula predict evaluates
     return sympy.sympify(formula), time.perf_counter() - start
 
 

@@ -1,7 +1,6 @@
 """KAN classifier."""
 
 import numpy as np
-from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 
 from ._base import BaseKAN
@@ -67,6 +66,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         Seeds a local :class:`torch.Generator` and the validation split.
     warm_start : bool, default=False
     verbose : bool, default=False
+        Report training progress: on a terminal or in a notebook a live progress bar
+        (epochs, loss and validation score), elsewhere (logs, files) one line per
+        epoch on stdout; at the end, why training stopped and, with early stopping,
+        which epoch's weights were restored.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
     dtype : {"float32", "float64"}, default="float32"
 
@@ -203,6 +206,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes)."""
+        from scipy.special import expit  # loaded on first use: about 40 ms of import time
+
         scores = self.decision_function(X)
         if scores.ndim == 1:
             # expit of both signs: 1 - expit(s) would round to 0 for a confident s > 37,

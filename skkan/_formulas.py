@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _operations
 from .symbolic import make_library
 from .symbolic._formula import FormulaReport, estimator_symbols, spline_name
+from .symbolic._simplify import lambdify_inputs
 
 __all__ = ["SymbolicMethods"]
 
@@ -279,7 +280,7 @@ class SymbolicMethods:
             raise ValueError(f"The formula has symbols that are not features of this model: {sorted(map(str, unknown))}.")
         columns = []
         for expression in expressions:
-            function = sympy.lambdify(symbols, expression, modules="numpy")
+            function = lambdify_inputs(symbols, expression)
             with np.errstate(all="ignore"):
                 values = np.asarray(function(*X.T), dtype=np.float64)
             columns.append(np.broadcast_to(values, (X.shape[0],)))

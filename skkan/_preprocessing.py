@@ -36,9 +36,13 @@ def check_numeric_columns(X):
     neither the column nor the fix.
     """
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 
-        bad = [str(name) for name, dtype in X.dtypes.items() if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))]
+        bad = [
+            str(name)
+            for (name, dtype), j in zip(X.dtypes.items(), range(X.shape[1]))
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or (is_object_dtype(dtype) and _holds_numbers(X.iloc[:, j])))
+        ]
         if bad:
             raise ValueError(_non_numeric_message(bad, "column" if len(bad) == 1 else "columns"))
         return
@@ -51,6 +55,15 @@ def check_numeric_columns(X):
                 bad.append(str(j))
         if bad:
             raise ValueError(_non_numeric_message(bad, "column index" if len(bad) == 1 else "column indices"))
+
+
+def _holds_numbers(column):
+    """Whether an object column holds only numbers (or missing values): it converts as is."""
+    try:
+        np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _non_numeric_message(columns, what):

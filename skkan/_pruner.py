@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,6 +18,8 @@ __all__ = ["KANPruner"]
 # Sparsity used when KANPruner trains its own KAN: strong enough that inputs which do
 # not matter lose all their edges, weak enough not to hurt the fit of those that do.
 _DEFAULT_LAMB = 1e-3
+# Edge score under which edges are pruned before features are ranked (prune's default).
+_EDGE_THRESHOLD = 3e-2
 
 
 class KANPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
@@ -36,11 +38,17 @@ class KANPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     estimator : KANRegressor or KANClassifier, default=None
         The KAN to train and prune. Its parameters are reachable as
         ``estimator__<name>`` (for example in a GridSearchCV grid).
-    threshold : float, default=0.03
-        Edge attribution score under which an edge is pruned (see
-        :meth:`KANRegressor.prune`): roughly the share of its target node's spread
-        that an edge must carry. Hidden nodes are pruned below
-        ``min(threshold, 0.01)``.
+    threshold : {"mean", "median"} or float, default="mean"
+        Which features are kept. ``"mean"`` (``"median"``): the network is pruned
+        with :meth:`KANRegressor.prune`'s default thresholds, then the features with
+        an active edge whose ``feature_importances_`` reach the mean (median) of all
+        features' importances are kept, as
+        :class:`~sklearn.feature_selection.SelectFromModel` does. Attribution spreads
+        over every input of a fitted network, so "some edge survives" alone keeps
+        nearly every feature of real data (13 of 13 on wine). A float: the edge
+        attribution score under which edges are pruned (roughly the share of its
+        target node's spread that an edge must carry; hidden nodes are pruned below
+        ``min(threshold, 0.01)``), and every feature with a surviving edge is kept.
     prefit : bool, default=False
         ``estimator`` is already fitted: prune a copy of it instead of training.
     max_features : int, callable or None, default=None
@@ -73,13 +81,13 @@ class KANPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "prune"]), None],
-        "threshold": [Interval(Real, 0, None, closed="left")],
+        "threshold": [StrOptions({"mean", "median"}), Interval(Real, 0, None, closed="left")],
         "prefit": ["boolean"],
         "max_features": [Interval(Integral, 0, None, closed="left"), callable, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, threshold=3e-2, prefit=False, max_features=None, random_state=None):
+    def __init__(self, estimator=None, threshold="mean", prefit=False, max_features=None, random_state=None):
         self.estimator = estimator
         self.threshold = threshold
         self.prefit = prefit
@@ -117,7 +125,9 @@ class KANPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             if y is None:
                 raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
             estimator = self._make_estimator(y).fit(X, y, **fit_params)
-        estimator.prune(node_threshold=min(self.threshold, 1e-2), edge_threshold=self.threshold)
+        relative = isinstance(self.threshold, str)
+        edge_threshold = _EDGE_THRESHOLD if relative else self.threshold
+        estimator.prune(node_threshold=min(edge_threshold, 1e-2), edge_threshold=edge_threshold)
 
         n_features = estimator.n_features_in_
         if callable(self.max_features):
@@ -130,6 +140,9 @@ class KANPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         importances = estimator.feature_importances_
         active = estimator.module_.layers[0].mask.sum(0).cpu().numpy() > 0
         support = active & (importances > 0)
+        if relative:
+            reference = np.mean(importances) if self.threshold == "mean" else np.median(importances)
+            support &= importances >= reference
         if not support.any():
             support[int(np.argmax(importances))] = True  # never select nothing
         if max_features is not None and support.sum() > max_features:

@@ -69,7 +69,10 @@ class KANRegressor(RegressorMixin, BaseKAN):
     warm_start : bool, default=False
         Continue from the fitted network instead of starting anew.
     verbose : bool, default=False
-        Print the loss after every epoch.
+        Report training progress: on a terminal or in a notebook a live progress bar
+        (epochs, loss and validation score), elsewhere (logs, files) one line per
+        epoch on stdout; at the end, why training stopped and, with early stopping,
+        which epoch's weights were restored.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Where to train; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default="float32"

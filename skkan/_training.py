@@ -316,6 +316,7 @@ class Trainer:
                 start_state = copy.deepcopy(module.state_dict())
         no_improvement = 0
         converged = False
+        best_epoch = None  # the epoch whose weights a validation run restores (None: the start)
         last_update = max(grid_update_epochs, default=-1)
         epoch = first_epoch
         for epoch in range(first_epoch, first_epoch + max_epochs):
@@ -337,6 +338,7 @@ class Trainer:
                 validation_scores.append(score)
                 if score > best_score:
                     best_state = copy.deepcopy(module.state_dict())
+                    best_epoch = epoch + 1
                 no_improvement = no_improvement + 1 if score < best_score + self.tol else 0
                 best_score = max(best_score, score)
             else:
@@ -348,12 +350,25 @@ class Trainer:
                     converged = True
                     break
                 no_improvement = 0
+        watched = "validation score" if validation is not None else "training loss"
+        if converged:
+            reason = (
+                f"Stopped after epoch {epoch + 1}: the {watched} did not improve by tol={self.tol:g} "
+                f"for {self.n_iter_no_change} epochs at the lowest step size"
+            )
+        else:
+            reason = f"Reached the last epoch allowed ({epoch + 1}) before the {watched} settled"
         if best_state is not None:
             module.load_state_dict(best_state)
+            if best_epoch is None:
+                reason += f"; kept the starting weights (validation score {best_score:.6g})"
+            else:
+                reason += f"; restored the weights of epoch {best_epoch} (validation score {best_score:.6g})"
         elif start_objective is not None and self.training_objective(module, data) > start_objective:
             module.load_state_dict(start_state)
+            reason += "; kept the starting weights (training did not improve the training objective)"
         module.eval()
-        progress.close()
+        progress.close(reason + ".")
         return {
             "module": module,
             "n_iter": epoch + 1 - first_epoch,

@@ -1,5 +1,6 @@
 """A regressor whose model is a formula discovered with sparse KANs."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import symbolic
 from .._persistence import dump_state, load_state
+from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate
 from ._trials import Candidate, TrialSpec, discover, pareto_table, select_best
@@ -18,6 +20,8 @@ __all__ = ["KANSymbolicRegressor"]
 
 # Below this many rows every row is used both to fit and to judge formulas.
 _MIN_SPLIT_ROWS = 20
+# Fewer rows per input than this give a warning: a formula's constants fit the noise.
+_MIN_ROWS_PER_INPUT = 10
 
 
 class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
@@ -186,7 +190,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         except ImportError as error:  # pragma: no cover - pandas is in the test extra
             raise ImportError("KANSymbolicRegressor needs pandas for equations_: pip install pandas") from error
 
+        check_numeric_columns(X)  # the same errors as the other estimators
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        _check_rows(*X.shape)
         symbolic.make_library(self.library)  # a bad library fails here, before any training
         rng = check_random_state(self.random_state)
         n_samples = X.shape[0]
@@ -232,16 +238,17 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raise IndexError(f"index must be an integer row of equations_ (0..{len(self.equations_) - 1}), got {index!r}.")
         return int(index) % len(self.equations_)
 
-    def get_formula(self, index=None, precision=None):
+    def get_formula(self, index=None, precision=4):
         """The chosen formula (or row ``index`` of :attr:`equations_`) as sympy.
 
         Parameters
         ----------
         index : int, default=None
             Row of :attr:`equations_`; None is the row chosen by ``model_selection``.
-        precision : int, default=None
+        precision : int or None, default=4
             Round float constants to this many decimals (or significant digits,
-            whichever keeps more); None keeps them exactly as :meth:`predict` uses them.
+            whichever keeps more), as ``get_formula`` of the other estimators does;
+            None keeps them exactly as :meth:`predict` uses them.
 
         Returns
         -------
@@ -270,7 +277,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "equations_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return evaluate(self.get_formula(index), self._symbols(), X)
+        return evaluate(self.get_formula(index, precision=None), self._symbols(), X)
 
     def __getstate__(self):
         """Plain values only (see :mod:`skkan._persistence`): ``equations_`` is stored
@@ -286,6 +293,21 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _check_rows(n_samples, n_features):
+    """An error for one row, a warning below :data:`_MIN_ROWS_PER_INPUT` rows per input."""
+    if n_samples < 2:
+        raise ValueError(f"KANSymbolicRegressor needs at least 2 rows to fit a formula, got {n_samples} sample.")
+    needed = _MIN_ROWS_PER_INPUT * max(n_features, 1)
+    if n_samples < needed:
+        warnings.warn(
+            f"Only {n_samples} rows for {n_features} input(s): with fewer than {needed} rows "
+            f"({_MIN_ROWS_PER_INPUT} per input) the constants and terms of a formula fit the "
+            "noise of these rows; treat the formula as a guess, or collect more rows.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _constant_candidate(y):

@@ -8,9 +8,7 @@ become sympy functions ``spline_<layer>_<out>_<in>`` with a numeric implementati
 attached, so ``sympy.lambdify`` evaluates the formula exactly as the network does.
 """
 
-import keyword
 import math
-import re
 
 import numpy as np
 import torch
@@ -26,17 +24,18 @@ def spline_name(layer, out_index, in_index):
 
 
 def formula_symbols(names):
-    """sympy symbols named after ``names``, made valid, distinct, unreserved identifiers."""
+    """sympy symbols named exactly after ``names`` (sympy takes any string).
+
+    Column names stay readable in formulas (``sepal length (cm)``, not
+    ``sepal_length__cm_``); a repeated name gets a numbered suffix so that every input
+    has its own symbol. :func:`skkan.symbolic._simplify.lambdify_inputs` evaluates
+    formulas whose names are not Python identifiers or shadow a function.
+    """
     import sympy
 
     symbols, seen = [], set()
     for name in names:
-        text = re.sub(r"\W", "_", str(name))
-        if not text or text[0].isdigit():
-            text = "x_" + text
-        # A name that is also a function name would be shadowed in lambdified code.
-        if keyword.iskeyword(text) or text in sympy.__dict__ or text in np.__dict__ or text.startswith("spline_"):
-            text += "_"
+        text = str(name)
         base, counter = text, 1
         while text in seen:
             text = f"{base}_{counter}"

@@ -23,7 +23,18 @@ import warnings
 
 import numpy as np
 
-__all__ = ["LOSS_FLOOR", "column_signs", "combine_roots", "complexity", "evaluate", "expand_exactly", "float_count", "real_roots", "simplify_formula"]
+__all__ = [
+    "LOSS_FLOOR",
+    "column_signs",
+    "combine_roots",
+    "complexity",
+    "evaluate",
+    "expand_exactly",
+    "float_count",
+    "lambdify_inputs",
+    "real_roots",
+    "simplify_formula",
+]
 
 #: Relative MSE under which two formulas count as equally exact (float64 rounding of
 #: a correct law sits around 1e-30; a learned approximation rarely below 1e-9).
@@ -62,11 +73,33 @@ def float_count(expression):
     return len(expression.atoms(sympy.Float))
 
 
-def evaluate(expression, symbols, X):
-    """Numeric values of ``expression`` at the rows of ``X`` (columns are ``symbols``)."""
+def _shadows(name):
+    """Whether an argument named ``name`` would break or shadow names in lambdified code."""
+    import builtins
+    import keyword
+
     import sympy
 
-    function = sympy.lambdify(symbols, expression, modules="numpy")
+    return not name.isidentifier() or keyword.iskeyword(name) or name in vars(builtins) or name in vars(np) or name in vars(sympy)
+
+
+def lambdify_inputs(symbols, expression):
+    """``sympy.lambdify`` over ``symbols`` that is safe for any symbol name.
+
+    Feature names are kept as given (``exp``, ``petal length (cm)``): when one of them
+    is not a plain identifier or is also a function's name, every argument is replaced
+    by a dummy first, so the name neither breaks nor shadows the generated code.
+    Ordinary names are left alone (the generated code is then the same as always).
+    """
+    import sympy
+
+    dummify = any(_shadows(s.name) for s in symbols)
+    return sympy.lambdify(symbols, expression, modules="numpy", dummify=dummify)
+
+
+def evaluate(expression, symbols, X):
+    """Numeric values of ``expression`` at the rows of ``X`` (columns are ``symbols``)."""
+    function = lambdify_inputs(symbols, expression)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = np.asarray(function(*np.asarray(X, dtype=np.float64).T), dtype=np.float64)
@@ -99,7 +132,7 @@ class _Parametrised:
 
         self.template = _rewrite_bottom_up(expression, free)
         self.values = np.asarray(self.values, dtype=np.float64)
-        self._function = sympy.lambdify(self.symbols + self.parameters, self.template, modules="numpy")
+        self._function = lambdify_inputs(self.symbols + self.parameters, self.template)
 
     def __call__(self, X, values=None):
         values = self.values if values is None else values

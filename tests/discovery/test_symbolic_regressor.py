@@ -105,14 +105,14 @@ def test_predict_score_and_formula_agree_and_use_feature_names(fitted):
     model, frame, y = fitted
     formula = model.get_formula()
     names = {str(s) for s in formula.free_symbols}
-    assert names == {"mass", "accel_eration", "x_2nd"}
-    mass, accel, second = sympy.symbols("mass accel_eration x_2nd")
+    assert names == {"mass", "accel eration", "2nd"}  # the column names as given
+    mass, accel, second = (sympy.Symbol(name) for name in frame.columns)
     assert formula == mass * accel / second**2
     values = sympy.lambdify([mass, accel, second], formula)(*frame.to_numpy().T)
     np.testing.assert_allclose(model.predict(frame), values, rtol=1e-12)
     assert model.score(frame, y) == pytest.approx(1.0, abs=1e-12)
     for index in range(len(model.equations_)):
-        row = model.get_formula(index)
+        row = model.get_formula(index, precision=None)
         assert row == model.equations_["equation"][index]
         np.testing.assert_allclose(
             model.predict(frame, index=index),
@@ -126,7 +126,7 @@ def test_rounding_applies_to_printed_formulas_only(fitted):
     model, frame, _ = fitted
     simplest = model.get_formula(0, precision=2)
     assert all(len(f"{float(f):.10g}".split(".")[-1]) <= 4 for f in simplest.atoms(sympy.Float))
-    assert model.get_formula(0) == model.equations_["equation"][0]
+    assert model.get_formula(0, precision=None) == model.equations_["equation"][0]
 
 
 def test_pickle_clone_and_grid_search(fitted):
@@ -233,3 +233,66 @@ def test_law_of_cosines_is_found_exactly_and_stays_real(random_state):
     prediction = model.predict(X[1500:])
     assert np.all(np.isfinite(prediction))
     np.testing.assert_allclose(prediction, y[1500:], rtol=1e-7, atol=1e-6)
+
+
+def _fast():
+    return KANSymbolicRegressor(n_restarts=1, max_iter=5, hidden_width=1, library=("x", "0"), random_state=0)
+
+
+def _error_of(estimator, X, y):
+    """The fit's error message, with the estimator's own name taken out."""
+    with pytest.raises(ValueError) as caught:
+        estimator.fit(X, y)
+    return str(caught.value).replace(type(estimator).__name__, "<estimator>")
+
+
+def test_input_errors_are_those_of_the_other_estimators():
+    from skkan import KANRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=40), "colour": ["red", "blue"] * 20})
+    y = rng.normal(size=40)
+    message = _error_of(KANRegressor(), X, y)
+    assert "'colour'" in message and "OneHotEncoder" in message
+    assert _error_of(_fast(), X, y) == message
+    numbers = rng.normal(size=(40, 2))
+    for bad in (np.nan, np.inf):
+        X_bad = numbers.copy()
+        X_bad[3, 1] = bad
+        assert _error_of(_fast(), X_bad, y) == _error_of(KANRegressor(), X_bad, y)
+        y_bad = y.copy()
+        y_bad[5] = bad
+        assert _error_of(_fast(), numbers, y_bad) == _error_of(KANRegressor(), numbers, y_bad)
+
+
+def test_too_few_rows_are_an_error_or_a_warning():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(30, 2))
+    y = X[:, 0] + X[:, 1]
+    with pytest.raises(ValueError, match="1 sample"):
+        _fast().fit(X[:1], y[:1])
+    with pytest.warns(UserWarning, match="Only 5 rows for 2 input"):
+        _fast().fit(X[:5], y[:5])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _fast().fit(X[:20], y[:20])  # 10 rows per input: no warning
+
+
+def test_one_precision_default_for_every_get_formula():
+    import inspect
+
+    from skkan import KANClassifier, KANRegressor
+
+    defaults = {
+        cls.__name__: inspect.signature(cls.get_formula).parameters["precision"].default
+        for cls in (KANRegressor, KANClassifier, KANSymbolicRegressor)
+    }
+    assert set(defaults.values()) == {4}, defaults
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(200, 1))
+    model = _fast().fit(X, 1.2345678 * X[:, 0] + 0.1)
+    exact = model.get_formula(precision=None)
+    assert len(str(model.get_formula())) <= len(str(exact))
+    np.testing.assert_array_equal(model.predict(X), model.predict(X, index=model.best_index_))

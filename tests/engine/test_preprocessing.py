@@ -54,3 +54,18 @@ def test_string_and_category_columns_are_named_with_the_fix(Estimator):
     model = Estimator(max_iter=5).fit(frame[["size"]].assign(flag=[True, False, True, False]), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="column 'city' holds strings"):
         model.predict(frame[["size"]].assign(flag=["p", "q", "p", "q"]).rename(columns={"flag": "city"}))
+
+
+def test_object_columns_of_numbers_are_accepted_and_strings_are_not():
+    X, y = make_friedman1(n_samples=200, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    as_objects = frame.astype({"f0": object, "f3": object})
+    assert as_objects.dtypes.map(pd.api.types.is_object_dtype).sum() == 2
+    reg = KANRegressor(max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = reg.fit(frame, y).predict(frame)
+        np.testing.assert_array_equal(KANRegressor(max_iter=5, random_state=0).fit(as_objects, y).predict(frame), expected)
+    as_objects.loc[3, "f3"] = "n/a"
+    with pytest.raises(ValueError, match="'f3' holds strings"):
+        KANRegressor(max_iter=5).fit(as_objects, y)

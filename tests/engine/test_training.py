@@ -175,10 +175,26 @@ def test_verbose_prints_lines_off_a_terminal(capsys, friedman_split):
     X_train, _, y_train, _ = friedman_split
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        KANRegressor(max_iter=3, verbose=True, early_stopping=True, random_state=0).fit(X_train[:300], y_train[:300])
+        reg = KANRegressor(max_iter=3, verbose=True, early_stopping=True, random_state=0)
+        reg.fit(X_train[:300], y_train[:300])
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert lines[0].startswith("Iteration 1, loss = ") and "validation score = " in lines[0]
+    # The last line says why training stopped and which epoch's weights were restored.
+    best = int(np.argmax(reg.validation_scores_)) + 1
+    assert lines[3].startswith("Reached the last epoch allowed (3)")
+    assert f"restored the weights of epoch {best} (validation score {max(reg.validation_scores_):.6g})" in lines[3]
+
+
+def test_verbose_says_why_early_stopping_stopped(capsys, friedman_split):
+    X_train, _, y_train, _ = friedman_split
+    reg = KANRegressor(
+        hidden_layer_sizes=(), max_iter=500, n_iter_no_change=2, tol=1e-2, verbose=True, early_stopping=True, random_state=0
+    ).fit(X_train[:300], y_train[:300])
+    assert reg.n_iter_ < 500
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"Stopped after epoch {reg.n_iter_}: the validation score did not improve by tol=0.01")
+    assert f"restored the weights of epoch {int(np.argmax(reg.validation_scores_)) + 1}" in last
 
 
 def test_verbose_shows_a_live_bar_where_it_renders(capsys, monkeypatch, friedman_split):

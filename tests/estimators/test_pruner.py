@@ -163,3 +163,19 @@ def test_penalty_makes_the_network_sparser_with_both_solvers(two_relevant_of_eig
             assert len(reg.edge_scores_) == 2 and reg.edge_scores_[0].shape == (6, 8)
             assert len(reg.node_scores_) == 3 and reg.node_scores_[-1].tolist() == [1.0]
         assert spreads[solver, 1e-2] < 0.5 * spreads[solver, 0.0]
+
+
+@pytest.mark.parametrize("random_state", range(3))
+def test_default_threshold_selects_features_on_ordinary_data(random_state):
+    """With its defaults the pruner selects: attribution spreads over every input of a
+    fitted network, so keeping "any surviving edge" kept 13 of 13 wine features."""
+    from sklearn.datasets import load_wine, make_friedman1
+
+    X, y = load_wine(return_X_y=True)
+    kept = KANPruner(random_state=random_state).fit(X, y).get_support()
+    assert 2 <= kept.sum() <= 10
+    X, y = make_friedman1(n_samples=500, n_features=10, random_state=random_state)
+    pruner = KANPruner(random_state=random_state).fit(X, y)
+    np.testing.assert_array_equal(np.flatnonzero(pruner.get_support()), [0, 1, 2, 3, 4])  # the informative ones
+    median = KANPruner(threshold="median", random_state=random_state).fit(X, y).get_support()
+    assert median.sum() >= 5
