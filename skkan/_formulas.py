@@ -207,8 +207,8 @@ class SymbolicMethods:
         """The fitted model as sympy, in the original units of inputs and targets.
 
         Input standardisation and target scaling are folded into the constants;
-        symbols are named after ``feature_names_in_`` (made valid identifiers) or
-        ``x0, x1, ...``. Constants are rounded to ``precision`` decimals (or
+        symbols are named after ``feature_names_in_`` exactly as given (sympy takes
+        any string) or ``x0, x1, ...``. Constants are rounded to ``precision`` decimals (or
         ``precision`` significant digits, whichever keeps more) and additive constants
         and terms below ``0.5 * 10**-precision`` of what they are added to (over the
         training rows) are dropped; polynomial parts are expanded and collected when
