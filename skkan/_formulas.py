@@ -20,6 +20,18 @@ from .symbolic._simplify import lambdify_inputs
 __all__ = ["SymbolicMethods"]
 
 
+def _warn_if_snapping_cost(before, after, tolerance):
+    if before - after > tolerance:
+        warnings.warn(
+            f"Snapping to the library lowered the score on the given data from {before:.4f} to "
+            f"{after:.4f}, by more than score_tolerance={tolerance:g}: some closed forms fit their "
+            "curves poorly. Raise r2_threshold to keep those edges as splines (formula_report() "
+            "lists each edge's fit), or use a richer library.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _same_edge(record, edge):
     return (record["layer"], record["output"], record["input"]) == edge
 
@@ -36,6 +48,7 @@ class SymbolicMethods:
         weight_simple=0.5,
         sample_weight=None,
         max_iter=200,
+        score_tolerance=0.01,
     ):
         """Snap every active edge to the best function of a symbolic library.
 
@@ -77,6 +90,10 @@ class SymbolicMethods:
             Maximum L-BFGS iterations of the final retraining (at most 100 between
             layers). Retraining uses at most 4096 rows of ``X`` (a random subset,
             seeded by ``random_state``, beyond that).
+        score_tolerance : float, default=0.01
+            Given ``X, y``, the estimator's ``score`` on them is measured before and
+            after snapping (``snapping_scores_``, also in :meth:`formula_report`); a
+            warning says so when snapping lowers it by more than this.
 
         Returns
         -------
@@ -91,17 +108,25 @@ class SymbolicMethods:
             raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}.")
         if (X is None) != (y is None):
             raise ValueError("auto_symbolic needs both X and y to retrain, or neither.")
+        if not isinstance(score_tolerance, Real) or not score_tolerance >= 0:
+            raise ValueError(f"score_tolerance must be a non-negative number, got {score_tolerance!r}.")
         entries = make_library(library)  # a bad library fails before any data check
-        retrain_data = None
+        retrain_data = scores = None
         if X is not None:
+            scored = (X, y, sample_weight)  # as given: score() checks feature names itself
             X, y, sample_weight = self._check_data(X, y, sample_weight, reset=False, dtype=(np.float64,))
             retrain_data = (self._scale_inputs(X), self._targets.encode(y), sample_weight)
+            scores = [self.score(*scored)]
         module, records = _operations.snap(
             self._network(), entries, r2_threshold, weight_simple, retrain_data=retrain_data, max_iter=max_iter,
             refit_first=self.lamb > 0, random_state=self.random_state,
         )
         self._model_changed(module)
         self.symbolic_fits_ = records
+        self.snapping_scores_ = None
+        if scores is not None:
+            self.snapping_scores_ = (scores[0], self.score(*scored))
+            _warn_if_snapping_cost(*self.snapping_scores_, score_tolerance)
         return self
 
     def _check_edge(self, layer, out, in_):
@@ -340,6 +365,7 @@ class SymbolicMethods:
             max_abs_error=error.max(0) if len(error) else np.zeros(network.shape[1]),
             spline_edges=[spline_name(*edge) for edge in spline_edges],
             symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
+            snapping_scores=getattr(self, "snapping_scores_", None),
             n_outside_range=int(outside.sum()),
             max_abs_error_in_range=inside.max(0) if len(inside) else np.zeros(network.shape[1]),
         )

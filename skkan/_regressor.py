@@ -107,6 +107,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Set by :meth:`auto_symbolic`: per edge considered, its layer, output and
         input index, the function chosen (None if it stayed a spline), the R^2 of the
         fit and the three best candidates.
+    snapping_scores_ : tuple (before, after) or None
+        Set by :meth:`auto_symbolic`: ``score`` on the data it was given, before and
+        after snapping (None without data).
 
     Examples
     --------

@@ -243,16 +243,28 @@ class FormulaReport:
         ``max_abs_error`` beside an R^2 near 1).
     max_abs_error_in_range : ndarray of shape (n_outputs,)
         ``max_abs_error`` over the other rows (0 if there are none).
+    snapping_scores : tuple (before, after) or None
+        The estimator's ``score`` on the data given to the last ``auto_symbolic``,
+        before and after snapping (None when it had no data).
     """
 
     def __init__(
-        self, formula, r2, max_abs_error, spline_edges, symbolic_edges, n_outside_range=0, max_abs_error_in_range=None
+        self,
+        formula,
+        r2,
+        max_abs_error,
+        spline_edges,
+        symbolic_edges,
+        n_outside_range=0,
+        max_abs_error_in_range=None,
+        snapping_scores=None,
     ):
         self.formula = formula
         self.r2 = r2
         self.max_abs_error = max_abs_error
         self.spline_edges = spline_edges
         self.symbolic_edges = symbolic_edges
+        self.snapping_scores = snapping_scores
         self.n_outside_range = n_outside_range
         self.max_abs_error_in_range = max_abs_error if max_abs_error_in_range is None else max_abs_error_in_range
 
@@ -269,6 +281,8 @@ class FormulaReport:
                 f"n_outside_range={self.n_outside_range} (the formula does not clip; "
                 f"max_abs_error_in_range={np.round(self.max_abs_error_in_range, 6).tolist()})"
             )
+        if self.snapping_scores is not None:
+            parts.append(f"score before/after snapping={np.round(self.snapping_scores, 4).tolist()}")
         parts.append(f"spline_edges={len(self.spline_edges)}")
         parts.append(f"formula={formula}")
         return "FormulaReport(" + ", ".join(parts) + ")"

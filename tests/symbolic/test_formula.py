@@ -241,3 +241,23 @@ def test_bad_calls_raise_and_leave_the_model_untouched(toy_model):
     with pytest.raises(ValueError, match="not features"):
         reg.evaluate_formula(X, sympy.Symbol("z") + X0)
     np.testing.assert_array_equal(reg.predict(X), before)
+
+
+def test_auto_symbolic_reports_and_warns_when_snapping_costs_score():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(600, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
+    reg = KANRegressor(hidden_layer_sizes=(), grid_size=5, random_state=0).fit(X, y)
+    before = reg.score(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the library fits: no warning
+        good = copy.deepcopy(reg).auto_symbolic(X, y)
+    assert good.snapping_scores_[0] == pytest.approx(before) and good.snapping_scores_[1] > before - 0.01
+    assert good.formula_report().snapping_scores == good.snapping_scores_
+    # Only straight lines allowed: the curves cannot be kept, and the score drops.
+    with pytest.warns(UserWarning, match="lowered the score on the given data"):
+        poor = copy.deepcopy(reg).auto_symbolic(X, y, library=("x",), r2_threshold=-np.inf)
+    assert poor.snapping_scores_[0] - poor.snapping_scores_[1] > 0.01
+    assert poor.snapping_scores_[1] == pytest.approx(poor.score(X, y))
+    assert "score before/after snapping" in repr(poor.formula_report())
+    assert copy.deepcopy(reg).auto_symbolic().snapping_scores_ is None
