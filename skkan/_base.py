@@ -3,7 +3,7 @@
 :class:`BaseKAN` holds the hyperparameters and the fitted state and checks the
 inputs; everything else is delegated: training to :mod:`skkan._training`, the task
 (targets, loss, score, units) to a target object of :mod:`skkan._targets`, pruning,
-snapping and formulas to :mod:`skkan._operations` and :mod:`skkan._formulas`, plots to
+snapping and formulas to :mod:`skkan._operations` and :mod:`skkan._symbolic_methods`, plots to
 :mod:`skkan._plot`, saving to :mod:`skkan._persistence`. A subclass names its target
 type and provides ``predict``.
 """
@@ -20,9 +20,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _operations
-from ._formulas import SymbolicMethods
 from ._persistence import dump_state, load_state
 from ._preprocessing import InputScaler, check_numeric_columns
+from ._symbolic_methods import SymbolicMethods
 from ._training import DTYPES, PreviousFit, TrainingConfig, resolve_device, train
 
 __all__ = ["BaseKAN"]
@@ -110,6 +110,8 @@ class BaseKAN(SymbolicMethods, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         """``fit`` (``incremental=False``) and ``partial_fit`` (one pass, ``incremental=True``)."""
+        if self._target_type is None:
+            raise TypeError(f"{type(self).__name__} names no target type; use KANRegressor or KANClassifier.")
         fitted = hasattr(self, "module_")
         continuing = fitted and (incremental or self.warm_start)
         X, y, sample_weight = self._check_data(X, y, sample_weight, reset=not continuing)
@@ -125,6 +127,10 @@ class BaseKAN(SymbolicMethods, BaseEstimator):
             previous=previous, incremental=incremental, description=type(self).__name__,
         )
         # Only now, with training done, does the estimator change (no half-fitted state).
+        if not continuing:
+            # What auto_symbolic recorded describes the network this fit replaces.
+            for stale in ("symbolic_fits_", "snapping_scores_"):
+                self.__dict__.pop(stale, None)
         scaler = result.scaler
         self._x_mean, self._x_scale, self._x_low, self._x_high = scaler.center, scaler.scale, scaler.low, scaler.high
         self._targets = targets
@@ -143,7 +149,7 @@ class BaseKAN(SymbolicMethods, BaseEstimator):
                 f"{self.solver} optimizer: maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # _fit < fit < scikit-learn's fit wrapper < the caller
             )
         return self
 

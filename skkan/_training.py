@@ -57,6 +57,8 @@ _SINGLE_THREAD_WORK = 2_000_000
 
 # Attribution scores (feature_importances_, prune, formulas) use this many rows.
 ATTRIBUTION_ROWS = 4096
+# Rows of a step above which its size no longer changes the thread decision.
+_THREAD_PROBE_ROWS = 4096
 
 # Memory that the tensors of one forward and backward pass over a chunk may take.
 _CHUNK_BYTES = 192 * 2**20
@@ -286,6 +288,7 @@ class Trainer:
         progress=None,
         first_epoch=0,
         optimizer_state=None,
+        report_stop=True,
     ):
         """Train until convergence, a plateau the optimizer gives up on, or ``max_epochs``.
 
@@ -294,6 +297,8 @@ class Trainer:
         training further never leaves a worse fit than it started from. Epochs are
         numbered from ``first_epoch`` (``partial_fit``: the passes made so far), and
         ``optimizer_state`` resumes the optimizer where an earlier run left it.
+        ``report_stop``: say at the end why training stopped (not for one pass of
+        ``partial_fit``, which stops by design).
 
         Returns
         -------
@@ -352,9 +357,10 @@ class Trainer:
                 no_improvement = 0
         watched = "validation score" if validation is not None else "training loss"
         if converged:
+            where = "" if self.solver == "lbfgs" else " at the lowest step size"
             reason = (
                 f"Stopped after epoch {epoch + 1}: the {watched} did not improve by tol={self.tol:g} "
-                f"for {self.n_iter_no_change} epochs at the lowest step size"
+                f"for more than {self.n_iter_no_change} epochs{where}"
             )
         else:
             reason = f"Reached the last epoch allowed ({epoch + 1}) before the {watched} settled"
@@ -368,7 +374,7 @@ class Trainer:
             module.load_state_dict(start_state)
             reason += "; kept the starting weights (training did not improve the training objective)"
         module.eval()
-        progress.close(reason + ".")
+        progress.close(reason + "." if report_stop else None)
         return {
             "module": module,
             "n_iter": epoch + 1 - first_epoch,
@@ -441,7 +447,7 @@ class TrainingConfig:
     grid_size: int
     spline_order: int
     grid_eps: float
-    penalty: dict
+    penalty_weights: dict
     solver: str
     learning_rate: float
     max_iter: int
@@ -470,7 +476,7 @@ class TrainingConfig:
             grid_size=auto_grid if isinstance(params["grid_size"], str) else int(params["grid_size"]),
             spline_order=params["spline_order"],
             grid_eps=params["grid_eps"],
-            penalty={
+            penalty_weights={
                 name: params[name] for name in ("lamb", "lamb_l1", "lamb_entropy", "lamb_coef", "lamb_coefdiff")
             },
             solver=params["solver"],
@@ -504,7 +510,7 @@ class TrainingConfig:
 
     def objective(self, module, x, target, weight):
         """Loss plus penalty of a batch, with one forward pass for both."""
-        if not self.penalty["lamb"]:
+        if not self.penalty_weights["lamb"]:
             return self.targets.loss(module(x), target, weight)
         values = module.layer_inputs(x)
         penalty = self.penalty_of(module, x, weight, layer_inputs=values[:-1])
@@ -512,8 +518,8 @@ class TrainingConfig:
 
     def penalty_of(self, module, x, weight, layer_inputs=None):
         """pykan's sparsity penalty, ``lamb`` times the weighted sum of its parts."""
-        weights = {name: value for name, value in self.penalty.items() if name != "lamb"}
-        return self.penalty["lamb"] * module.regularization(
+        weights = {name: value for name, value in self.penalty_weights.items() if name != "lamb"}
+        return self.penalty_weights["lamb"] * module.regularization(
             x, sample_weight=weight, layer_inputs=layer_inputs, **weights
         )
 
@@ -597,7 +603,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     trainer = Trainer(
         loss=config.targets.loss,
         objective=config.objective,
-        penalty=config.penalty_of if config.penalty["lamb"] else None,
+        penalty=config.penalty_of if config.penalty_weights["lamb"] else None,
         validation_score=config.targets.score,
         solver=config.solver,
         batch_size=config.batch_size_for(len(data)),
@@ -610,13 +616,13 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     if incremental:
         passes = n_iter if previous is not None else 0
         schedule = {passes} & set(GRID_UPDATE_EPOCHS)
-        options = {"max_epochs": 1, "first_epoch": passes, "grid_update_epochs": schedule}
+        options = {"max_epochs": 1, "first_epoch": passes, "grid_update_epochs": schedule, "report_stop": False}
         if passes and previous.optimizer_state is not None:
             options["optimizer_state"] = previous.optimizer_state
     else:
         schedule = set() if previous is not None else config.grid_update_epochs()
         options = {"max_epochs": config.max_iter, "grid_update_epochs": schedule, "continuing": previous is not None}
-    with limited_threads(thread_limit_for(min(len(data), trainer.batch_size, ATTRIBUTION_ROWS), module)):
+    with limited_threads(thread_limit_for(min(len(data), trainer.batch_size, _THREAD_PROBE_ROWS), module)):
         result = trainer.run(
             module, config.new_optimizer, data, generator=generator, validation=validation, progress=progress, **options
         )

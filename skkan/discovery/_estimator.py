@@ -255,6 +255,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         sympy.Expr
         """
         expression = self.equations_["equation"][self._index(index)]
+        if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
+            raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
         return round_floats(expression, precision)
 
     def latex(self, index=None, precision=4):
@@ -306,7 +308,7 @@ def _check_rows(n_samples, n_features):
             f"({_MIN_ROWS_PER_INPUT} per input) the constants and terms of a formula fit the "
             "noise of these rows; treat the formula as a guess, or collect more rows.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # _check_rows < fit < scikit-learn's fit wrapper < the caller
         )
 
 

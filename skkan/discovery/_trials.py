@@ -459,6 +459,8 @@ def _network_formula(X, y, params, library, symbolic_iter, seed):
     from .._training import TrainingConfig, train
     from ..symbolic._formula import formula_symbols
 
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise ValueError("A trial's inputs or target are not finite.")  # a failed trial
     weight = np.ones(len(y))
     targets = RegressionTargets.fit(y, weight)
     encoded = targets.encode(y)

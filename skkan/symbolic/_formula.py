@@ -9,6 +9,7 @@ attached, so ``sympy.lambdify`` evaluates the formula exactly as the network doe
 """
 
 import math
+import re
 
 import numpy as np
 import torch
@@ -28,7 +29,8 @@ def formula_symbols(names):
 
     Column names stay readable in formulas (``sepal length (cm)``, not
     ``sepal_length__cm_``); a repeated name gets a numbered suffix so that every input
-    has its own symbol. :func:`skkan.symbolic._simplify.lambdify_inputs` evaluates
+    has its own symbol, and a name of the form of a spline placeholder
+    (``spline_0_1_2``) a trailing underscore. :func:`skkan.symbolic._simplify.lambdify_inputs` evaluates
     formulas whose names are not Python identifiers or shadow a function.
     """
     import sympy
@@ -36,6 +38,8 @@ def formula_symbols(names):
     symbols, seen = [], set()
     for name in names:
         text = str(name)
+        if re.fullmatch(r"spline_\d+_\d+_\d+", text):
+            text += "_"  # the name of a spline placeholder function would hide it
         base, counter = text, 1
         while text in seen:
             text = f"{base}_{counter}"

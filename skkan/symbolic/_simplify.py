@@ -87,13 +87,16 @@ def lambdify_inputs(symbols, expression):
     """``sympy.lambdify`` over ``symbols`` that is safe for any symbol name.
 
     Feature names are kept as given (``exp``, ``petal length (cm)``): when one of them
-    is not a plain identifier or is also a function's name, every argument is replaced
+    is not a plain identifier or is also a function's name (a numpy or sympy function,
+    or a function of ``expression`` such as a ``spline_0_0_0`` placeholder), every
+    argument is replaced
     by a dummy first, so the name neither breaks nor shadows the generated code.
     Ordinary names are left alone (the generated code is then the same as always).
     """
     import sympy
 
-    dummify = any(_shadows(s.name) for s in symbols)
+    functions = {str(f.func) for f in sympy.sympify(expression).atoms(sympy.Function)}
+    dummify = any(_shadows(s.name) or s.name in functions for s in symbols)
     return sympy.lambdify(symbols, expression, modules="numpy", dummify=dummify)
 
 

@@ -219,3 +219,14 @@ def test_expand_exactly_prints_a_difference_of_squares_as_a_product():
     assert expand_exactly(approximate, [X0, X1], X, precision=4) != X0 * X1
     assert expand_exactly(sympy.sin(X0), [X0, X1], X, precision=4) == sympy.sin(X0)
     assert expand_exactly(squares, [X0, X1], X, precision=None) == squares
+
+
+def test_a_trial_network_has_the_regressor_defaults_it_does_not_set():
+    """The trial's fixed settings are KANRegressor's defaults (they must not drift apart)."""
+    from skkan import KANRegressor
+    from skkan.discovery._trials import _NETWORK_PARAMS
+
+    defaults = KANRegressor().get_params()
+    changed = {"solver": "lbfgs"}  # a trial fits full-batch
+    for name, value in _NETWORK_PARAMS.items():
+        assert value == changed.get(name, defaults[name]), name

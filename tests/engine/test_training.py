@@ -208,3 +208,15 @@ def test_verbose_shows_a_live_bar_where_it_renders(capsys, monkeypatch, friedman
     captured = capsys.readouterr()
     assert "Iteration" not in captured.out
     assert "3/3" in captured.err and "loss=" in captured.err
+
+
+def test_partial_fit_passes_report_no_stop_and_warnings_point_at_the_caller(capsys, friedman_split):
+    X_train, _, y_train, _ = friedman_split
+    reg = KANRegressor(verbose=True, random_state=0)
+    for _ in range(2):
+        reg.partial_fit(X_train[:200], y_train[:200])
+    out = capsys.readouterr().out
+    assert "Iteration 2" in out and "Reached the last epoch" not in out and "Stopped" not in out
+    with pytest.warns(ConvergenceWarning) as caught:
+        KANRegressor(max_iter=2, random_state=0).fit(X_train[:200], y_train[:200])
+    assert caught[0].filename == __file__

@@ -261,3 +261,26 @@ def test_auto_symbolic_reports_and_warns_when_snapping_costs_score():
     assert poor.snapping_scores_[1] == pytest.approx(poor.score(X, y))
     assert "score before/after snapping" in repr(poor.formula_report())
     assert copy.deepcopy(reg).auto_symbolic().snapping_scores_ is None
+
+
+def test_a_feature_named_like_a_spline_placeholder_evaluates():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.uniform(-1, 1, size=(300, 2)), columns=["spline_0_0_0", "b"])
+    y = np.sin(3 * frame["spline_0_0_0"]) + frame["b"]
+    reg = KANRegressor(hidden_layer_sizes=(), grid_size=5, random_state=0).fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # edges still splines
+        np.testing.assert_allclose(reg.evaluate_formula(frame, reg.get_formula(precision=None)), reg.predict(frame), rtol=1e-6, atol=1e-6)
+
+
+def test_a_new_fit_forgets_what_auto_symbolic_recorded():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    y = X[:, 0] ** 2 + X[:, 1]
+    reg = KANRegressor(hidden_layer_sizes=(), grid_size=5, max_iter=50, random_state=0).fit(X, y).auto_symbolic(X, y)
+    assert reg.symbolic_fits_ and reg.snapping_scores_ is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert not hasattr(reg, "symbolic_fits_") and not hasattr(reg, "snapping_scores_")
+    assert reg.formula_report().snapping_scores is None
