@@ -19,7 +19,16 @@ from .symbolic._formula import build_formulas
 from .symbolic._simplify import expand_exactly
 from .symbolic._snapping import fix_edge, retrain, snap_network, suggest_edge
 
-__all__ = ["FittedNetwork", "attribution_scores", "fix_symbolic", "formulas", "prune", "snap", "suggest_symbolic"]
+__all__ = [
+    "FittedNetwork",
+    "attribution_scores",
+    "fix_symbolic",
+    "formula_fidelity",
+    "formulas",
+    "prune",
+    "snap",
+    "suggest_symbolic",
+]
 
 # Rows auto_symbolic retrains on (a random subset of larger data).
 RETRAIN_ROWS = 4096
@@ -173,3 +182,32 @@ def formulas(network, cpu_module, symbols, precision):
     )
     rows = network.training_rows()
     return [expand_exactly(e, symbols, rows, precision) for e in expressions], spline_edges
+
+
+def formula_fidelity(network, formula, outside):
+    """How well formula values match network values, per output.
+
+    Parameters
+    ----------
+    network, formula : ndarray of shape (n_samples, n_outputs)
+    outside : ndarray of bool, shape (n_samples,)
+        Rows with a feature beyond the training range (the network clips them, the
+        formula does not).
+
+    Returns
+    -------
+    dict
+        ``r2`` (of the formula against the network), ``max_abs_error``,
+        ``n_outside_range`` and ``max_abs_error_in_range`` (over the other rows).
+    """
+    residual = ((formula - network) ** 2).sum(0)
+    total = ((network - network.mean(0)) ** 2).sum(0)
+    r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
+    error = np.abs(formula - network)
+    inside = error[~outside]
+    return {
+        "r2": r2,
+        "max_abs_error": error.max(0) if len(error) else np.zeros(network.shape[1]),
+        "n_outside_range": int(outside.sum()),
+        "max_abs_error_in_range": inside.max(0) if len(inside) else np.zeros(network.shape[1]),
+    }

@@ -351,23 +351,15 @@ class SymbolicMethods:
         out_scale, out_offset = self._targets.output_transform()
         network = self._forward(X) * out_scale + out_offset
         approx = self.evaluate_formula(X, formula).reshape(len(network), -1)
-        residual = ((approx - network) ** 2).sum(0)
-        total = ((network - network.mean(0)) ** 2).sum(0)
-        r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
-        error = np.abs(approx - network)
         # Training rows are in range by construction (stored in the network's dtype,
         # float32 rounding may put them a last bit beyond it).
-        outside = np.zeros(len(error), dtype=bool) if training_rows else self._outside_training_range(X)
-        inside = error[~outside]
+        outside = np.zeros(len(network), dtype=bool) if training_rows else self._outside_training_range(X)
         return FormulaReport(
             formula=formula,
-            r2=r2,
-            max_abs_error=error.max(0) if len(error) else np.zeros(network.shape[1]),
             spline_edges=[spline_name(*edge) for edge in spline_edges],
             symbolic_edges=list(getattr(self, "symbolic_fits_", [])),
             snapping_scores=getattr(self, "snapping_scores_", None),
-            n_outside_range=int(outside.sum()),
-            max_abs_error_in_range=inside.max(0) if len(inside) else np.zeros(network.shape[1]),
+            **_operations.formula_fidelity(network, approx, outside),
         )
 
     def _outside_training_range(self, X):
