@@ -49,9 +49,10 @@ import numpy as np
 
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
+from ._noise import indistinguishable, squared_errors, within_noise
 from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
 
-__all__ = ["TrialSpec", "discover", "pareto_table", "select_best"]
+__all__ = ["TrialSpec", "discover", "format_uncertainties", "noise_columns", "pareto_table", "select_best"]
 
 # Held-out relative error under which a stage has found the law and later stages are
 # skipped: float64 rounding of an exact law (~1e-30), far below what a dozen
@@ -118,11 +119,16 @@ class Candidate:
     loss: float
     train_loss: float
     trial: TrialSpec
+    # Standard error of each float constant of the expression (sympy.Float -> float).
+    uncertainties: dict = None
 
 
 def _candidates(path, spec):
     """The formulas of a simplification path as candidates found by ``spec``."""
-    return [Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec) for step in path]
+    return [
+        Candidate(step.expression, step.complexity, step.validation_loss, step.train_loss, spec, step.uncertainties)
+        for step in path
+    ]
 
 
 def target_sign(y):
@@ -504,8 +510,14 @@ def _run_trial_quietly(spec, *args):
 
 
 def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidden_width, transforms, random_state,
-             n_jobs=None, verbose=0):
+             n_jobs=None, verbose=0, noise_level=None):
     """Run the trials stage by stage; every candidate formula found.
+
+    Discovery stops after the first stage that finds an exact formula or, given the
+    estimated ``noise_level`` (standard deviation of the noise on ``y``, see
+    :func:`skkan.discovery._noise.estimate_noise`), a formula whose held-out error is
+    indistinguishable from that noise floor: later stages only add more complex
+    candidates, and no formula can fit noisy rows better than the noise.
 
     Returns
     -------
@@ -548,8 +560,76 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             pool.extend(candidates)
         if pool and min(c.loss for c in pool) <= EXACT_LOSS:
             break
+        if pool and noise_level is not None and _reaches_noise(pool, X_val, y_val, symbols, noise_level):
+            break
     progress.close()
     return pool, log
+
+
+def _noise_variance(noise_level, variance):
+    """The noise floor as a variance, never below float rounding of an exact fit."""
+    level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
+    return max(level**2, LOSS_FLOOR * variance)
+
+
+# A formula that reaches the noise floor stops discovery only if it has at most this
+# many float constants more than the data have inputs: a network's raw formula with
+# dozens of constants can fit noisy rows as well as the law does, and later stages may
+# still find the law.
+STOP_EXTRA_CONSTANTS = 3
+
+
+def _reaches_noise(pool, X_val, y_val, symbols, noise_level):
+    """Whether a formula of the pool's Pareto front with few constants fits the held-out
+    rows to the noise floor, and as well as the most accurate formula of the pool (a
+    paired test on the same rows, far more sensitive than the comparison with an
+    estimated floor)."""
+    variance = max(float(np.var(y_val)), 1e-300)
+    floor = _noise_variance(noise_level, variance)
+    rows = pareto_table(pool)
+    errors = {}
+
+    def row_errors(k):
+        if k not in errors:
+            try:
+                errors[k] = squared_errors(rows[k]["equation"], symbols, X_val, y_val, variance)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError, NameError):
+                errors[k] = np.full(len(y_val), np.inf)
+        return errors[k]
+
+    for k, row in enumerate(rows):
+        if float_count(row["equation"]) > len(symbols) + STOP_EXTRA_CONSTANTS:
+            continue
+        if within_noise(row_errors(k), floor) and indistinguishable(row_errors(k), row_errors(len(rows) - 1)):
+            return True
+    return False
+
+
+def noise_columns(rows, X_val, y_val, symbols, noise_level):
+    """Held-out squared errors of every row of a table, its ``within_noise`` flags, and the noise level.
+
+    The level reported is the smaller of ``noise_level`` (a smooth model's estimate,
+    which errs upwards where that model underfits) and the held-out root mean squared
+    error of the most accurate formula (an upper bound too); NaN estimates count as
+    missing. Returns ``(errors, flags, level)``, ``errors`` one array per row.
+    """
+    variance = max(float(np.var(y_val)), 1e-300)
+    errors = []
+    for row in rows:
+        try:
+            errors.append(squared_errors(row["equation"], symbols, X_val, y_val, variance))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError, NameError):
+            errors.append(np.full(len(y_val), np.inf))
+    best_mse = min((float(np.mean(e)) for e in errors), default=math.inf)
+    estimates = [v for v in (noise_level, math.sqrt(best_mse) if math.isfinite(best_mse) else None)
+                 if v is not None and math.isfinite(v)]
+    level = min(estimates) if estimates else 0.0
+    # Squared errors are floored at float rounding: an exact formula reports no noise.
+    if level**2 <= LOSS_FLOOR * variance:
+        level = 0.0
+    floor = _noise_variance(level, variance)
+    flags = [within_noise(e, floor) for e in errors]
+    return errors, flags, float(level)
 
 
 def _key(expression):
@@ -570,7 +650,8 @@ def pareto_table(candidates):
     Returns
     -------
     list of dict
-        ``complexity``, ``loss``, ``score``, ``equation``, ``trial``.
+        ``complexity``, ``loss``, ``score``, ``equation``, ``trial``,
+        ``uncertainties`` (:func:`format_uncertainties`).
     """
     best_by_complexity = {}
     seen = set()
@@ -601,14 +682,49 @@ def pareto_table(candidates):
                 "score": score,
                 "equation": candidate.expression,
                 "trial": candidate.trial.describe(),
+                "uncertainties": format_uncertainties(candidate.expression, candidate.uncertainties),
             }
         )
     return rows
 
 
-def select_best(rows, rule="best"):
-    """Index of the chosen row: PySR's ``"best"`` (highest score within 1.5x the lowest
-    loss), ``"accuracy"`` (lowest loss) or ``"score"`` (highest score)."""
+def format_uncertainties(expression, uncertainties):
+    """The float constants of ``expression`` with their standard errors, as text.
+
+    Each constant is printed to the digits its standard error supports (down to the
+    second significant digit of the error): ``"3.1998 ± 0.0021, 2.0006 ± 0.00041"``;
+    a constant the data do not determine shows ``± inf``, one without a known error
+    ``± ?``. Constants in the order sympy prints them; ``""`` when there are none.
+    """
+    import sympy
+
+    parts = []
+    for constant in sorted(expression.atoms(sympy.Float), key=lambda f: str(expression).find(str(f))):
+        value = float(constant)
+        error = (uncertainties or {}).get(constant)
+        if error is None or not math.isfinite(error):
+            parts.append(f"{value:.6g} ± {'inf' if error is not None else '?'}")
+            continue
+        if error <= 0:
+            parts.append(f"{value:.15g} ± 0")
+            continue
+        decimals = 1 - math.floor(math.log10(error))
+        parts.append(f"{round(value, decimals):.{max(decimals, 0)}f} ± {error:.2g}")
+    return ", ".join(parts)
+
+
+def select_best(rows, rule="best", errors=None):
+    """Index of the chosen row: ``"best"``, ``"accuracy"`` (lowest loss) or ``"score"``
+    (highest score).
+
+    ``"best"`` with ``errors`` (per-row held-out squared errors of every row, see
+    :func:`noise_columns`) is the simplest row whose errors are statistically
+    indistinguishable from those of the most accurate row (a one-sided paired test,
+    :func:`skkan.discovery._noise.indistinguishable`): on noisy data a simpler formula
+    whose extra error is within what the noise explains wins; on exact data only an
+    exact formula matches an exact one. Without ``errors``, PySR's rule: the highest
+    score among the rows within 1.5 times the lowest loss.
+    """
     if not rows:
         raise ValueError("No formula was found.")
     losses = np.array([row["loss"] for row in rows])
@@ -617,5 +733,8 @@ def select_best(rows, rule="best"):
         return int(np.argmin(losses))
     if rule == "score":
         return int(np.argmax(scores))
+    if errors is not None:
+        best = int(np.argmin(losses))
+        return next(k for k in range(best + 1) if k == best or indistinguishable(errors[k], errors[best]))
     eligible = np.flatnonzero(losses <= 1.5 * losses.min())
     return int(eligible[np.argmax(scores[eligible])])

@@ -34,6 +34,7 @@ __all__ = [
     "lambdify_inputs",
     "real_roots",
     "simplify_formula",
+    "standard_errors",
 ]
 
 #: Relative MSE under which two formulas count as equally exact (float64 rounding of
@@ -45,6 +46,12 @@ _FIT_ROWS = 400
 
 # Residual evaluations of one refit (each Jacobian costs one per constant more).
 _MAX_NFEV = 60
+
+# A constant is snapped to a simple value only within this many standard errors of
+# its fitted value (never to a "nice" number its data rule out), or within a relative
+# 1e-6 of it (an exact law's constant to the refit's precision).
+SNAP_STANDARD_ERRORS = 2.5
+_SNAP_RELATIVE = 1e-6
 
 # Formulas with more constants than this are not simplified step by step (only
 # refitted): each step costs a refit per constant, and such a formula is far from any
@@ -191,6 +198,54 @@ def _refit(model, X, y, scale, free=None, start=None, max_nfev=None):
     return refitted if after <= before else values
 
 
+def standard_errors(model, X, y, scale, values=None):
+    """Standard errors of the constants of ``model`` fitted by least squares on ``(X, y)``.
+
+    ``cov = s**2 (J^T J)^-1`` with ``J`` the Jacobian of the residuals (central
+    differences) and ``s**2`` their mean square over ``n - p`` degrees of freedom,
+    floored at :data:`LOSS_FLOOR` (relative to ``scale**2``), below which residuals are
+    float rounding. Constants the data do not determine (a redundant scale) get
+    ``inf``. Returns an array with one standard error per constant.
+    """
+    values = np.array(model.values if values is None else values, dtype=np.float64)
+    n, p = len(y), len(values)
+    if p == 0:
+        return np.zeros(0)
+    residual = (model(X, values) - y) / scale
+    if not np.all(np.isfinite(residual)):
+        return np.full(p, np.inf)
+    jacobian = np.empty((n, p))
+    for k in range(p):
+        step = 1e-6 * max(abs(values[k]), 1e-3)
+        up, down = values.copy(), values.copy()
+        up[k] += step
+        down[k] -= step
+        jacobian[:, k] = (model(X, up) - model(X, down)) / (2 * step * scale)
+    if not np.all(np.isfinite(jacobian)):
+        return np.full(p, np.inf)
+    variance = max(float(np.sum(residual**2)) / max(n - p, 1), LOSS_FLOOR)
+    normal = jacobian.T @ jacobian
+    try:
+        _, singular, rows = np.linalg.svd(normal)
+    except np.linalg.LinAlgError:
+        return np.full(p, np.inf)
+    if not singular[0] > 0:
+        return np.full(p, np.inf)
+    kept = singular > 1e-12 * singular[0]
+    inverse = (rows[kept].T / singular[kept]) @ rows[kept]
+    errors = np.sqrt(np.maximum(np.diag(inverse), 0) * variance)
+    # Directions the data do not fix (a redundant scale): those constants are undetermined.
+    if not np.all(kept):
+        errors[np.abs(rows[~kept]).max(axis=0) > 1e-6] = np.inf
+    return errors
+
+
+def within_interval(option, value, error):
+    """Whether the simple number ``option`` lies in the confidence interval of ``value``."""
+    distance = abs(float(option) - value)
+    return distance <= SNAP_STANDARD_ERRORS * error or distance <= _SNAP_RELATIVE * abs(value)
+
+
 def _nice_values(value):
     """Simple numbers near ``value``, simplest first (sympy numbers)."""
     import sympy
@@ -219,17 +274,21 @@ def _nice_values(value):
             continue
         seen.add(candidate)
         result.append(candidate)
-    result.sort(key=lambda c: (complexity(c), abs(float(c) - value)))
-    return result[:4]
+    # Simplest first (an integer before a fraction before a multiple of pi): a caller
+    # that takes the first one inside a confidence interval takes the simplest.
+    result.sort(key=lambda c: (_niceness(c), abs(float(c) - value)))
+    return result[:6]
 
 
 def _niceness(number):
-    """0 for zero, 1 for 1 and -1, then longer for less simple numbers."""
+    """0 for zero, 1 for 1 and -1, then longer for less simple numbers; a rational
+    before a multiple of pi or of a root (``16/5`` before ``pi`` when both are inside
+    a constant's confidence interval: it takes fewer assumptions)."""
     if number == 0:
         return 0
     if abs(number) == 1:
         return 1
-    return 1 + len(str(number))
+    return 1 + len(str(number)) + (0 if getattr(number, "is_Rational", False) else 4)
 
 
 def _expand(expression):
@@ -251,13 +310,15 @@ def _expand(expression):
 class SimplifiedFormula:
     """One formula of a simplification path, with its losses (relative MSE)."""
 
-    __slots__ = ("expression", "complexity", "train_loss", "validation_loss")
+    __slots__ = ("expression", "complexity", "train_loss", "validation_loss", "uncertainties")
 
-    def __init__(self, expression, train_loss, validation_loss):
+    def __init__(self, expression, train_loss, validation_loss, uncertainties=None):
         self.expression = expression
         self.complexity = complexity(expression)
         self.train_loss = train_loss
         self.validation_loss = validation_loss
+        # Standard error of each float constant of ``expression`` (sympy.Float -> float).
+        self.uncertainties = dict(uncertainties or {})
 
     def __repr__(self):
         return f"SimplifiedFormula({self.expression}, complexity={self.complexity}, validation_loss={self.validation_loss:.3g})"
@@ -289,6 +350,8 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         changes anything), then the path from ``expression`` itself, each from its
         refitted start to its simplest formula.
     """
+    import sympy
+
     X_fit = np.asarray(X_fit, dtype=np.float64)
     y_fit = np.asarray(y_fit, dtype=np.float64)
     X_val = np.asarray(X_val, dtype=np.float64)
@@ -312,6 +375,13 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     def acceptable(new, current):
         return math.sqrt(max(new, LOSS_FLOOR)) <= math.sqrt(max(current, LOSS_FLOOR)) + tolerance
 
+    # A constant snapped inside its confidence interval may cost held-out accuracy that
+    # the noise cannot tell apart (two standard deviations of a mean of squares).
+    lenient_factor = 1.0 + 2.0 * math.sqrt(2.0 / max(len(y_val), 1))
+
+    def lenient(new, current):
+        return acceptable(new, current) or max(new, LOSS_FLOOR) <= max(current, LOSS_FLOOR) * lenient_factor
+
     def start_from(candidate, max_constants=None):
         try:
             model = _Parametrised(candidate, symbols)
@@ -325,7 +395,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         train, validation = losses(model)
         return model, train, validation
 
-    moves_context = (symbols, X_fit, y_fit, scale, losses, acceptable, max_steps)
+    moves_context = (symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient)
     original = start_from(expression)
     if original is None:
         return []
@@ -349,7 +419,9 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
         if step.validation_loss > LOSS_FLOOR:
             expression = real_roots(expression, symbols, signs)
-        finished.append(SimplifiedFormula(expression, step.train_loss, step.validation_loss))
+        present = expression.atoms(sympy.Float)
+        uncertainties = {f: e for f, e in step.uncertainties.items() if f in present}
+        finished.append(SimplifiedFormula(expression, step.train_loss, step.validation_loss, uncertainties))
     return finished
 
 
@@ -442,9 +514,15 @@ def _greedy(state, context):
     """Accepted steps from ``state`` (a refitted model and its losses) on."""
     import sympy
 
-    symbols, X_fit, y_fit, scale, losses, acceptable, max_steps = context
+    symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient = context
     model, train, validation = state
-    path = [SimplifiedFormula(model.expression(), train, validation)]
+
+    def step_of(model, train, validation, errors):
+        floats = {sympy.Float(float(v)): float(e) for v, e in zip(model.values, errors)}
+        return SimplifiedFormula(model.expression(), train, validation, floats)
+
+    errors = standard_errors(model, X_fit, y_fit, scale)
+    path = [step_of(model, train, validation, errors)]
     reference = validation
     if len(model.values) > _MAX_GREEDY_CONSTANTS:
         return path
@@ -454,11 +532,13 @@ def _greedy(state, context):
             # 0 removes a term; 1 and -1 remove a redundant scale (c * sqrt(a * x**2)
             # needs only one of c, a), which a refit of the others makes up for.
             options = [sympy.Integer(0)] + [v for v in (sympy.Integer(1), sympy.Integer(-1)) if v * value > 0]
-            options += [v for v in _nice_values(value) if v not in options]
-            for option in options:
+            structural = len(options)
+            # A simple value only inside the constant's confidence interval.
+            options += [v for v in _nice_values(value) if v not in options and within_interval(v, value, errors[k])]
+            for rank, option in enumerate(options):
                 trial = model.values.copy()
                 trial[k] = float(option)
-                moves.append((k, option, losses(model, trial)[1]))
+                moves.append((k, option, losses(model, trial)[1], rank >= structural))
         if not moves:
             break
         # Zero first (it removes the most), then 1 or -1, then the simplest nice value.
@@ -471,9 +551,10 @@ def _greedy(state, context):
         else:
             budget = {0: 2, 1: 3, 2: 1}
             queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
-            for k, option, loss in queue:
-                if acceptable(loss, reference):
-                    chosen = (k, option, loss)
+            for k, option, loss, snap in queue:
+                accept = lenient if snap else acceptable
+                if accept(loss, reference):
+                    chosen = (k, option, None, snap)
                     break
                 kind = min(_niceness(option), 2)
                 if budget[kind] <= 0:
@@ -483,12 +564,12 @@ def _greedy(state, context):
                 start[k] = float(option)
                 free = [i for i in range(len(start)) if i != k]
                 refitted = _refit(model, X_fit, y_fit, scale, free=free, start=start, max_nfev=20)
-                if acceptable(losses(model, refitted)[1], reference):
-                    chosen, fixed_values = (k, option, None), refitted
+                if accept(losses(model, refitted)[1], reference):
+                    chosen, fixed_values = (k, option, None, snap), refitted
                     break
         if chosen is None:
             break
-        k, option, _ = chosen
+        k, option, _, snap = chosen
         values = model.values if fixed_values is None else fixed_values
         simpler = model.expression(values, fixed={model.parameters[k]: option})
         try:
@@ -498,17 +579,20 @@ def _greedy(state, context):
         if len(next_model.values):
             next_model.values = _refit(next_model, X_fit, y_fit, scale)
         train, validation = losses(next_model)
-        if not acceptable(validation, reference):
+        if not (lenient if snap else acceptable)(validation, reference):
             break
         model = next_model
         reference = min(reference, validation)
-        path.append(SimplifiedFormula(model.expression(), train, validation))
+        errors = standard_errors(model, X_fit, y_fit, scale)
+        path.append(step_of(model, train, validation, errors))
     # Exact rewriting can still shorten the result: x**2/2 + y**2/2 - (x - y)**2/2 is x*y.
     final = path[-1].expression
     expanded = _expand(final)
     if expanded != final and complexity(expanded) < complexity(final):
         rewritten = _Parametrised(expanded, symbols)
-        path.append(SimplifiedFormula(expanded, *losses(rewritten)))
+        floats = dict(zip((sympy.Float(float(v)) for v in rewritten.values),
+                          standard_errors(rewritten, X_fit, y_fit, scale).tolist()))
+        path.append(SimplifiedFormula(expanded, *losses(rewritten), floats))
     return path
 
 

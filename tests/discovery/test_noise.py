@@ -1,0 +1,102 @@
+"""The noise floor, the tests on held-out errors, and noise-aware selection.
+
+Properties asserted over several seeds, never one seed's printed string: the noise
+estimate is close to the truth at 1 % and 10 % noise and tiny without noise, the
+paired test and the floor test behave as tests, the selection keeps exact formulas
+on exact data and takes the simplest formula that the noise cannot tell apart.
+"""
+
+import numpy as np
+import pytest
+import sympy
+
+from skkan import KANSymbolicRegressor
+from skkan.discovery._noise import estimate_noise, indistinguishable, within_noise
+from skkan.discovery._trials import noise_columns, select_best
+
+X0, X1, X2 = sympy.symbols("x0 x1 x2")
+
+LAWS = {
+    1: lambda X: np.exp(-X[:, 0] ** 2 / 2),
+    3: lambda X: X[:, 0] * X[:, 1] / X[:, 2] ** 2,
+    5: lambda X: X[:, 0] * np.sin(X[:, 1]) + X[:, 2] * X[:, 3] / X[:, 4],
+}
+
+
+def _noisy(n_inputs, level, seed, n=1500):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(n, n_inputs))
+    y = LAWS[n_inputs](X)
+    sigma = level * np.sqrt(np.mean(y**2))  # SRBench's noise
+    return X, y + rng.normal(0, sigma, n), sigma, np.std(y)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_inputs", sorted(LAWS))
+def test_noise_estimate_is_close_to_the_truth_and_tiny_without_noise(n_inputs, seed):
+    for level in (0.01, 0.1):
+        X, y, sigma, _ = _noisy(n_inputs, level, seed)
+        assert abs(estimate_noise(X, y, random_state=seed) / sigma - 1) < 0.25
+    X, y, _, spread = _noisy(n_inputs, 0.0, seed)
+    assert estimate_noise(X, y, random_state=seed) < 2e-3 * spread
+
+
+def test_noise_estimate_of_a_constant_target_is_zero():
+    assert estimate_noise(np.arange(10.0)[:, None], np.ones(10)) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_floor_and_paired_tests_accept_the_truth_and_reject_a_clear_bias(seed):
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1, 500)
+    truth = noise**2
+    biased = (noise + 0.3) ** 2  # 9 % more error: the paired test sees it
+    assert within_noise(truth, 1.0)
+    assert not within_noise((noise + 0.7) ** 2, 1.0)  # 49 % more than the floor
+    assert indistinguishable(truth, truth + 0.0)
+    assert not indistinguishable(biased, truth)
+    # Some bias the noise hides: a 0.02 shift is a 0.04 % change of the error.
+    assert indistinguishable((noise + 0.02) ** 2, truth)
+
+
+def _rows(expressions):
+    return [{"complexity": k + 1, "loss": 1.0 / (k + 1), "score": 0.0, "equation": e, "trial": ""}
+            for k, e in enumerate(expressions)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_selection_takes_the_simplest_formula_the_noise_cannot_tell_apart(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(500, 2))
+    law = 3 * X[:, 0] + X[:, 1] ** 2
+    symbols = [X0, X1]
+    # The law, the law with a tiny spurious term, and a clearly worse line.
+    expressions = [3 * X0 + 5 * X1 - 4, 3 * X0 + X1**2, 3 * X0 + X1**2 + sympy.Float(0.01) * sympy.sin(X0)]
+    rows = _rows(expressions)
+    y = law + rng.normal(0, 0.5, len(law))
+    errors, flags, level = noise_columns(rows, X, y, symbols, 0.5)
+    assert flags == [False, True, True]
+    assert abs(level / 0.5 - 1) < 0.15
+    assert select_best(rows, "best", errors=errors) == 1
+    # Without noise, only an exact formula is as good as an exact one.
+    errors, flags, level = noise_columns(rows[:2], X, law, symbols, 1e-9)
+    assert level == 0 and flags == [False, True]
+    assert select_best(rows[:2], "best", errors=errors) == 1
+
+
+@pytest.mark.parametrize("random_state", range(2))
+def test_noisy_law_is_within_noise_with_its_noise_level(random_state):
+    X = np.random.default_rng(random_state).uniform(1, 5, size=(1000, 3))
+    y_clean = 3.2 * X[:, 0] * X[:, 1] / X[:, 2] ** 2
+    sigma = 0.01 * np.sqrt(np.mean(y_clean**2))
+    y = y_clean + np.random.default_rng(random_state + 10).normal(0, sigma, len(y_clean))
+    model = KANSymbolicRegressor(random_state=random_state, n_jobs=2).fit(X, y)
+    assert abs(model.noise_level_ / sigma - 1) < 0.25
+    table = model.equations_
+    assert table["within_noise"].dtype == bool
+    assert table["within_noise"][model.best_index_]
+    # The chosen formula is the law up to its constant: x0*x1/x2**2 times a number near 3.2.
+    ratio = sympy.simplify(model.get_formula(precision=None) / (X0 * X1 / X2**2))
+    assert ratio.is_number and abs(float(ratio) - 3.2) < 0.02
+    # Discovery stopped at the noise floor: the hidden-layer stages did not run.
+    assert all("KAN[]" in trial["trial"] for trial in model.trials_)

@@ -1,0 +1,72 @@
+"""Standard errors of fitted constants, and snapping only inside their confidence interval.
+
+Properties over several seeds: the standard errors of a linear fit are the textbook
+ones, a snapped constant of a noisy law lies within its interval of the fitted value,
+the exponent of a noisy power law snaps to the integer inside its interval, and an
+exact law on exact data keeps its exact constants.
+"""
+
+import numpy as np
+import pytest
+import sympy
+
+from skkan.symbolic._simplify import SNAP_STANDARD_ERRORS, _Parametrised, simplify_formula, standard_errors
+
+X0, X1, X2 = sympy.symbols("x0 x1 x2")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_standard_errors_of_a_line_are_the_textbook_ones(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 2, 300)
+    y = 1.5 * x + 0.7 + rng.normal(0, 0.2, len(x))
+    design = np.column_stack([x, np.ones_like(x)])
+    coefficients, residual, *_ = np.linalg.lstsq(design, y, rcond=None)
+    sigma2 = residual[0] / (len(x) - 2)
+    expected = np.sqrt(np.diag(np.linalg.inv(design.T @ design)) * sigma2)
+    model = _Parametrised(sympy.Float(coefficients[0]) * X0 + sympy.Float(coefficients[1]), [X0])
+    errors = dict(zip(model.values, standard_errors(model, x[:, None], y, scale=float(np.std(y)))))
+    errors = np.array([errors[coefficients[0]], errors[coefficients[1]]])
+    np.testing.assert_allclose(errors, expected, rtol=1e-4)
+
+
+def _law_data(seed, level, n=1500):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, size=(n, 3))
+    y = 3.2 * X[:, 0] * X[:, 1] / X[:, 2] ** 2
+    return X, y + rng.normal(0, level * np.sqrt(np.mean(y**2)), n)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("level", [0.01, 0.1])
+def test_noisy_constants_snap_only_inside_their_interval(seed, level):
+    X, y = _law_data(seed, level)
+    start = sympy.Float(3.1) * X0 * X1 / X2 ** sympy.Float(2.01)
+    path = simplify_formula(start, [X0, X1, X2], X[:1000], y[:1000], X[1000:], y[1000:], random_state=seed)
+    # The step where the structure is the law with both constants free.
+    free = [s for s in path if len(s.expression.atoms(sympy.Float)) == 2]
+    assert free
+    errors = dict(free[-1].uncertainties)
+    assert len(errors) == 2 and all(0 < e < np.inf for e in errors.values())
+    final = path[-1].expression
+    exponent = -final.as_powers_dict()[X2]
+    assert exponent == 2  # 2 is inside the exponent's interval at these noise levels
+    ratio = sympy.simplify(final / (X0 * X1 / X2**2))
+    assert ratio.is_number
+    # Whatever the constant became, it is inside its interval of the fitted value...
+    (fitted,) = [float(f) for f in free[-1].expression.atoms(sympy.Float) if abs(abs(float(f)) - 2) > 0.5]
+    error = [e for f, e in errors.items() if abs(abs(float(f)) - 2) > 0.5][0]
+    assert abs(float(ratio) - fitted) <= SNAP_STANDARD_ERRORS * error + 1e-12
+    # ...and the truth is inside its interval too (3 standard errors of a correct fit).
+    assert abs(float(ratio) - 3.2) <= 3 * SNAP_STANDARD_ERRORS * error
+    # A snapped value is rational, never a "nice" multiple of pi or sqrt(2) by accident.
+    assert ratio.is_Rational or ratio.is_Float
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_exact_law_keeps_exact_constants(seed):
+    X, y = _law_data(seed, 0.0)
+    start = sympy.Float(3.2000001) * X0 * X1 / X2 ** sympy.Float(2.0000001)
+    path = simplify_formula(start, [X0, X1, X2], X[:1000], y[:1000], X[1000:], y[1000:], random_state=seed)
+    assert path[-1].expression == sympy.Rational(16, 5) * X0 * X1 / X2**2
+    assert path[-1].validation_loss < 1e-20
