@@ -233,7 +233,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             n_restarts=self.n_restarts, hidden_width=self.hidden_width, transforms=self.transforms,
             random_state=seed, n_jobs=self.n_jobs, verbose=self.verbose, noise_level=noise,
         )
-        rows = pareto_table(candidates)
+        # On noisy data, losses within two standard deviations of a mean of squares tie.
+        variance = float(np.var(y[validation_rows]))
+        noisy = np.isfinite(noise) and noise**2 > 1e-6 * variance
+        rows = pareto_table(candidates, tie=2 * np.sqrt(2 / len(validation_rows)) if noisy else 0.0)
         if not rows:
             # Every trial failed (tiny or degenerate data): the mean is a formula too.
             rows = pareto_table(_constant_candidate(y))

@@ -640,12 +640,15 @@ def _key(expression):
     return sympy.srepr(expression.xreplace(replacements))
 
 
-def pareto_table(candidates):
+def pareto_table(candidates, tie=0.0):
     """The Pareto front of the pool, simplest first, with PySR's score.
 
     For each complexity the candidate with the lowest (floored) held-out loss is
     kept if it beats every simpler one. ``score`` is ``-d log(loss) / d complexity``
-    against the previous row (0 for the first).
+    against the previous row (0 for the first). With ``tie > 0`` (noisy data), a
+    candidate whose loss is within a factor ``1 + tie`` of the best of its complexity
+    ties with it, and the one with the fewest float constants wins (``16/5*x`` over
+    ``3.2014*x``: the held-out rows cannot tell them apart).
 
     Returns
     -------
@@ -666,6 +669,13 @@ def pareto_table(candidates):
         current = best_by_complexity.get(candidate.complexity)
         if current is None or rank < current[0]:
             best_by_complexity[candidate.complexity] = (rank, candidate)
+    if tie > 0:
+        limits = {size: max(entry[1].loss, LOSS_FLOOR) * (1 + tie) for size, entry in best_by_complexity.items()}
+        for candidate in candidates:
+            current = best_by_complexity[candidate.complexity][1]
+            fewer = float_count(candidate.expression) < float_count(current.expression)
+            if fewer and max(candidate.loss, LOSS_FLOOR) <= limits[candidate.complexity]:
+                best_by_complexity[candidate.complexity] = (None, candidate)
     rows = []
     for size in sorted(best_by_complexity):
         candidate = best_by_complexity[size][1]

@@ -552,6 +552,8 @@ def _greedy(state, context):
             budget = {0: 2, 1: 3, 2: 1}
             queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
             for k, option, loss, snap in queue:
+                # 1 and -1 are simple values too: inside the interval, the same leniency.
+                snap = snap or (option != 0 and within_interval(option, model.values[k], errors[k]))
                 accept = lenient if snap else acceptable
                 if accept(loss, reference):
                     chosen = (k, option, None, snap)

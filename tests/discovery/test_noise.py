@@ -100,3 +100,15 @@ def test_noisy_law_is_within_noise_with_its_noise_level(random_state):
     assert ratio.is_number and abs(float(ratio) - 3.2) < 0.02
     # Discovery stopped at the noise floor: the hidden-layer stages did not run.
     assert all("KAN[]" in trial["trial"] for trial in model.trials_)
+
+
+def test_on_noisy_data_exact_constants_win_ties_of_their_complexity():
+    from skkan.discovery._trials import Candidate, TrialSpec, pareto_table
+
+    spec = TrialSpec(1, "identity", (), None, 0)
+    fitted = Candidate(sympy.Float(3.2014) * X0, 3, 0.0100, 0.0100, spec)
+    exact = Candidate(sympy.Rational(16, 5) * X0, 3, 0.0101, 0.0101, spec)
+    worse = Candidate(sympy.Rational(3, 1) * X0, 3, 0.0200, 0.0200, spec)
+    assert pareto_table([fitted, exact, worse])[0]["equation"] == fitted.expression
+    assert pareto_table([fitted, exact, worse], tie=0.1)[0]["equation"] == exact.expression
+    assert pareto_table([fitted, worse], tie=0.1)[0]["equation"] == fitted.expression
