@@ -579,6 +579,14 @@ def _noise_variance(noise_level, variance):
 STOP_EXTRA_CONSTANTS = 3
 
 
+def _formula_errors(equation, symbols, X_val, y_val, variance):
+    """Held-out squared errors of a formula; infinite where sympy cannot evaluate it."""
+    try:
+        return squared_errors(equation, symbols, X_val, y_val, variance)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError, NameError):
+        return np.full(len(y_val), np.inf)
+
+
 def _reaches_noise(pool, X_val, y_val, symbols, noise_level):
     """Whether a formula of the pool's Pareto front with few constants fits the held-out
     rows to the noise floor, and as well as the most accurate formula of the pool (a
@@ -591,10 +599,7 @@ def _reaches_noise(pool, X_val, y_val, symbols, noise_level):
 
     def row_errors(k):
         if k not in errors:
-            try:
-                errors[k] = squared_errors(rows[k]["equation"], symbols, X_val, y_val, variance)
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError, NameError):
-                errors[k] = np.full(len(y_val), np.inf)
+            errors[k] = _formula_errors(rows[k]["equation"], symbols, X_val, y_val, variance)
         return errors[k]
 
     for k, row in enumerate(rows):
@@ -614,12 +619,7 @@ def noise_columns(rows, X_val, y_val, symbols, noise_level):
     missing. Returns ``(errors, flags, level)``, ``errors`` one array per row.
     """
     variance = max(float(np.var(y_val)), 1e-300)
-    errors = []
-    for row in rows:
-        try:
-            errors.append(squared_errors(row["equation"], symbols, X_val, y_val, variance))
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError, NameError):
-            errors.append(np.full(len(y_val), np.inf))
+    errors = [_formula_errors(row["equation"], symbols, X_val, y_val, variance) for row in rows]
     best_mse = min((float(np.mean(e)) for e in errors), default=math.inf)
     estimates = [v for v in (noise_level, math.sqrt(best_mse) if math.isfinite(best_mse) else None)
                  if v is not None and math.isfinite(v)]
