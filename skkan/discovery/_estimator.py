@@ -13,7 +13,7 @@ from .. import symbolic
 from .._persistence import dump_state, load_state
 from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
-from ..symbolic._simplify import evaluate
+from ..symbolic._simplify import evaluate, noise_tie
 from ._noise import estimate_noise
 from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best
 
@@ -236,7 +236,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         # On noisy data, losses within two standard deviations of a mean of squares tie.
         variance = float(np.var(y[validation_rows]))
         noisy = np.isfinite(noise) and noise**2 > 1e-6 * variance
-        rows = pareto_table(candidates, tie=2 * np.sqrt(2 / len(validation_rows)) if noisy else 0.0)
+        rows = pareto_table(candidates, tie=noise_tie(len(validation_rows)) if noisy else 0.0)
         if not rows:
             # Every trial failed (tiny or degenerate data): the mean is a formula too.
             rows = pareto_table(_constant_candidate(y))

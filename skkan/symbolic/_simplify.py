@@ -34,6 +34,7 @@ __all__ = [
     "lambdify_inputs",
     "real_roots",
     "simplify_formula",
+    "noise_tie",
     "standard_errors",
 ]
 
@@ -196,6 +197,13 @@ def _refit(model, X, y, scale, free=None, start=None, max_nfev=None):
     before = np.mean(residual(values[free]) ** 2)
     after = np.mean(residual(refitted[free]) ** 2)
     return refitted if after <= before else values
+
+
+def noise_tie(n_rows):
+    """Relative difference of two mean squared errors over ``n_rows`` rows that noise
+    cannot tell apart: two standard deviations of a mean of ``n_rows`` squared Gaussian
+    errors, ``2 * sqrt(2 / n_rows)``."""
+    return 2.0 * math.sqrt(2.0 / max(n_rows, 1))
 
 
 def standard_errors(model, X, y, scale, values=None):
@@ -377,7 +385,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
 
     # A constant snapped inside its confidence interval may cost held-out accuracy that
     # the noise cannot tell apart (two standard deviations of a mean of squares).
-    lenient_factor = 1.0 + 2.0 * math.sqrt(2.0 / max(len(y_val), 1))
+    lenient_factor = 1.0 + noise_tie(len(y_val))
 
     def lenient(new, current):
         return acceptable(new, current) or max(new, LOSS_FLOOR) <= max(current, LOSS_FLOOR) * lenient_factor
