@@ -13,7 +13,12 @@ A formula read off a network carries every constant the network learned: shifts 
    ``sqrt(pi)``), as long as the validation error stays within a tolerance.
 
 Each accepted step is recorded, so the caller gets a path of ever simpler formulas
-with their held-out losses. Errors are relative mean squared errors (divided by the
+with their held-out losses. Formulas are then written as people write them
+(:func:`normalise_formula`): trigonometric forms normalised (``sin(x)``, not
+``1 - 2*cos(x/2 + pi/4)**2``), rationals with more than four digits written as floats,
+and sums whose large terms cancel (``-8321.0*sin(x0) + 8321*sin(x0 + 0.00012*x1)``)
+linearised in the small constant (``0.99*x1*cos(x0)``), refitted and simplified in
+turn. No formula of the path is more complex than the formula given. Errors are relative mean squared errors (divided by the
 variance of the target), floored at :data:`LOSS_FLOOR`: below it, differences are
 float rounding, which differs between machines and must not decide anything.
 """
@@ -32,6 +37,7 @@ __all__ = [
     "expand_exactly",
     "float_count",
     "lambdify_inputs",
+    "normalise_formula",
     "real_roots",
     "simplify_formula",
     "noise_tie",
@@ -58,6 +64,24 @@ _SNAP_RELATIVE = 1e-6
 # refitted): each step costs a refit per constant, and such a formula is far from any
 # law anyway.
 _MAX_GREEDY_CONSTANTS = 24
+
+# Exact numbers with a numerator or denominator above this are written as floats
+# (``1973191344649/4`` says nothing a float does not, in thirteen digits).
+MAX_RATIONAL = 10**4
+
+# Trigonometric rewriting (sympy's ``fu``) is tried on formulas of at most this
+# complexity: its cost grows quickly with the size of the expression.
+_TRIG_MAX_COMPLEXITY = 60
+
+# A sum cancels when its root mean square value on the data is below this fraction of
+# that of its largest term (two large, nearly opposite terms).
+_CANCELLATION = 1e-2
+
+# Constants of cancelling sums tried as the small parameter of a linearisation.
+_MAX_LINEARISED = 3
+
+# Relative agreement (to the formula's largest value on the rows) of an exact rewriting.
+_EQUIVALENCE = 1e-8
 
 
 def complexity(expression):
@@ -263,7 +287,8 @@ def _nice_values(value):
     candidates = []
     for denominator in (1, 2, 3, 4, 5, 6, 8, 10, 12):
         numerator = round(value * denominator)
-        if numerator != 0:
+        # Never a rational of more than four digits: a float says as much.
+        if numerator != 0 and abs(numerator) <= MAX_RATIONAL:
             candidates.append(sympy.Rational(numerator, denominator))
     for base in (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2)):
         base_value = float(base)
@@ -410,27 +435,184 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     # Expanded forms cancel what the network spreads over several terms (a product
     # written as a difference of squares): simplify both forms, the expanded one first.
     expanded = _expand(original[0].expression())
-    path = []
+    paths = []
     if expanded != original[0].expression():
         # Expanding a formula far from any law multiplies its terms: not worth it.
         n_constants = len(original[0].values)
         alternative = start_from(expanded, max_constants=max(n_constants + 4, int(1.5 * n_constants)))
         if alternative is not None:
-            path.extend(_greedy(alternative, moves_context))
-    path.extend(_greedy(original, moves_context))
-    finished = []
+            paths.append(_greedy(alternative, moves_context))
+    paths.append(_greedy(original, moves_context))
+    # Large terms that cancel (c*sin(x + e*g) - c*sin(x), an artefact of a fit) become
+    # their first-order form in the small constant, simplified in turn.
+    linearised = []
+    ends = [step.expression for greedy_path in paths for step in (greedy_path[0], greedy_path[-1])]
+    for end in dict.fromkeys(ends):
+        for candidate in linearisations(end, symbols, X_fit):
+            if candidate not in linearised and len(linearised) < _MAX_LINEARISED:
+                linearised.append(candidate)
+    for candidate in linearised:
+        state = start_from(candidate)
+        if state is not None:
+            paths.append(_greedy(state, moves_context))
+    path = [step for greedy_path in paths for step in greedy_path]
+    # Nothing returned is more complex than what was given (the guard of roots on
+    # approximate formulas, below, counts in both).
+    bound = max(complexity(expression), complexity(real_roots(expression, symbols, signs)))
+    X_check = X_val if len(X_val) else X_fit
+    finished, normalised = [], {}
     for step in path:
-        expression = combine_roots(step.expression, symbols, signs)
-        if complexity(expression) >= step.complexity:
-            expression = step.expression
+        formula = combine_roots(step.expression, symbols, signs)
+        if complexity(formula) >= step.complexity:
+            formula = step.expression
+        if formula not in normalised:
+            normalised[formula] = normalise_formula(formula, symbols, X_check)
+        rewritten = normalised[formula]
+        uncertainties = step.uncertainties
+        if rewritten != formula and rewritten.atoms(sympy.Float) - formula.atoms(sympy.Float):
+            # New constants (1.5*cos(x/2)**2 written 0.75*cos(x) + 0.75): their own errors.
+            try:
+                model = _Parametrised(rewritten, symbols)
+                errors = standard_errors(model, X_fit, y_fit, scale)
+                uncertainties = {sympy.Float(float(v)): float(e) for v, e in zip(model.values, errors)}
+                rewritten = model.expression()
+            except (TypeError, ValueError, SyntaxError, KeyError, NameError):
+                rewritten = formula
+        formula = rewritten
         # A formula exact to float precision keeps its own domain (the law's: m/sqrt(1 -
         # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
         if step.validation_loss > LOSS_FLOOR:
-            expression = real_roots(expression, symbols, signs)
-        present = expression.atoms(sympy.Float)
-        uncertainties = {f: e for f, e in step.uncertainties.items() if f in present}
-        finished.append(SimplifiedFormula(expression, step.train_loss, step.validation_loss, uncertainties))
-    return finished
+            formula = real_roots(formula, symbols, signs)
+        present = formula.atoms(sympy.Float)
+        uncertainties = {f: e for f, e in uncertainties.items() if f in present}
+        finished.append(SimplifiedFormula(formula, step.train_loss, step.validation_loss, uncertainties))
+    kept = [step for step in finished if step.complexity <= bound]
+    return kept or [min(finished, key=lambda step: step.complexity)]
+
+
+def normalise_formula(expression, symbols, X):
+    """``expression`` as people write it, with the same values on the rows of ``X``.
+
+    Rationals with a numerator or denominator above :data:`MAX_RATIONAL` become
+    floats; a formula with trigonometric functions is rewritten by sympy's ``fu``
+    (``1 - 2*cos(x/2 + pi/4)**2`` is ``sin(x)``, ``2*sin(x)*cos(x)`` is ``sin(2*x)``)
+    when that is simpler. A rewriting is kept only if it is no more complex (then
+    shorter in print) and equal on ``X`` to a relative ``1e-8`` of the formula's
+    largest value (every row where ``expression`` is finite); otherwise ``expression``
+    itself is returned.
+    """
+    import sympy
+    from sympy.functions.elementary.trigonometric import TrigonometricFunction
+
+    tamed = tame_rationals(expression)
+    if tamed != expression and not _equivalent(tamed, expression, symbols, X):
+        tamed = expression
+    if not tamed.has(TrigonometricFunction) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
+        return tamed
+    if tamed.atoms(sympy.core.function.AppliedUndef):
+        return tamed  # placeholder functions (spline edges): nothing to rewrite
+    from sympy.simplify.fu import fu
+
+    try:
+        candidate = tame_rationals(fu(tamed))
+    except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
+        return tamed
+    if not _simpler(candidate, tamed) or not _equivalent(candidate, tamed, symbols, X):
+        return tamed
+    return candidate
+
+
+def _simpler(candidate, expression):
+    """Fewer nodes, or as many and fewer float constants or a shorter print."""
+    key = lambda e: (complexity(e), float_count(e), len(str(e)))  # noqa: E731
+    return candidate != expression and key(candidate) < key(expression)
+
+
+def _equivalent(candidate, expression, symbols, X):
+    """Whether ``candidate`` equals ``expression`` on the rows of ``X`` (see
+    :data:`_EQUIVALENCE`): finite wherever ``expression`` is."""
+    import sympy
+
+    if len(X) == 0 or candidate.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        return False
+    try:
+        reference = evaluate(expression, symbols, X)
+        values = evaluate(candidate, symbols, X)
+    except (TypeError, ValueError, SyntaxError, KeyError, NameError, ZeroDivisionError, OverflowError):
+        return False
+    finite = np.isfinite(reference)
+    if not finite.any() or not np.all(np.isfinite(values[finite])):
+        return False
+    size = float(np.max(np.abs(reference[finite])))
+    return bool(np.max(np.abs(values[finite] - reference[finite])) <= _EQUIVALENCE * max(size, 1e-300))
+
+
+def tame_rationals(expression):
+    """Integers and rationals with a numerator or denominator above :data:`MAX_RATIONAL`
+    written as floats (``1973191344649/4`` as ``493297836162.25``)."""
+    import sympy
+
+    def tame(node):
+        if node.is_Rational and (abs(node.p) > MAX_RATIONAL or node.q > MAX_RATIONAL):
+            return sympy.Float(float(node))
+        return node
+
+    if not any(abs(r.p) > MAX_RATIONAL or r.q > MAX_RATIONAL for r in expression.atoms(sympy.Rational)):
+        return expression
+    return _rewrite_bottom_up(expression, tame)
+
+
+def linearisations(expression, symbols, X):
+    """First-order forms of ``expression`` where large terms of a sum cancel on ``X``.
+
+    A fit can write a small effect as the difference of two large, nearly equal terms
+    (``-8320.9999*sin(x0) + 8321*sin(x0 + 0.00012*cot(x1))`` is ``cos(x0)*cot(x1)`` to
+    first order). A sum cancels when its root mean square value on the rows of ``X``
+    is below :data:`_CANCELLATION` times that of its largest term. Each float constant
+    ``e`` of such a sum gives a candidate ``f(0) + e*f'(0)``, ``f`` the expression as
+    a function of ``e``, kept when it is less complex than ``expression``; its
+    constants are to be refitted. Returns the candidates, simplest first.
+    """
+    import sympy
+
+    floats = expression.atoms(sympy.Float)
+    if not floats or complexity(expression) > 4 * _TRIG_MAX_COMPLEXITY:
+        return []
+    cancelling = []
+    for node in sympy.preorder_traversal(expression):
+        if not node.is_Add or not node.atoms(sympy.Float):
+            continue
+        terms = [term for term in node.args if term.free_symbols]
+        if len(terms) < 2:
+            continue
+        try:
+            values = [evaluate(term, symbols, X) for term in terms]
+            total = evaluate(node, symbols, X)
+        except (TypeError, ValueError, SyntaxError, KeyError, NameError, ZeroDivisionError, OverflowError):
+            continue
+        if not all(np.all(np.isfinite(v)) for v in values) or not np.all(np.isfinite(total)):
+            continue
+        largest = max(float(np.sqrt(np.mean(v**2))) for v in values)
+        if largest > 0 and float(np.sqrt(np.mean(total**2))) < _CANCELLATION * largest:
+            cancelling.extend(f for f in node.atoms(sympy.Float) if f not in cancelling)
+    candidates = []
+    size = complexity(expression)
+    for constant in cancelling:
+        parameter = sympy.Dummy("e")
+        # Only this occurrence's value is the parameter (xreplace replaces equal floats too).
+        template = expression.xreplace({constant: parameter})
+        try:
+            start = template.xreplace({parameter: sympy.Integer(0)})
+            slope = sympy.diff(template, parameter).xreplace({parameter: sympy.Integer(0)})
+            candidate = _expand(start + constant * slope)
+        except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
+            continue
+        candidate = tame_rationals(candidate)
+        if candidate.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo) or not candidate.free_symbols:
+            continue
+        if complexity(candidate) < size and candidate not in candidates:
+            candidates.append(candidate)
+    return sorted(candidates, key=complexity)
 
 
 def column_signs(X):
