@@ -69,8 +69,8 @@ _MAX_GREEDY_CONSTANTS = 24
 # (``1973191344649/4`` says nothing a float does not, in thirteen digits).
 MAX_RATIONAL = 10**4
 
-# Trigonometric rewriting (sympy's ``fu``) is tried on formulas of at most this
-# complexity: its cost grows quickly with the size of the expression.
+# Trigonometric rewriting (two of Fu's rules) is tried on formulas of at most this
+# complexity: its cost grows with the size of the expression.
 _TRIG_MAX_COMPLEXITY = 60
 
 # A sum cancels when its root mean square value on the data is below this fraction of
@@ -256,7 +256,10 @@ def standard_errors(model, X, y, scale, values=None):
     if not np.all(np.isfinite(jacobian)):
         return np.full(p, np.inf)
     variance = max(float(np.sum(residual**2)) / max(n - p, 1), LOSS_FLOOR)
-    normal = jacobian.T @ jacobian
+    with np.errstate(all="ignore"):
+        normal = jacobian.T @ jacobian
+    if not np.all(np.isfinite(normal)):
+        return np.full(p, np.inf)  # a Jacobian too large to square: nothing is determined
     try:
         _, singular, rows = np.linalg.svd(normal)
     except np.linalg.LinAlgError:
@@ -494,9 +497,10 @@ def normalise_formula(expression, symbols, X):
     """``expression`` as people write it, with the same values on the rows of ``X``.
 
     Rationals with a numerator or denominator above :data:`MAX_RATIONAL` become
-    floats; a formula with trigonometric functions is rewritten by sympy's ``fu``
-    (``1 - 2*cos(x/2 + pi/4)**2`` is ``sin(x)``, ``2*sin(x)*cos(x)`` is ``sin(2*x)``)
-    when that is simpler. A rewriting is kept only if it is no more complex (then
+    floats; a formula with trigonometric functions is rewritten by Fu's rules TR8 and
+    TR10i (``1 - 2*cos(x/2 + pi/4)**2`` is ``sin(x)``, ``2*sin(x)*cos(x)`` is
+    ``sin(2*x)``, ``sin(a)*cos(b) + cos(a)*sin(b)`` is ``sin(a + b)``) when that is
+    simpler. A rewriting is kept only if it is no more complex (then
     shorter in print) and equal on ``X`` to a relative ``1e-8`` of the formula's
     largest value (every row where ``expression`` is finite); otherwise ``expression``
     itself is returned.
@@ -511,15 +515,21 @@ def normalise_formula(expression, symbols, X):
         return tamed
     if tamed.atoms(sympy.core.function.AppliedUndef):
         return tamed  # placeholder functions (spline edges): nothing to rewrite
-    from sympy.simplify.fu import fu
+    # Two of Fu's rules, cheap at any size (fu itself took seconds on formulas of 40
+    # nodes): products and powers of sines and cosines as sums (TR8: the square in
+    # 1 - 2*cos(x/2 + pi/4)**2, sin(x)*cos(x)), and sums of products as one function
+    # of a sum (TR10i: sin(a)*cos(b) + cos(a)*sin(b) is sin(a + b)).
+    from sympy.simplify.fu import TR8, TR10i
 
-    try:
-        candidate = tame_rationals(fu(tamed))
-    except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
-        return tamed
-    if not _simpler(candidate, tamed) or not _equivalent(candidate, tamed, symbols, X):
-        return tamed
-    return candidate
+    best = tamed
+    for rule in (TR8, TR10i):
+        try:
+            candidate = tame_rationals(rule(tamed))
+        except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
+            continue
+        if _simpler(candidate, best) and _equivalent(candidate, tamed, symbols, X):
+            best = candidate
+    return best
 
 
 def _simpler(candidate, expression):

@@ -60,6 +60,8 @@ def _rows(seed=0, low=-2.0, high=2.0):
         ("2*x1*sin(x0)*cos(x0)", "x1*sin(2*x0)"),
         ("x1 + sin(x0)**2 + cos(x0)**2", "x1 + 1"),
         ("x0*exp(-x1) + 1 - 2*cos(x2/2 + pi/4)**2", "x0*exp(-x1) + sin(x2)"),
+        ("sin(x0)*cos(x1) + cos(x0)*sin(x1)", "sin(x0 + x1)"),
+        ("cos(x0)**2 - sin(x0)**2", "cos(2*x0)"),
     ],
 )
 def test_trigonometric_forms_are_normalised(expression, expected):
