@@ -77,6 +77,9 @@ _TRIG_MAX_COMPLEXITY = 60
 # that of its largest term (two large, nearly opposite terms).
 _CANCELLATION = 1e-2
 
+# Coefficient (in size) of a term large enough to cancel another.
+_LARGE = 10.0
+
 # Constants of cancelling sums tried as the small parameter of a linearisation.
 _MAX_LINEARISED = 3
 
@@ -449,19 +452,22 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     # Large terms that cancel (c*sin(x + e*g) - c*sin(x), an artefact of a fit) become
     # their first-order form in the small constant, simplified in turn.
     linearised = []
+    # A sum whose scale was fixed on a negligible term (x0**2 + 3.1e11*x0 + 4.8e11 in
+    # a denominator) is divided by its largest coefficient, so the term can go.
     ends = [step.expression for greedy_path in paths for step in (greedy_path[0], greedy_path[-1])]
     for end in dict.fromkeys(ends):
-        for candidate in linearisations(end, symbols, X_fit):
-            if candidate not in linearised and len(linearised) < _MAX_LINEARISED:
+        for candidate in linearisations(end, symbols, X_fit) + [rescale_sums(end)]:
+            if candidate not in linearised and candidate not in ends and len(linearised) < _MAX_LINEARISED:
                 linearised.append(candidate)
     for candidate in linearised:
         state = start_from(candidate)
         if state is not None:
             paths.append(_greedy(state, moves_context))
     path = [step for greedy_path in paths for step in greedy_path]
-    # Nothing returned is more complex than what was given (the guard of roots on
-    # approximate formulas, below, counts in both).
-    bound = max(complexity(expression), complexity(real_roots(expression, symbols, signs)))
+    # Nothing returned is more complex than what was given, with its roots guarded as
+    # those of approximate formulas are below (at most one Abs node per root).
+    roots = [node for node in sympy.preorder_traversal(expression) if _guardable_root(node)]
+    bound = complexity(expression) + len(roots)
     X_check = X_val if len(X_val) else X_fit
     finished, normalised = [], {}
     for step in path:
@@ -506,12 +512,11 @@ def normalise_formula(expression, symbols, X):
     itself is returned.
     """
     import sympy
-    from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
     tamed = tame_rationals(expression)
     if tamed != expression and not _equivalent(tamed, expression, symbols, X):
         tamed = expression
-    if not tamed.has(TrigonometricFunction) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
+    if not _trigonometric_products(tamed) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
         return tamed
     if tamed.atoms(sympy.core.function.AppliedUndef):
         return tamed  # placeholder functions (spline edges): nothing to rewrite
@@ -530,6 +535,22 @@ def normalise_formula(expression, symbols, X):
         if _simpler(candidate, best) and _equivalent(candidate, tamed, symbols, X):
             best = candidate
     return best
+
+
+def _trigonometric_products(expression):
+    """Whether ``expression`` has a power of a sine or cosine, or a product of two of
+    them: what Fu's rules TR8 and TR10i rewrite."""
+    import sympy
+
+    def trigonometric(node):
+        return isinstance(node, (sympy.sin, sympy.cos))
+
+    for node in sympy.preorder_traversal(expression):
+        if node.is_Pow and trigonometric(node.base) and node.exp.is_Integer:
+            return True
+        if node.is_Mul and sum(trigonometric(f) or (f.is_Pow and trigonometric(f.base)) for f in node.args) >= 2:
+            return True
+    return False
 
 
 def _simpler(candidate, expression):
@@ -572,13 +593,41 @@ def tame_rationals(expression):
     return _rewrite_bottom_up(expression, tame)
 
 
+def rescale_sums(expression):
+    """Sums raised to an integer power, with a float coefficient above
+    :data:`MAX_RATIONAL` in size, divided by their largest coefficient (the power of
+    that coefficient taken out): ``1.97e12/(x0**2 + 3.1e11*x0 + 4.8e11)`` is
+    ``6.32/(3.2e-12*x0**2 + x0 + 1.53)``, whose negligible term a refit can drop.
+    The value is the same; ``expression`` itself when there is nothing to rescale."""
+    import sympy
+
+    def rescale(node):
+        if not (node.is_Pow and node.base.is_Add and node.exp.is_Integer):
+            return node
+        coefficients = [term.as_coeff_Mul()[0] for term in node.base.args]
+        largest = max(coefficients, key=lambda c: abs(float(c)))
+        if not (largest.is_Float and abs(float(largest)) > MAX_RATIONAL):
+            return node
+        scale = sympy.Float(abs(float(largest)))
+        terms = [
+            sympy.Float(float(c) / float(scale)) * term.as_coeff_Mul()[1]
+            for c, term in zip(coefficients, node.base.args)
+        ]
+        return scale**node.exp * sympy.Pow(sympy.Add(*terms), node.exp)
+
+    if not any(abs(float(f)) > MAX_RATIONAL for f in expression.atoms(sympy.Float)):
+        return expression
+    return _rewrite_bottom_up(expression, rescale)
+
+
 def linearisations(expression, symbols, X):
     """First-order forms of ``expression`` where large terms of a sum cancel on ``X``.
 
     A fit can write a small effect as the difference of two large, nearly equal terms
     (``-8320.9999*sin(x0) + 8321*sin(x0 + 0.00012*cot(x1))`` is ``cos(x0)*cot(x1)`` to
-    first order). A sum cancels when its root mean square value on the rows of ``X``
-    is below :data:`_CANCELLATION` times that of its largest term. Each float constant
+    first order). A sum cancels when two of its terms have coefficients of at least
+    ``_LARGE`` in size and its root mean square value on the rows of ``X`` is below
+    :data:`_CANCELLATION` times that of its largest term. Each float constant
     ``e`` of such a sum gives a candidate ``f(0) + e*f'(0)``, ``f`` the expression as
     a function of ``e``, kept when it is less complex than ``expression``; its
     constants are to be refitted. Returns the candidates, simplest first.
@@ -593,15 +642,16 @@ def linearisations(expression, symbols, X):
         if not node.is_Add or not node.atoms(sympy.Float):
             continue
         terms = [term for term in node.args if term.free_symbols]
-        if len(terms) < 2:
+        # Large terms: two of them with coefficients of at least _LARGE in size.
+        if sum(abs(float(term.as_coeff_Mul()[0])) >= _LARGE for term in terms) < 2:
             continue
         try:
             values = [evaluate(term, symbols, X) for term in terms]
-            total = evaluate(node, symbols, X)
         except (TypeError, ValueError, SyntaxError, KeyError, NameError, ZeroDivisionError, OverflowError):
             continue
-        if not all(np.all(np.isfinite(v)) for v in values) or not np.all(np.isfinite(total)):
+        if not all(np.all(np.isfinite(v)) for v in values):
             continue
+        total = np.sum(values, axis=0)
         largest = max(float(np.sqrt(np.mean(v**2))) for v in values)
         if largest > 0 and float(np.sqrt(np.mean(total**2))) < _CANCELLATION * largest:
             cancelling.extend(f for f in node.atoms(sympy.Float) if f not in cancelling)
@@ -702,12 +752,18 @@ def real_roots(expression, symbols, signs):
     dummies = _sign_dummies(symbols, signs)
 
     def guard(node):
-        if node.is_Pow and node.exp.is_number and not node.exp.is_integer and not node.base.is_number:
+        if _guardable_root(node):
             if node.base.xreplace(dummies).is_nonnegative is not True:
                 return sympy.Pow(sympy.Abs(node.base), node.exp)
         return node
 
     return _rewrite_bottom_up(expression, guard)
+
+
+def _guardable_root(node):
+    """Whether ``node`` is a root :func:`real_roots` may guard (a power of an expression
+    in the inputs with a non-integer exponent)."""
+    return node.is_Pow and node.exp.is_number and not node.exp.is_integer and not node.base.is_number
 
 
 def _greedy(state, context):
