@@ -21,7 +21,8 @@ Protocol per table: ``KFold`` (regression) or ``StratifiedKFold`` (classificatio
 for every model, models fitted back to back on each fold (interleaved, so load on a
 shared machine hits them alike). Models (``--models``):
 
-* ``kan``: ``KANRegressor()`` / ``KANClassifier()`` defaults (``random_state=0``);
+* ``kan``: ``KANRegressor()`` / ``KANClassifier()`` defaults (``random_state=0``), or
+  the parameters of ``--kan-params`` (candidate defaults, measured on the dev half);
 * ``mlp``: ``StandardScaler`` + ``MLPRegressor`` / ``MLPClassifier(hidden_layer_sizes=(64, 64),
   early_stopping=True, random_state=0)``, the baseline the ratios refer to;
 * ``hgb``: ``HistGradientBoostingRegressor`` / ``Classifier(random_state=0)``;
@@ -44,6 +45,7 @@ Examples::
     python benchmarks/tables.py --half dev --json /tmp/tables.json
     python benchmarks/tables.py --tables hmda credit_data --folds 2 --json /tmp/smoke.json
     python benchmarks/tables.py --half all --models ebm --only-folds 0 --json /tmp/tables.json
+    python benchmarks/tables.py --models kan mlp --kan-params '{"early_stopping": false}' --json /tmp/candidate.json
     python benchmarks/tables.py --report-only --json /tmp/tables.json --write
 """
 
@@ -232,12 +234,14 @@ def have_ebm():
     return True
 
 
-def make_model(model, task, X):
+def make_model(model, task, X, kan_params=None):
+    """The pipeline of ``model``; ``kan_params`` (a dict) overrides parameters of the ``kan`` model."""
     from skkan import KANClassifier, KANRegressor
 
     regression = task == "regression"
     if model == "kan":
-        return make_pipeline(preprocessor(X), (KANRegressor if regression else KANClassifier)(random_state=0))
+        kan = (KANRegressor if regression else KANClassifier)(random_state=0)
+        return make_pipeline(preprocessor(X), kan.set_params(**(kan_params or {})))
     if model == "additive":
         kan = (KANRegressor if regression else KANClassifier)(hidden_layer_sizes=(), grid_size=3, random_state=0)
         return make_pipeline(preprocessor(X), kan)
@@ -277,8 +281,8 @@ def folds_of(task, X, y, n_folds):
     return list(splitter.split(X, y))
 
 
-def run_table(name, models, n_folds, only_folds=None, run_id=""):
-    """Per-fold records (dicts) of ``models`` on table ``name``."""
+def run_table(name, models, n_folds, only_folds=None, run_id="", kan_params=None):
+    """Per-fold records (dicts) of ``models`` on table ``name`` (``kan_params``: see :func:`make_model`)."""
     task = TABLES[name][0]
     X, y = load_table(name)
     records = []
@@ -286,7 +290,7 @@ def run_table(name, models, n_folds, only_folds=None, run_id=""):
         if only_folds is not None and fold not in only_folds:
             continue
         for model in models:
-            estimator = make_model(model, task, X)
+            estimator = make_model(model, task, X, kan_params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 warnings.simplefilter("ignore", UserWarning)
@@ -306,20 +310,21 @@ def run_table(name, models, n_folds, only_folds=None, run_id=""):
                     "n_classes": int(y.nunique()) if task == "classification" else None,
                     "fit_s": fit_s,
                     "run": run_id,
+                    **({"kan_params": kan_params} if model == "kan" and kan_params else {}),
                     **metrics,
                 }
             )
     return records
 
 
-def _run_table_job(name, models, n_folds, only_folds, run_id, threads):
+def _run_table_job(name, models, n_folds, only_folds, run_id, threads, kan_params=None):
     # Every model gets the same number of threads (torch, BLAS, OpenMP) in a worker.
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
     with threadpool_limits(threads):
-        records = run_table(name, models, n_folds, only_folds, run_id)
+        records = run_table(name, models, n_folds, only_folds, run_id, kan_params)
     print(f"{name} ({half_of(name)}) done", file=sys.stderr, flush=True)
     return records
 
@@ -557,6 +562,14 @@ def main(argv=None):
         help="threads per fit (torch, BLAS, OpenMP alike); default: the libraries' own with --jobs 1, "
         "cores / jobs otherwise. On a loaded shared machine 1 is far steadier",
     )
+    parser.add_argument(
+        "--kan-params",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help='parameters of the "kan" model instead of the defaults, a JSON object, e.g. \'{"early_stopping": true}\' '
+        "(to measure candidate defaults; records keep them under 'kan_params'). Use another --json file per candidate",
+    )
     parser.add_argument("--json", help="per-fold records: merged into this file (and read by --report-only)")
     parser.add_argument("--report-only", action="store_true", help="fit nothing; report the records in --json")
     parser.add_argument("--write", action="store_true", help=f"write the '{SECTION}' section of benchmarks/RESULTS.md")
@@ -582,6 +595,8 @@ def main(argv=None):
         models.remove("ebm")
     if args.report_only and not args.json:
         parser.error("--report-only needs --json")
+    if args.kan_params is not None and not isinstance(args.kan_params, dict):
+        parser.error("--kan-params must be a JSON object")
 
     records = load_json(args.json)
     if not args.report_only:
@@ -593,7 +608,8 @@ def main(argv=None):
 
             threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
             parts = Parallel(n_jobs=args.jobs, batch_size=1, return_as="generator_unordered")(
-                delayed(_run_table_job)(n, models, args.folds, args.only_folds, run_id, threads) for n in names
+                delayed(_run_table_job)(n, models, args.folds, args.only_folds, run_id, threads, args.kan_params)
+                for n in names
             )
             new = []
             for part in parts:
@@ -609,7 +625,7 @@ def main(argv=None):
                 threadpool_limits(args.threads)
             new = []
             for n in names:
-                part = run_table(n, models, args.folds, args.only_folds, run_id)
+                part = run_table(n, models, args.folds, args.only_folds, run_id, args.kan_params)
                 new += part
                 grouped = _by(part)
                 key = score_key(TABLES[n][0])

@@ -55,11 +55,19 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         thousand rows, large ones train more samples per second on large data.
         L-BFGS steps on all rows (in chunks that bound memory).
     tol : float, default=1e-3
-        Improvement of the loss (or validation accuracy) counted as progress.
-    early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction``, stop when its accuracy stops
-        improving, and restore the best weights.
+        Improvement of the training loss (or of the validation log-loss, with early
+        stopping) counted as progress.
+    early_stopping : bool or "auto", default="auto"
+        Hold out a stratified ``validation_fraction`` of the training rows, stop when
+        their log-loss stops improving (a plateau as for ``n_iter_no_change``), and
+        restore the weights of the epoch with the lowest validation log-loss. The
+        log-loss, not the accuracy, so that training stops before the probabilities
+        become overconfident on noisy data. ``"auto"``: on when ``fit`` gets at
+        least 500 rows, off below (the validation set would be under 50 rows);
+        ``partial_fit`` never stops early (as with ``True``). With validation, a
+        plateau may end training before the grids' last update.
     validation_fraction : float, default=0.1
+        Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=5
         Epochs without progress that make a plateau.
     random_state : int, RandomState instance or None, default=None
@@ -83,7 +91,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     loss_curve_ : list of float
     best_loss_ : float or None
     validation_scores_ : list of float or None
+        Minus the validation log-loss after every epoch (higher is better), with
+        early stopping; None without.
     best_validation_score_ : float or None
+        The highest of ``validation_scores_`` (the restored weights' score).
     feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
@@ -132,7 +143,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         max_iter=200,
         batch_size="auto",
         tol=1e-3,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=5,
         random_state=None,

@@ -55,9 +55,14 @@ class KANRegressor(RegressorMixin, BaseKAN):
         that bound memory).
     tol : float, default=1e-4
         Improvement of the loss (or validation score) counted as progress.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its R^2 stops
-        improving, and restore the best weights.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the training rows, stop when their R^2
+        stops improving (a plateau as for ``n_iter_no_change``), and restore the
+        weights of the epoch with the best validation R^2. ``"auto"``: on when
+        ``fit`` gets at least 500 rows, off below (the validation set would be
+        under 50 rows, and every row counts in a small fit); ``partial_fit`` never
+        stops early (as with ``True``). With validation, a plateau may end training
+        before the grids' last update.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=5
@@ -93,8 +98,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
     validation_scores_ : list of float or None
-        Validation R^2 per epoch with early stopping.
+        Validation R^2 after every epoch, with early stopping; None without.
     best_validation_score_ : float or None
+        The highest of ``validation_scores_`` (the restored weights' score).
     feature_importances_ : ndarray of shape (``n_features_in_``,)
         Attribution score of every input (pykan's input node scores), summing to 1.
     node_scores_ : list of ndarray
@@ -141,7 +147,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
         max_iter=200,
         batch_size="auto",
         tol=1e-4,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=5,
         random_state=None,

@@ -219,9 +219,13 @@ class ClassificationTargets:
         return _weighted_mean(per_sample, weight)
 
     def score(self, output, target, weight):
-        """Weighted accuracy (the validation score)."""
-        predicted = (output[:, 0] > 0).long() if output.shape[1] == 1 else output.argmax(1)
-        return float(_weighted_mean((predicted == target).to(weight.dtype), weight))
+        """Minus the weighted log-loss (the validation score; higher is better).
+
+        Early stopping on the log-loss, not on the accuracy, stops before the
+        probabilities become overconfident: the accuracy of noisy data keeps rising
+        (or stays flat) while the log-loss of held-out rows grows.
+        """
+        return -float(self.loss(output, target, weight))
 
     def stratify(self, encoded):
         counts = np.bincount(encoded)
