@@ -20,9 +20,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _operations
+from ._additive import check_interactions, plan_interactions
 from ._persistence import dump_state, load_state
 from ._preprocessing import InputScaler, check_numeric_columns
 from ._symbolic_methods import SymbolicMethods
+from ._term_methods import TermMethods
 from ._training import DTYPES, PreviousFit, TrainingConfig, resolve_device, train
 
 __all__ = ["BaseKAN"]
@@ -30,7 +32,9 @@ __all__ = ["BaseKAN"]
 _PREDICT_CHUNK = 16_384
 
 # Rebuilt from module_ when needed, never saved (the older names too, for old files).
-_DERIVED_ATTRIBUTES = ("_float64_copy", "_attribution_cache", "_inference_module", "_cpu_inference_module")
+_DERIVED_ATTRIBUTES = (
+    "_float64_copy", "_attribution_cache", "_term_offsets_cache", "_inference_module", "_cpu_inference_module"
+)
 
 
 def _nonnegative(name, value):
@@ -38,7 +42,7 @@ def _nonnegative(name, value):
         raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
 
 
-class BaseKAN(SymbolicMethods, BaseEstimator):
+class BaseKAN(SymbolicMethods, TermMethods, BaseEstimator):
     """Base class for KAN estimators; use :class:`KANRegressor` or :class:`KANClassifier`."""
 
     #: The target object type of the task (:mod:`skkan._targets`).
@@ -46,6 +50,7 @@ class BaseKAN(SymbolicMethods, BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [StrOptions({"auto"}), "array-like", Interval(Integral, 1, None, closed="left")],
+        "interactions": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left"), "array-like"],
         "grid_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "spline_order": [Interval(Integral, 1, None, closed="left")],
         "grid_eps": [Interval(Real, 0, 1, closed="both")],
@@ -117,8 +122,14 @@ class BaseKAN(SymbolicMethods, BaseEstimator):
         X, y, sample_weight = self._check_data(X, y, sample_weight, reset=not continuing)
         targets = self._targets.continued(y) if continuing else self._target_type.fit(y, sample_weight, classes=classes)
         encoded = targets.encode(y)
-        config = TrainingConfig.from_params(self.get_params(), targets, np.inf if incremental else X.shape[0], X.shape[1])
+        params = self.get_params()
+        params["interactions"] = check_interactions(
+            params["interactions"], params["hidden_layer_sizes"], X.shape[1], getattr(self, "feature_names_in_", None)
+        )
+        config = TrainingConfig.from_params(params, targets, np.inf if incremental else X.shape[0], X.shape[1])
         previous = None
+        if not continuing and params["interactions"]:
+            config, _ = plan_interactions(X, encoded, sample_weight, config, params["interactions"], self.random_state)
         if continuing:
             state = getattr(self, "_optimizer_state", None)
             previous = PreviousFit(self.module_, self._input_scaler(), self.n_iter_, self.loss_curve_, state)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-__all__ = ["figure_size", "plot_network"]
+__all__ = ["figure_size", "plot_network", "plot_term_panels"]
 
 
 def _node_positions(width):
@@ -118,3 +118,87 @@ _FUNCTION_SIZE = 8
 _SLANT_FROM = 6
 # Widest default figure (inches); wider networks get narrower edge boxes.
 _MAX_WIDTH = 40.0
+
+
+def plot_term_panels(panels, ncols=None):
+    """One panel per term of an additive model (see :meth:`skkan.KANRegressor.plot_terms`).
+
+    Parameters
+    ----------
+    panels : list of dict
+        Each with ``title``, ``inputs`` (feature names), ``axes`` (grid values of each
+        input, in the data's units) and ``data`` (rows of the term's inputs, for the
+        density), and either ``curves`` (``{output name: values on the grid}``, with an
+        optional ``symbolic`` ``(values, label)`` or None) for a feature, or
+        ``surface`` (values on the grid of two inputs) and ``output`` for a pair.
+    ncols : int, optional
+        Panels per row (up to 4 by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_terms() needs matplotlib: pip install 'skkan[plot]'.") from error
+
+    count = max(len(panels), 1)
+    ncols = min(count, _TERM_COLUMNS) if ncols is None else max(1, int(ncols))
+    nrows = -(-count // ncols)
+    figure, grid = plt.subplots(
+        nrows, ncols, figsize=(_TERM_PANEL_SIZE[0] * ncols, _TERM_PANEL_SIZE[1] * nrows), squeeze=False,
+        layout="constrained",
+    )
+    for ax in grid.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(grid.ravel(), panels):
+        if "surface" in panel:
+            _draw_pair(figure, ax, panel)
+        else:
+            _draw_feature(ax, panel)
+        ax.set_title(panel["title"], fontsize=_TITLE_SIZE)
+    return figure
+
+
+def _draw_feature(ax, panel):
+    x = panel["axes"][0]
+    for name, values in panel["curves"].items():
+        ax.plot(x, values, lw=2, label=name if len(panel["curves"]) > 1 else None, gid="term_curve")
+    symbolic = panel.get("symbolic")
+    if symbolic is not None:
+        values, label = symbolic
+        ax.plot(x, values, "--", color="black", lw=1, label=label, gid="symbolic_fit")
+    ax.axhline(0.0, color="grey", lw=0.5)
+    ax.set_xlabel(panel["inputs"][0])
+    ax.set_ylabel("contribution")
+    # The data's density: a histogram along the bottom fifth of the panel.
+    density = ax.twinx()
+    density.hist(panel["data"][:, 0], bins=min(40, max(5, len(x) // 5)), range=(x.min(), x.max()),
+                 color="grey", alpha=0.3, gid="term_density")
+    top = density.get_ylim()[1]
+    density.set_ylim(0, top * 5)
+    density.set_yticks([])
+    if len(panel["curves"]) > 1 or symbolic is not None:
+        ax.legend(fontsize=_LEGEND_SIZE, loc="best")
+
+
+def _draw_pair(figure, ax, panel):
+    first, second = panel["axes"]
+    mesh = ax.pcolormesh(first, second, panel["surface"].T, shading="auto", cmap="RdBu_r", gid="term_surface")
+    limit = float(np.abs(panel["surface"]).max()) or 1.0
+    mesh.set_clim(-limit, limit)
+    data = panel["data"]
+    shown = data if len(data) <= 2000 else data[np.linspace(0, len(data) - 1, 2000).astype(int)]
+    ax.scatter(shown[:, 0], shown[:, 1], s=2, c="black", alpha=0.2, gid="term_density")
+    ax.set_xlabel(panel["inputs"][0])
+    ax.set_ylabel(panel["inputs"][1])
+    label = "contribution" if panel.get("output") is None else f"contribution ({panel['output']})"
+    figure.colorbar(mesh, ax=ax, label=label)
+
+
+# Term panels: columns per row, inches per panel, font sizes.
+_TERM_COLUMNS = 4
+_TERM_PANEL_SIZE = (4.0, 3.0)
+_TITLE_SIZE = 10
+_LEGEND_SIZE = 7

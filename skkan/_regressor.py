@@ -26,6 +26,18 @@ class KANRegressor(RegressorMixin, BaseKAN):
         to the data: ``(6,)`` with at least 100 training rows per feature, else
         ``()``, since with fewer rows the curves of a hidden layer fit the noise
         (measured on the suite in ``benchmarks/defaults.py``).
+    interactions : 0, int, "auto" or list of pairs, default=0
+        Pairwise interaction terms of the additive model (``hidden_layer_sizes=()``;
+        with ``"auto"`` hidden layers it means the additive model too, and with
+        explicit hidden layers anything but 0 is an error). The prediction is then a
+        sum of one curve per feature plus one small KAN of two inputs (3 hidden
+        nodes) per pair, as an Explainable Boosting Machine with smooth shapes.
+        ``"auto"`` ranks all pairs (among the 33 inputs whose main effects vary
+        most) as EBM's FAST does, on the residuals of a first fit of the main effects,
+        and keeps up to 10 whose interaction explains residuals of held-out rows; an int
+        keeps that many best-ranked pairs; a list of pairs of feature indices or
+        names uses those. See ``term_names_``, :meth:`explain` and
+        :meth:`plot_terms`.
     grid_size : "auto" or int, default="auto"
         Number of grid intervals ``G`` of every spline. ``"auto"``: 10 with at least
         100 training rows per feature, else 3 (smooth curves for small data).
@@ -134,6 +146,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
     def __init__(
         self,
         hidden_layer_sizes="auto",
+        interactions=0,
         grid_size="auto",
         spline_order=3,
         grid_eps=0.02,
@@ -157,6 +170,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.interactions = interactions
         self.grid_size = grid_size
         self.spline_order = spline_order
         self.grid_eps = grid_eps

@@ -480,6 +480,8 @@ class TrainingConfig:
     verbose: object
     device: object
     dtype: object = field(default=torch.float32)
+    #: Masks of the first layers of a new network (e.g. an additive model's pairs).
+    layer_masks: tuple = ()
 
     @classmethod
     def from_params(cls, params, targets, n_samples, n_features):
@@ -490,6 +492,8 @@ class TrainingConfig:
         """
         auto_sizes, auto_grid = targets.auto_capacity(n_samples, n_features)
         hidden = params["hidden_layer_sizes"]
+        if isinstance(hidden, str) and params.get("interactions", 0):
+            auto_sizes = ()  # pair terms belong to the additive model (see skkan._additive)
         rate = params["learning_rate_init"]
         stopping = params["early_stopping"]
         return cls(
@@ -613,6 +617,8 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         scaler = InputScaler.fit(X, sample_weight, rng)
         widths = [X.shape[1], *config.hidden_sizes, config.targets.n_outputs]
         module = KAN(widths, grid_size=config.grid_size, spline_order=config.spline_order, generator=generator, dtype=dtype)
+        for layer, mask in zip(module.layers, config.layer_masks):
+            layer.mask.copy_(torch.as_tensor(mask, dtype=layer.mask.dtype))
         module = module.to(device)
         n_iter, loss_curve = 0, []
 

@@ -25,10 +25,12 @@ MODULE_LAYERS = {
     "skkan._training": 2,
     "skkan._operations": 2,
     "skkan._persistence": 2,
+    "skkan._additive": 2,
     # The estimators and what only they use (the package itself exports them).
     "skkan": 4,
     "skkan._base": 4,
     "skkan._symbolic_methods": 4,
+    "skkan._term_methods": 4,
     "skkan._regressor": 4,
     "skkan._classifier": 4,
     "skkan._pruner": 4,

@@ -1,0 +1,398 @@
+"""Additive KANs with pairwise interactions: structure, pair ranking and terms.
+
+An additive KAN with interactions is an ordinary two-layer KAN whose first layer is
+masked: every hidden node sees one input (the main effect of that input) or the two
+inputs of a pair (:data:`PAIR_WIDTH` nodes per pair: a small KAN of two inputs). The
+output layer adds a curve of every hidden node, so the prediction is a sum of terms,
+one per set of inputs that hidden nodes see, plus the output bias. Because the model
+is a plain :class:`~skkan.nn.KAN`, training, pruning, snapping, formulas, plots and
+saving need nothing new, and the terms are read back from the masks (so they follow
+pruning). A network without a hidden layer is the additive model without pairs: one
+term per input edge.
+
+Pairs are ranked as Explainable Boosting Machines' FAST ranks them (Lou et al.,
+2013): fit the main effects, take the residuals of the loss (its negative gradient
+with respect to the outputs), and measure for every pair how much of them a step
+function on a grid of quantile bins of the two inputs explains beyond what steps in
+each input alone explain, on rows held out from the step function's fit.
+"""
+
+from dataclasses import dataclass, replace
+from numbers import Integral
+from statistics import NormalDist
+
+import numpy as np
+import torch
+
+__all__ = [
+    "AUTO_MAX_PAIRS",
+    "PAIR_WIDTH",
+    "Terms",
+    "check_interactions",
+    "choose_pairs",
+    "interaction_structure",
+    "plan_interactions",
+    "rank_pairs",
+    "term_contributions",
+    "terms_of",
+]
+
+#: Hidden nodes of every pair term (a KAN of shape [2, PAIR_WIDTH] inside the network).
+PAIR_WIDTH = 3
+#: At most this many pairs with ``interactions="auto"`` (Explainable Boosting's default).
+AUTO_MAX_PAIRS = 10
+# Chance that "auto" takes a pair of unrelated inputs as useful, over all pairs ranked.
+_FALSE_PAIR_RATE = 0.05
+# Pairs are ranked among the inputs whose main effects vary most, at most this many
+# (so ranking stays quick with hundreds of one-hot columns: 528 pairs).
+_MAX_RANKED_INPUTS = 33
+# Rows used to rank pairs (a random subset of larger data), per half.
+_RANKING_ROWS = 25_000
+
+
+def check_interactions(interactions, hidden_layer_sizes, n_features, feature_names=None):
+    """The ``interactions`` hyperparameter, validated: 0, a positive int, ``"auto"`` or pairs.
+
+    Returns
+    -------
+    int, str or tuple of (int, int)
+        Pairs are sorted index pairs ``(i, j)`` with ``i < j``, without repeats.
+    """
+    if isinstance(interactions, str):
+        if interactions != "auto":
+            raise ValueError(f"interactions must be 0, a positive int, 'auto' or a list of pairs, got {interactions!r}.")
+        resolved = interactions
+    elif isinstance(interactions, (Integral, np.integer)) and not isinstance(interactions, bool):
+        if interactions < 0:
+            raise ValueError(f"interactions must be >= 0, got {interactions}.")
+        resolved = int(interactions)
+    else:
+        resolved = _check_pairs(interactions, n_features, feature_names)
+    if resolved and not (isinstance(hidden_layer_sizes, str) or len(_as_tuple(hidden_layer_sizes)) == 0):
+        raise ValueError(
+            "interactions adds pair terms to the additive model, which has no hidden layer: "
+            f"use hidden_layer_sizes=() (or 'auto') with interactions={interactions!r}, "
+            f"not hidden_layer_sizes={hidden_layer_sizes!r}."
+        )
+    return resolved
+
+
+def _as_tuple(sizes):
+    return (sizes,) if isinstance(sizes, (Integral, np.integer)) else tuple(sizes)
+
+
+def _check_pairs(pairs, n_features, feature_names):
+    names = None if feature_names is None else [str(name) for name in feature_names]
+    try:
+        entries = [tuple(pair) for pair in pairs]
+    except TypeError:
+        raise ValueError(
+            f"interactions must be 0, a positive int, 'auto' or a list of pairs, got {pairs!r}."
+        ) from None
+    resolved = set()
+    for pair in entries:
+        if len(pair) != 2:
+            raise ValueError(f"Every interaction must be a pair of two inputs, got {pair!r}.")
+        indices = tuple(_input_index(item, n_features, names) for item in pair)
+        if indices[0] == indices[1]:
+            raise ValueError(f"An interaction pairs two different inputs, got {pair!r}.")
+        resolved.add(tuple(sorted(indices)))
+    return tuple(sorted(resolved))
+
+
+def _input_index(item, n_features, names):
+    if isinstance(item, str):
+        if names is None or item not in names:
+            raise ValueError(f"Unknown feature {item!r} in interactions (features: {names}).")
+        return names.index(item)
+    if isinstance(item, (Integral, np.integer)) and not isinstance(item, bool) and 0 <= item < n_features:
+        return int(item)
+    raise ValueError(f"Interaction inputs must be feature indices in [0, {n_features}) or feature names, got {item!r}.")
+
+
+def interaction_structure(n_features, pairs, pair_width=None):
+    """Hidden width and first-layer mask of the additive network with ``pairs``.
+
+    Returns
+    -------
+    width : int
+        ``n_features + pair_width * len(pairs)``: one node per input, then the pairs'.
+    mask : ndarray of shape (width, n_features)
+        1 where a hidden node sees an input.
+    """
+    pair_width = PAIR_WIDTH if pair_width is None else pair_width
+    width = n_features + pair_width * len(pairs)
+    mask = np.zeros((width, n_features))
+    mask[np.arange(n_features), np.arange(n_features)] = 1.0
+    for index, (a, b) in enumerate(pairs):
+        rows = slice(n_features + pair_width * index, n_features + pair_width * (index + 1))
+        mask[rows, a] = mask[rows, b] = 1.0
+    return width, mask
+
+
+def plan_interactions(X, encoded, sample_weight, config, interactions, random_state):
+    """The training settings of the additive model with the pairs that ``interactions`` asks for.
+
+    With a number or ``"auto"`` the pairs come from :func:`choose_pairs`.
+
+    Returns
+    -------
+    config : TrainingConfig
+        With one hidden layer and its mask (no hidden layer when no pair is chosen).
+    pairs : tuple of (int, int)
+    """
+    n_features = X.shape[1]
+    if isinstance(interactions, tuple):
+        pairs = interactions
+    else:
+        pairs = choose_pairs(X, encoded, sample_weight, config, interactions, random_state)
+    if not pairs:
+        return replace(config, hidden_sizes=(), layer_masks=()), ()
+    width, mask = interaction_structure(n_features, pairs)
+    return replace(config, hidden_sizes=(width,), layer_masks=(mask,)), tuple(pairs)
+
+
+def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
+    """Pairs for ``interactions`` (a number or ``"auto"``), chosen on out-of-fold residuals.
+
+    The rows are split in two halves. An additive model (the same settings, no pairs)
+    is fitted on each half and its residuals taken on the other: residuals of the rows
+    a model was fitted on would hide what it overfits. The pairs are ranked on those
+    residuals (:func:`rank_pairs`). A number keeps that many of the best; ``"auto"``
+    keeps up to :data:`AUTO_MAX_PAIRS` with a positive held-out score, and then only
+    if the model with them, fitted on each half the same way, has a lower loss on the
+    other half than the additive model: a pair term has more freedom than a step
+    function on a few bins, and on small or noisy data it can cost more than it gains.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    seed = rng.randint(2**31 - 1)
+    rows = np.arange(X.shape[0])
+    if X.shape[0] > 2 * _RANKING_ROWS:
+        rows = np.sort(rng.choice(X.shape[0], 2 * _RANKING_ROWS, replace=False))
+    stratify = config.targets.stratify(encoded[rows])
+    splitter = (KFold if stratify is None else StratifiedKFold)(2, shuffle=True, random_state=seed)
+    halves = [(rows[fitted], rows[held_out], held_out) for fitted, held_out in splitter.split(rows, stratify)]
+
+    main_config = replace(config, hidden_sizes=(), layer_masks=())
+    residual = np.zeros((len(rows), config.targets.n_outputs))
+    spread = np.zeros(X.shape[1])
+    main_loss = 0.0
+    for fit_rows, loss_rows, positions in halves:
+        module, x, loss, gradient = _fit_and_score(X, encoded, sample_weight, main_config, seed, fit_rows, loss_rows)
+        residual[positions] = -gradient
+        main_loss += loss
+        with torch.no_grad():
+            spread += module.layers[0].edge_spread(x).numpy().max(0)  # how much each main effect varies
+    candidates = np.sort(np.argsort(-spread, kind="stable")[:_MAX_RANKED_INPUTS])
+    # Bins are quantiles, so raw columns bin as the scaled ones do.
+    values = np.asarray(X[rows], dtype=np.float64)
+    ranking = rank_pairs(values, residual, sample_weight[rows], inputs=candidates, random_state=seed)
+    if interactions != "auto":
+        return tuple(pair for pair, _, _ in ranking)[:interactions]
+    pairs = tuple(pair for pair, _, useful in ranking if useful)[:AUTO_MAX_PAIRS]
+    if not pairs:
+        return ()
+    width, mask = interaction_structure(X.shape[1], pairs)
+    pair_config = replace(config, hidden_sizes=(width,), layer_masks=(mask,))
+    pair_loss = sum(
+        _fit_and_score(X, encoded, sample_weight, pair_config, seed, fit_rows, loss_rows)[2]
+        for fit_rows, loss_rows, _ in halves
+    )
+    return pairs if pair_loss < main_loss else ()
+
+
+def _fit_and_score(X, encoded, sample_weight, config, seed, fit_rows, loss_rows):
+    """Train on ``fit_rows``; the network, scaled ``loss_rows``, their weighted loss sum and loss gradient."""
+    from ._training import train
+
+    result = train(X[fit_rows], encoded[fit_rows], sample_weight[fit_rows], config, seed, description="pair ranking")
+    module = result.module.to(device="cpu", dtype=torch.float64)
+    x = torch.as_tensor(result.scaler.transform(X[loss_rows]), dtype=torch.float64)
+    target = config.targets.tensor(encoded[loss_rows], torch.device("cpu"), torch.float64)
+    weight = torch.as_tensor(sample_weight[loss_rows], dtype=torch.float64)
+    with torch.enable_grad():
+        output = module(x).detach().requires_grad_(True)
+        config.targets.loss(output, target, torch.ones(len(loss_rows), dtype=torch.float64)).backward()
+        loss = float(config.targets.loss(output.detach(), target, weight)) * float(weight.sum())
+    # The loss is a mean over rows: its per-row negative gradient is the gradient times the rows.
+    return module, x, loss, (output.grad * len(loss_rows)).numpy()
+
+
+def _bin_codes(column, n_bins):
+    """Quantile-bin codes 0..B-1 of one column (ties share a bin; B <= n_bins)."""
+    edges = np.unique(np.quantile(column, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return np.searchsorted(edges, column, side="right"), len(edges) + 1
+
+
+def _interaction_table(sums, weights, n_iter=20):
+    """Cell means of a two-way table beyond its row and column effects: (A, B, K).
+
+    ``sums`` (A, B, K) are the weighted sums of K residual columns per cell and
+    ``weights`` (A, B) the cells' weights. The additive part (row plus column effects,
+    weighted least squares, by backfitting) is what steps in each input alone
+    explain; empty cells get no interaction.
+    """
+    filled = weights > 0
+    means = np.where(filled[..., None], sums / np.where(filled, weights, 1.0)[..., None], 0.0)
+    rows = np.zeros((means.shape[0], means.shape[2]))
+    columns = np.zeros((means.shape[1], means.shape[2]))
+    row_weight = np.maximum(weights.sum(1), 1e-300)[:, None]
+    column_weight = np.maximum(weights.sum(0), 1e-300)[:, None]
+    for _ in range(n_iter):
+        rows = np.einsum("ab,abk->ak", weights, means - columns[None]) / row_weight
+        columns = np.einsum("ab,abk->bk", weights, means - rows[:, None]) / column_weight
+    return np.where(filled[..., None], means - rows[:, None] - columns[None], 0.0)
+
+
+def rank_pairs(x, residual, sample_weight, inputs=None, n_bins=None, random_state=0):
+    """Pairs of inputs ranked by how much of ``residual`` they explain together (FAST).
+
+    For every pair, the residuals' cell means on a grid of quantile bins of the two
+    inputs, less their row and column effects, are the pair's interaction. It is
+    measured on one half of the rows and scored on the other (both ways round): the
+    score is the drop in the weighted squared residual on the held-out half, per row.
+    Cross-fitting keeps noise from looking like an interaction however flexible the
+    main-effects model was: a pair of unrelated inputs scores about
+    ``-cells * variance / rows``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, n_features)
+    residual : ndarray of shape (n_samples, n_outputs)
+        Negative loss gradients of a main-effects model.
+    sample_weight : ndarray of shape (n_samples,)
+    inputs : array-like of int, default=None
+        Inputs whose pairs are ranked (all by default).
+    n_bins : int, default=None
+        Quantile bins per input; by default about ``sqrt(n_samples / 40)``, from 3 to
+        12, so that a cell of either half holds about 20 rows.
+    random_state : int, default=0
+        Seed of the split into halves.
+
+    Returns
+    -------
+    list of ((int, int), float, bool)
+        Every pair, its held-out score, and whether the score is significantly
+        positive (one-sided, at a family-wise 5 % over all the pairs ranked, from
+        the rows' spread of squared-residual drops); the best first.
+    """
+    n_samples = x.shape[0]
+    residual = np.asarray(residual, dtype=np.float64).reshape(n_samples, -1)
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    weight = weight * (n_samples / weight.sum())
+    inputs = np.arange(x.shape[1]) if inputs is None else np.asarray(inputs, dtype=int)
+    if n_bins is None:
+        n_bins = int(np.clip(round(np.sqrt(n_samples / 40)), 3, 12))
+    half = np.random.default_rng(random_state).permutation(n_samples) % 2
+    codes = {int(i): _bin_codes(x[:, i], n_bins) for i in inputs}
+    weighted = weight[:, None] * residual
+    entries = []
+    for position, a in enumerate(inputs):
+        code_a, bins_a = codes[int(a)]
+        for b in inputs[position + 1 :]:
+            code_b, bins_b = codes[int(b)]
+            pair = (int(min(a, b)), int(max(a, b)))
+            if bins_a < 2 or bins_b < 2:
+                entries.append((pair, 0.0, np.inf))
+                continue
+            size = bins_a * bins_b
+            cell = code_a * bins_b + code_b
+            # Tables of each half: cells of half h are numbered h * size + cell.
+            split = cell + half * size
+            weights = np.bincount(split, weights=weight, minlength=2 * size).reshape(2, bins_a, bins_b)
+            sums = np.stack(
+                [np.bincount(split, weights=weighted[:, k], minlength=2 * size) for k in range(residual.shape[1])], -1
+            ).reshape(2, bins_a, bins_b, -1)
+            # Every row is held out once: its drop in squared residual, by the other half's table.
+            drop = np.zeros(n_samples)
+            for fitted in (0, 1):
+                delta = _interaction_table(sums[fitted], weights[fitted]).reshape(size, -1)[cell]  # (n, K)
+                held_out = half != fitted
+                drop[held_out] = weight[held_out] * ((2 * residual[held_out] - delta[held_out]) * delta[held_out]).sum(1)
+            gain, error = drop.mean(), drop.std() / np.sqrt(n_samples)
+            entries.append((pair, float(gain), float(error)))
+    # One-sided test of a positive gain, Bonferroni-corrected over the pairs ranked.
+    z = NormalDist().inv_cdf(1 - _FALSE_PAIR_RATE / max(len(entries), 1))
+    ranking = [(pair, gain, bool(gain > z * error)) for pair, gain, error in entries]
+    ranking.sort(key=lambda entry: -entry[1])
+    return ranking
+
+
+# ---------------------------------------------------------------------- terms
+@dataclass(frozen=True)
+class Terms:
+    """The terms of an additive network: which inputs each sees and which nodes carry it.
+
+    Attributes
+    ----------
+    inputs : list of tuple of int
+        Input indices of every term (one or two), main effects first.
+    nodes : list of tuple of int
+        For a network without a hidden layer, the term's input (its edges to the
+        outputs); for a two-layer network, the hidden nodes whose curves make it up.
+    constant_nodes : tuple of int
+        Hidden nodes that see no input (their curves add a constant).
+    """
+
+    inputs: list
+    nodes: list
+    constant_nodes: tuple = ()
+
+
+def terms_of(module):
+    """The terms of ``module`` if it is additive (terms of at most two inputs), else None."""
+    layers = module.layers
+    if len(layers) == 1:
+        active = (layers[0].mask > 0).any(0).cpu().numpy()
+        indices = [i for i in range(layers[0].in_features) if active[i]]
+        return Terms(inputs=[(i,) for i in indices], nodes=[(i,) for i in indices])
+    if len(layers) != 2:
+        return None
+    sees = (layers[0].mask > 0).cpu().numpy()
+    used = (layers[1].mask > 0).any(0).cpu().numpy()
+    groups, constant = {}, []
+    for node in range(layers[0].out_features):
+        if not used[node]:
+            continue
+        inputs = tuple(int(i) for i in np.flatnonzero(sees[node]))
+        if not inputs:
+            constant.append(node)
+        elif len(inputs) > 2:
+            return None
+        else:
+            groups.setdefault(inputs, []).append(node)
+    order = sorted(groups, key=lambda inputs: (len(inputs), inputs))
+    return Terms(inputs=order, nodes=[tuple(groups[inputs]) for inputs in order], constant_nodes=tuple(constant))
+
+
+@torch.no_grad()
+def term_contributions(module, terms, x):
+    """Every term's contribution to every output, and the constant.
+
+    Parameters
+    ----------
+    module : skkan.nn.KAN
+    terms : Terms
+    x : torch.Tensor of shape (n_samples, n_features)
+        Network inputs (scaled).
+
+    Returns
+    -------
+    contributions : ndarray of shape (n_samples, n_terms, n_outputs)
+    intercept : ndarray of shape (n_outputs,)
+        With the contributions summed over terms, the network output.
+    """
+    last = module.layers[-1]
+    inputs = x if len(module.layers) == 1 else module.layers[0](x)
+    activations = last.edge_activations(inputs)  # (n, out, in)
+    n_outputs = last.out_features
+    contributions = np.zeros((x.shape[0], len(terms.inputs), n_outputs))
+    for index, nodes in enumerate(terms.nodes):
+        contributions[:, index, :] = activations[:, :, list(nodes)].sum(-1).cpu().numpy()
+    intercept = np.zeros(n_outputs) if last.bias is None else last.bias.detach().cpu().double().numpy().copy()
+    if terms.constant_nodes and x.shape[0]:
+        intercept += activations[0, :, list(terms.constant_nodes)].sum(-1).cpu().double().numpy()
+    return contributions, intercept

@@ -1,0 +1,133 @@
+"""Additive networks with pairs: structure, pair ranking (FAST) and terms read from masks."""
+
+import numpy as np
+import pytest
+import torch
+
+from skkan._additive import (
+    PAIR_WIDTH,
+    check_interactions,
+    interaction_structure,
+    rank_pairs,
+    term_contributions,
+    terms_of,
+)
+from skkan.nn import KAN
+
+
+def test_structure_gives_every_input_a_node_and_every_pair_its_nodes():
+    width, mask = interaction_structure(4, [(0, 2), (1, 3)])
+    assert width == 4 + 2 * PAIR_WIDTH
+    assert (mask[:4] == np.eye(4)).all()
+    assert (mask.sum(1)[4:] == 2).all()
+    assert set(map(tuple, np.argwhere(mask[4 : 4 + PAIR_WIDTH])[:, 1].reshape(-1, 2))) == {(0, 2)}
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(0, 0), (3, 3), ("auto", "auto"), ([(2, 0), (0, 2), [1, 2]], ((0, 2), (1, 2))), ([("b", "a")], ((0, 1),))],
+)
+def test_check_interactions_normalises(value, expected):
+    assert check_interactions(value, (), 3, ["a", "b", "c"]) == expected
+
+
+@pytest.mark.parametrize(
+    "value, hidden, message",
+    [
+        (-1, (), ">= 0"),
+        ("all", (), "'auto'"),
+        ([(0, 0)], (), "two different inputs"),
+        ([(0, 5)], (), r"\[0, 3\)"),
+        ([("a", "z")], (), "Unknown feature 'z'"),
+        ([(0, 1, 2)], (), "pair of two"),
+        (2, (4,), "hidden_layer_sizes=()"),
+    ],
+)
+def test_check_interactions_errors(value, hidden, message):
+    with pytest.raises(ValueError, match=message):
+        check_interactions(value, hidden, 3, ["a", "b", "c"])
+
+
+def test_hidden_layers_without_pairs_are_fine():
+    assert check_interactions(0, (5,), 3) == 0
+    assert check_interactions(2, "auto", 3) == 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rank_pairs_finds_the_interacting_pair_and_only_it_is_significant(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3000, 5))
+    noise = rng.normal(size=3000)
+    # Residuals of a perfect main-effects fit: the interaction of inputs 1 and 3 plus noise.
+    residual = (x[:, 1] * x[:, 3] + noise)[:, None]
+    ranking = rank_pairs(x, residual, np.ones(3000))
+    assert ranking[0][0] == (1, 3)
+    assert ranking[0][2]
+    significant = [pair for pair, _, flag in ranking if flag]
+    assert significant == [(1, 3)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rank_pairs_sees_no_interaction_in_additive_signal(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(2000, 4))
+    # Main effects only (a model would have removed them, but steps in each input do too).
+    residual = (np.sin(2 * x[:, 0]) + x[:, 2] ** 2 + 0.5 * rng.normal(size=2000))[:, None]
+    assert not any(flag for _, _, flag in rank_pairs(x, residual, np.ones(2000)))
+
+
+def _masked_network(n_features, pairs, n_outputs=1, seed=0):
+    width, mask = interaction_structure(n_features, pairs)
+    module = KAN([n_features, width, n_outputs], grid_size=4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    module.layers[0].mask.copy_(torch.as_tensor(mask))
+    return module
+
+
+def test_terms_of_a_masked_network_sum_to_its_output():
+    module = _masked_network(4, [(0, 3), (1, 2)], n_outputs=3)
+    terms = terms_of(module)
+    assert terms.inputs == [(0,), (1,), (2,), (3,), (0, 3), (1, 2)]
+    x = torch.randn(50, 4, dtype=torch.float64)
+    contributions, intercept = term_contributions(module, terms, x)
+    assert contributions.shape == (50, 6, 3)
+    np.testing.assert_allclose(contributions.sum(1) + intercept, module(x).detach().numpy(), atol=1e-12)
+    # A term depends on its inputs only.
+    changed = x.clone()
+    changed[:, 1] += 1.0
+    moved, _ = term_contributions(module, terms, changed)
+    np.testing.assert_allclose(moved[:, [0, 3, 4]], contributions[:, [0, 3, 4]], atol=1e-12)
+
+
+def test_terms_follow_pruning_of_nodes_and_edges():
+    module = _masked_network(3, [(0, 1)])
+    with torch.no_grad():
+        module.layers[1].mask[0, 2] = 0.0  # input 2's node no longer reaches the output
+        module.layers[0].mask[3, 1] = 0.0  # one node of the pair now sees input 0 only
+    terms = terms_of(module)
+    assert terms.inputs == [(0,), (1,), (0, 1)]
+    assert 3 in terms.nodes[0]  # counted with input 0's main effect
+    x = torch.randn(20, 3, dtype=torch.float64)
+    contributions, intercept = term_contributions(module, terms, x)
+    np.testing.assert_allclose(contributions.sum(1) + intercept, module(x).detach().numpy(), atol=1e-12)
+
+
+def test_a_node_that_sees_no_input_is_part_of_the_intercept():
+    module = _masked_network(2, [(0, 1)])
+    with torch.no_grad():
+        module.layers[0].mask[2:] = 0.0  # the pair's nodes see nothing: constants
+    terms = terms_of(module)
+    assert terms.inputs == [(0,), (1,)]
+    assert len(terms.constant_nodes) == PAIR_WIDTH
+    x = torch.randn(10, 2, dtype=torch.float64)
+    contributions, intercept = term_contributions(module, terms, x)
+    np.testing.assert_allclose(contributions.sum(1) + intercept, module(x).detach().numpy(), atol=1e-12)
+
+
+def test_dense_or_deep_networks_are_not_additive():
+    assert terms_of(KAN([3, 4, 1])) is None
+    assert terms_of(KAN([3, 2, 2, 1])) is None
+    single = KAN([3, 2])
+    assert terms_of(single).inputs == [(0,), (1,), (2,)]
+    with torch.no_grad():
+        single.layers[0].mask[:, 1] = 0.0
+    assert terms_of(single).inputs == [(0,), (2,)]
