@@ -13,14 +13,17 @@ A formula read off a network carries every constant the network learned: shifts 
    ``sqrt(pi)``), as long as the validation error stays within a tolerance.
 
 Each accepted step is recorded, so the caller gets a path of ever simpler formulas
-with their held-out losses. Formulas are then written as people write them
-(:func:`normalise_formula`): trigonometric forms normalised (``sin(x)``, not
-``1 - 2*cos(x/2 + pi/4)**2``), rationals with more than four digits written as floats,
-and sums whose large terms cancel (``-8321.0*sin(x0) + 8321*sin(x0 + 0.00012*x1)``)
-linearised in the small constant (``0.99*x1*cos(x0)``), refitted and simplified in
-turn. No formula of the path is more complex than the formula given. Errors are relative mean squared errors (divided by the
+with their held-out losses. Errors are relative mean squared errors (divided by the
 variance of the target), floored at :data:`LOSS_FLOOR`: below it, differences are
 float rounding, which differs between machines and must not decide anything.
+
+Formulas are written as people write them (:func:`normalise_formula`): trigonometric
+forms normalised (``sin(x)``, not ``1 - 2*cos(x/2 + pi/4)**2``) and rationals of more
+than four digits written as floats. Sums whose large terms cancel
+(``-8321.0*sin(x0) + 8321*sin(x0 + 0.00012*x1)``) are linearised in the small
+constant (``0.99*x1*cos(x0)``, :func:`linearisations`), and sums scaled on a
+negligible term rescaled (:func:`rescale_sums`); both are refitted and simplified in
+turn. No formula of the path is more complex than the formula given.
 """
 
 import math
@@ -37,8 +40,12 @@ __all__ = [
     "expand_exactly",
     "float_count",
     "lambdify_inputs",
+    "linearisations",
+    "MAX_RATIONAL",
     "normalise_formula",
     "real_roots",
+    "rescale_sums",
+    "tame_rationals",
     "simplify_formula",
     "noise_tie",
     "standard_errors",
@@ -80,8 +87,8 @@ _CANCELLATION = 1e-2
 # Coefficient (in size) of a term large enough to cancel another.
 _LARGE = 10.0
 
-# Constants of cancelling sums tried as the small parameter of a linearisation.
-_MAX_LINEARISED = 3
+# Linearised or rescaled formulas simplified in turn, at most.
+_MAX_ALTERNATIVES = 3
 
 # Relative agreement (to the formula's largest value on the rows) of an exact rewriting.
 _EQUIVALENCE = 1e-8
@@ -386,8 +393,11 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     -------
     list of SimplifiedFormula
         Every accepted formula: the path from the expanded form (when expanding
-        changes anything), then the path from ``expression`` itself, each from its
-        refitted start to its simplest formula.
+        changes anything), then the path from ``expression`` itself, then those from
+        linearised or rescaled forms (:func:`linearisations`, :func:`rescale_sums`),
+        each from its refitted start to its simplest formula, written as by
+        :func:`normalise_formula`. Formulas more complex than ``expression`` (an Abs
+        guarding a root counted in both) are left out.
     """
     import sympy
 
@@ -450,16 +460,16 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
             paths.append(_greedy(alternative, moves_context))
     paths.append(_greedy(original, moves_context))
     # Large terms that cancel (c*sin(x + e*g) - c*sin(x), an artefact of a fit) become
-    # their first-order form in the small constant, simplified in turn.
-    linearised = []
-    # A sum whose scale was fixed on a negligible term (x0**2 + 3.1e11*x0 + 4.8e11 in
-    # a denominator) is divided by its largest coefficient, so the term can go.
+    # their first-order form in the small constant, simplified in turn; a sum whose
+    # scale was fixed on a negligible term (x0**2 + 3.1e11*x0 + 4.8e11 in a
+    # denominator) is divided by its largest coefficient, so that the term can go.
+    alternatives = []
     ends = [step.expression for greedy_path in paths for step in (greedy_path[0], greedy_path[-1])]
     for end in dict.fromkeys(ends):
         for candidate in linearisations(end, symbols, X_fit) + [rescale_sums(end)]:
-            if candidate not in linearised and candidate not in ends and len(linearised) < _MAX_LINEARISED:
-                linearised.append(candidate)
-    for candidate in linearised:
+            if candidate not in alternatives and candidate not in ends and len(alternatives) < _MAX_ALTERNATIVES:
+                alternatives.append(candidate)
+    for candidate in alternatives:
         state = start_from(candidate)
         if state is not None:
             paths.append(_greedy(state, moves_context))
@@ -659,7 +669,7 @@ def linearisations(expression, symbols, X):
     size = complexity(expression)
     for constant in cancelling:
         parameter = sympy.Dummy("e")
-        # Only this occurrence's value is the parameter (xreplace replaces equal floats too).
+        # Every occurrence of this value is the parameter (one constant written twice).
         template = expression.xreplace({constant: parameter})
         try:
             start = template.xreplace({parameter: sympy.Integer(0)})
