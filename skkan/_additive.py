@@ -31,7 +31,9 @@ __all__ = [
     "check_interactions",
     "choose_pairs",
     "interaction_structure",
+    "pair_marginals",
     "plan_interactions",
+    "purify",
     "rank_pairs",
     "term_contributions",
     "terms_of",
@@ -396,3 +398,76 @@ def term_contributions(module, terms, x):
     if terms.constant_nodes and x.shape[0]:
         intercept += activations[0, :, list(terms.constant_nodes)].sum(-1).cpu().double().numpy()
     return contributions, intercept
+
+
+# Points of the grids on which a pair's marginal effects are tabulated, and reference
+# values (quantiles of the data) over which the other input is averaged.
+_MARGINAL_GRID = 65
+_MARGINAL_REFERENCES = 33
+
+
+@torch.no_grad()
+def pair_marginals(module, terms, rows, low, high):
+    """The marginal effects of every pair term whose two inputs have main-effect terms.
+
+    For a pair term ``f(a, b)`` these are ``m_a(a) = E_b f(a, b)`` and ``m_b(b) = E_a
+    f(a, b)``, the expectations over the data's distribution of the other input (its
+    quantiles on ``rows``), tabulated on a grid of each input's range.
+
+    Parameters
+    ----------
+    module : skkan.nn.KAN
+    terms : Terms
+    rows : ndarray of shape (n_samples, n_features)
+        Network inputs (scaled) of training rows.
+    low, high : ndarray of shape (n_features,)
+        Range of the scaled inputs.
+
+    Returns
+    -------
+    dict
+        ``term index -> ((input, grid, values (grid, outputs)), (input, grid, values))``.
+    """
+    main = {inputs[0]: index for index, inputs in enumerate(terms.inputs) if len(inputs) == 1}
+    levels = (np.arange(_MARGINAL_REFERENCES) + 0.5) / _MARGINAL_REFERENCES
+    marginals = {}
+    for index, inputs in enumerate(terms.inputs):
+        if len(inputs) != 2 or not all(i in main for i in inputs):
+            continue
+        single = Terms(inputs=[inputs], nodes=[terms.nodes[index]])
+        sides = []
+        for varied, averaged in (inputs, inputs[::-1]):
+            grid = np.linspace(low[varied], high[varied], _MARGINAL_GRID)
+            references = np.quantile(rows[:, averaged], levels)
+            x = np.zeros((grid.size * references.size, rows.shape[1]))
+            x[:, varied] = np.repeat(grid, references.size)
+            x[:, averaged] = np.tile(references, grid.size)
+            values, _ = term_contributions(module, single, torch.as_tensor(x, dtype=torch.float64))
+            sides.append((varied, grid, values[:, 0, :].reshape(grid.size, references.size, -1).mean(1)))
+        marginals[index] = tuple(sides)
+    return marginals
+
+
+def purify(contributions, x, terms, marginals):
+    """Move every pair's marginal effects into its inputs' main effects (sums unchanged).
+
+    A pair term can carry part of the main effects of its inputs (a network trains the
+    terms jointly, and only their sum is determined by the data). As Explainable
+    Boosting Machines purify theirs, the pair keeps ``f - m_a - m_b`` and the main
+    effects gain ``m_a`` and ``m_b`` (:func:`pair_marginals`); every row's sum over
+    terms stays the same.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n_samples, n_terms, n_outputs)
+        As :func:`term_contributions` gives them; changed in place and returned.
+    x : ndarray of shape (n_samples, n_features)
+        The rows' network inputs.
+    """
+    main = {inputs[0]: index for index, inputs in enumerate(terms.inputs) if len(inputs) == 1}
+    for index, sides in marginals.items():
+        for varied, grid, values in sides:
+            moved = np.stack([np.interp(x[:, varied], grid, values[:, k]) for k in range(values.shape[1])], -1)
+            contributions[:, index, :] -= moved
+            contributions[:, main[varied], :] += moved
+    return contributions

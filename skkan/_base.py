@@ -33,7 +33,7 @@ _PREDICT_CHUNK = 16_384
 
 # Rebuilt from module_ when needed, never saved (the older names too, for old files).
 _DERIVED_ATTRIBUTES = (
-    "_float64_copy", "_attribution_cache", "_term_offsets_cache", "_inference_module", "_cpu_inference_module"
+    "_float64_copy", "_attribution_cache", "_term_layout_cache", "_inference_module", "_cpu_inference_module"
 )
 
 

@@ -73,10 +73,15 @@ def plot_network(module, data, edge_scores, input_names, output_names, ax=None, 
         grid = low + (high - low) * torch.linspace(0, 1, n_points, dtype=torch.float64)[:, None]
         with torch.no_grad():
             curves = layer.edge_activations(grid).numpy()  # (n_points, out, in)
+        # Masked structure (an additive model's pairs) leaves most edges of a wide layer
+        # inactive: drawing them would bury the active ones.
+        hide_inactive = n_in * n_out > _SHOW_INACTIVE_UP_TO and (mask == 0).any()
         for i in range(n_in):
             for j in range(n_out):
                 box_x = box_xs[i * n_out + j]
                 active = mask[j, i] > 0
+                if hide_inactive and not active:
+                    continue
                 alpha = float(np.tanh(beta * edge_scores[j, i])) if active else 0.0
                 alpha = max(alpha, 0.05)
                 symbolic = layer.symbolic_functions.get((j, i)) if active else None
@@ -116,6 +121,8 @@ _LABEL_SIZE = 9
 _FUNCTION_SIZE = 8
 # Input labels are slanted from this many inputs on.
 _SLANT_FROM = 6
+# Layers with more edges than this draw only their active ones.
+_SHOW_INACTIVE_UP_TO = 64
 # Widest default figure (inches); wider networks get narrower edge boxes.
 _MAX_WIDTH = 40.0
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._additive import term_contributions, terms_of
+from ._additive import pair_marginals, purify, term_contributions, terms_of
 from ._preprocessing import check_numeric_columns
 
 __all__ = ["TermMethods"]
@@ -65,29 +65,35 @@ class TermMethods:
         weight = weight / weight.sum()
         return np.einsum("n,nto->t", weight, np.abs(contributions)) / contributions.shape[2]
 
-    def _term_values(self, x, terms=None):
-        """Centred contributions (n, terms, outputs) and intercept (outputs,) of scaled rows, in the user's units.
+    def _term_values(self, x):
+        """Contributions (n, terms, outputs) and intercept (outputs,) of scaled rows, in the user's units.
 
-        Every term is centred on the training rows (its weighted mean moves into the
-        intercept), as Explainable Boosting Machines centre theirs: a curve's level is
-        arbitrary (terms can trade constants), its variation is not.
+        Pairs are purified (their marginal effects belong to the main effects, see
+        :func:`skkan._additive.purify`) and every term is centred on the training rows
+        (its weighted mean moves into the intercept), as Explainable Boosting Machines
+        present theirs: only the sum of the terms is determined by the data, so this
+        is the one way to split it that makes terms comparable.
         """
-        terms = self._terms() if terms is None else terms
-        module = self._float64_module()
-        contributions, intercept = term_contributions(module, terms, x)
-        offsets = self._term_offsets(terms)
+        terms, marginals, offsets = self._term_layout()
+        contributions, intercept = term_contributions(self._float64_module(), terms, x)
+        contributions = purify(contributions, x.cpu().numpy(), terms, marginals)
         scale, offset = self._targets.output_transform()
         return (contributions - offsets) * scale, (intercept + offsets.sum(0)) * scale + offset
 
-    def _term_offsets(self, terms):
-        """Weighted mean of every term of ``terms`` over the stored training rows: (terms, outputs)."""
-        cache = self.__dict__.setdefault("_term_offsets_cache", {})
-        key = tuple(terms.inputs), tuple(terms.nodes)
-        if key not in cache:
-            contributions, _ = term_contributions(self._float64_module(), terms, self._attribution_data.to(torch.float64))
+    def _term_layout(self):
+        """The terms, their pairs' marginal effects and their means on the training rows (cached)."""
+        if "_term_layout_cache" not in self.__dict__:
+            terms = self._terms()
+            module = self._float64_module()
+            rows = self._attribution_data.to(torch.float64)
+            scaler = self._input_scaler()
+            marginals = pair_marginals(module, terms, rows.cpu().numpy(), scaler.low, scaler.high)
+            contributions, _ = term_contributions(module, terms, rows)
+            contributions = purify(contributions, rows.cpu().numpy(), terms, marginals)
             weight = self._attribution_weight.double().cpu().numpy()
-            cache[key] = np.einsum("n,nto->to", weight / weight.sum(), contributions)
-        return cache[key]
+            offsets = np.einsum("n,nto->to", weight / weight.sum(), contributions)
+            self.__dict__["_term_layout_cache"] = (terms, marginals, offsets)
+        return self.__dict__["_term_layout_cache"]
 
     def explain(self, X):
         """Every term's contribution to the prediction of every row of ``X``.
@@ -112,12 +118,12 @@ class TermMethods:
         import pandas as pd
 
         check_is_fitted(self, "module_")
-        terms = self._terms()
+        self._terms()  # a clear error for a model that is not additive, before any work
         index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
         check_numeric_columns(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         x = torch.as_tensor(self._scale_inputs(X), dtype=torch.float64)
-        contributions, intercept = self._term_values(x, terms)
+        contributions, intercept = self._term_values(x)
         names = self.term_names_
         frames = []
         for output in range(contributions.shape[2]):
@@ -191,9 +197,9 @@ class TermMethods:
             x = np.zeros((mesh[0].size, self.n_features_in_))
             for i, values in zip(inputs, mesh):
                 x[:, i] = values.ravel()
-            single = _single_term(terms, index)
-            contributions, _ = self._term_values(torch.as_tensor(x), single)
-            values = contributions[:, 0, :]  # (points, outputs)
+            # Other inputs at 0: a (purified, centred) term depends on its own inputs only.
+            contributions, _ = self._term_values(torch.as_tensor(x))
+            values = contributions[:, index, :]  # (points, outputs)
             axes = [scaler.center[i] + scaler.scale[i] * grid for i, grid in zip(inputs, grids)]
             panel = {
                 "title": f"{self.term_names_[index]}  (importance {importances[index]:.3g})",
@@ -219,11 +225,6 @@ class TermMethods:
         if output not in labels:
             raise ValueError(f"output must be one of {labels}, got {output!r}.")
         return labels.index(output)
-
-
-def _single_term(terms, index):
-    """The terms object holding only term ``index`` (no constant)."""
-    return type(terms)(inputs=[terms.inputs[index]], nodes=[terms.nodes[index]])
 
 
 def _symbolic_fit(x, y, name):

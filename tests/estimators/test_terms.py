@@ -150,3 +150,22 @@ def test_auto_adds_no_pair_to_additive_data(seed):
     model = KANRegressor(hidden_layer_sizes=(), interactions="auto", random_state=seed, **FAST).fit(X, y)
     assert model.term_names_ == ["a", "b", "c", "d"]
     assert model.module_.widths == [4, 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pairs_are_purified_so_main_effects_stay_with_their_feature(seed):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.uniform(-1, 1, size=(1500, 3)), columns=["a", "b", "c"])
+    y = 3 * X["a"] + X["b"] * X["c"] + 0.1 * rng.normal(size=1500)
+    model = KANRegressor(
+        hidden_layer_sizes=(), interactions=[("a", "b"), ("b", "c")], random_state=seed, **FAST
+    ).fit(X, y)
+    importance = dict(zip(model.term_names_, model.term_importances_))
+    # a's effect (mean |3a| = 1.5) shows in a's own term, not in the pair it shares with b.
+    assert importance["a"] > 1.2
+    assert importance["a & b"] < 0.3 * importance["a"]
+    frame = model.explain(X)
+    np.testing.assert_allclose(frame.sum(axis=1).to_numpy(), model.predict(X), atol=1e-9)
+    # A purified pair averages to about 0 over either of its inputs.
+    bins = pd.qcut(X["b"], 5, labels=False)
+    assert frame["b & c"].groupby(bins).mean().abs().max() < 0.1
