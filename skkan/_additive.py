@@ -45,6 +45,8 @@ PAIR_WIDTH = 3
 AUTO_MAX_PAIRS = 10
 # Chance that "auto" takes a pair of unrelated inputs as useful, over all pairs ranked.
 _FALSE_PAIR_RATE = 0.05
+# "auto" keeps its pairs when they lower the out-of-fold loss by this many standard errors.
+_PAIRS_KEPT_Z = 1.645
 # Pairs are ranked among the inputs whose main effects vary most, at most this many
 # (so ranking stays quick with hundreds of one-hot columns: 528 pairs).
 _MAX_RANKED_INPUTS = 33
@@ -161,10 +163,11 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
     is fitted on each half and its residuals taken on the other: residuals of the rows
     a model was fitted on would hide what it overfits. The pairs are ranked on those
     residuals (:func:`rank_pairs`). A number keeps that many of the best; ``"auto"``
-    keeps up to :data:`AUTO_MAX_PAIRS` with a positive held-out score, and then only
+    keeps up to :data:`AUTO_MAX_PAIRS` with a significant held-out score, and then only
     if the model with them, fitted on each half the same way, has a lower loss on the
-    other half than the additive model: a pair term has more freedom than a step
-    function on a few bins, and on small or noisy data it can cost more than it gains.
+    other half than the additive model (one-sided paired test over the rows at 5 %):
+    a pair term has more freedom than a step function on a few bins, and on small or
+    noisy data it can cost more than it gains.
     """
     from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.utils import check_random_state
@@ -180,12 +183,11 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
 
     main_config = replace(config, hidden_sizes=(), layer_masks=())
     residual = np.zeros((len(rows), config.targets.n_outputs))
+    main_losses = np.zeros(len(rows))
     spread = np.zeros(X.shape[1])
-    main_loss = 0.0
     for fit_rows, loss_rows, positions in halves:
-        module, x, loss, gradient = _fit_and_score(X, encoded, sample_weight, main_config, seed, fit_rows, loss_rows)
-        residual[positions] = -gradient
-        main_loss += loss
+        module, x, losses, gradient = _fit_and_score(X, encoded, main_config, seed, sample_weight, fit_rows, loss_rows)
+        residual[positions], main_losses[positions] = -gradient, losses
         with torch.no_grad():
             spread += module.layers[0].edge_spread(x).numpy().max(0)  # how much each main effect varies
     candidates = np.sort(np.argsort(-spread, kind="stable")[:_MAX_RANKED_INPUTS])
@@ -199,28 +201,28 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
         return ()
     width, mask = interaction_structure(X.shape[1], pairs)
     pair_config = replace(config, hidden_sizes=(width,), layer_masks=(mask,))
-    pair_loss = sum(
-        _fit_and_score(X, encoded, sample_weight, pair_config, seed, fit_rows, loss_rows)[2]
-        for fit_rows, loss_rows, _ in halves
-    )
-    return pairs if pair_loss < main_loss else ()
+    pair_losses = np.zeros(len(rows))
+    for fit_rows, loss_rows, positions in halves:
+        pair_losses[positions] = _fit_and_score(X, encoded, pair_config, seed, sample_weight, fit_rows, loss_rows)[2]
+    # A one-sided paired test over the rows: the pairs must lower the out-of-fold loss.
+    weight = sample_weight[rows] / sample_weight[rows].mean()
+    drop = weight * (main_losses - pair_losses)
+    return pairs if drop.mean() > _PAIRS_KEPT_Z * drop.std() / np.sqrt(len(drop)) else ()
 
 
-def _fit_and_score(X, encoded, sample_weight, config, seed, fit_rows, loss_rows):
-    """Train on ``fit_rows``; the network, scaled ``loss_rows``, their weighted loss sum and loss gradient."""
+def _fit_and_score(X, encoded, config, seed, sample_weight, fit_rows, loss_rows):
+    """Train on ``fit_rows``; the network, scaled ``loss_rows``, their losses and loss gradients."""
     from ._training import train
 
     result = train(X[fit_rows], encoded[fit_rows], sample_weight[fit_rows], config, seed, description="pair ranking")
     module = result.module.to(device="cpu", dtype=torch.float64)
     x = torch.as_tensor(result.scaler.transform(X[loss_rows]), dtype=torch.float64)
     target = config.targets.tensor(encoded[loss_rows], torch.device("cpu"), torch.float64)
-    weight = torch.as_tensor(sample_weight[loss_rows], dtype=torch.float64)
     with torch.enable_grad():
         output = module(x).detach().requires_grad_(True)
-        config.targets.loss(output, target, torch.ones(len(loss_rows), dtype=torch.float64)).backward()
-        loss = float(config.targets.loss(output.detach(), target, weight)) * float(weight.sum())
-    # The loss is a mean over rows: its per-row negative gradient is the gradient times the rows.
-    return module, x, loss, (output.grad * len(loss_rows)).numpy()
+        losses = config.targets.sample_losses(output, target)
+        losses.sum().backward()
+    return module, x, losses.detach().numpy(), output.grad.numpy()
 
 
 def _bin_codes(column, n_bins):
