@@ -54,7 +54,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
     learning_rate_init : float or "auto", default="auto"
         Adam's initial step size (ignored by L-BFGS); divided by 5 at the first
-        plateau, and training stops at the second. ``"auto"`` is 0.02 from 500
+        plateau, and training stops at the second (with early stopping, at the first
+        plateau of the validation log-loss). ``"auto"`` is 0.02 from 500
         training rows (and in ``partial_fit``), where "auto" batches are small, and
         0.05 below, where steps are full-batch.
     max_iter : int, default=200

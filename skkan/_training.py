@@ -202,6 +202,8 @@ class Trainer:
     grid_eps: float
     tol: float
     n_iter_no_change: int
+    #: With validation, stop at the first plateau instead of dividing Adam's step.
+    first_validation_plateau_stops: bool = False
 
     # ------------------------------------------------------------------ steps
     def _objective_of(self, module, data, positions, backward):
@@ -363,7 +365,7 @@ class Trainer:
             # with it, a plateau of the validation score stops it earlier (the best
             # weights are restored, and later epochs would only fit the noise longer).
             if no_improvement > self.n_iter_no_change and (epoch >= last_update or validation is not None):
-                if optimizer.on_plateau():
+                if (validation is not None and self.first_validation_plateau_stops) or optimizer.on_plateau():
                     converged = True
                     break
                 no_improvement = 0
@@ -639,6 +641,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         grid_eps=config.grid_eps,
         tol=config.tol,
         n_iter_no_change=config.n_iter_no_change,
+        first_validation_plateau_stops=config.targets.stop_at_first_validation_plateau,
     )
     progress = Progress(1 if incremental else config.max_iter, config.verbose, description=description)
     if incremental:
