@@ -88,7 +88,11 @@ class RegressionTargets:
 
     def loss(self, output, target, weight):
         """Weighted mean squared error of a batch (standardised units)."""
-        return _weighted_mean((output - target).square().mean(dim=1), weight)
+        return _weighted_mean(self.sample_losses(output, target), weight)
+
+    def sample_losses(self, output, target):
+        """Squared error of every row, averaged over outputs (standardised units)."""
+        return (output - target).square().mean(dim=1)
 
     def score(self, output, target, weight):
         """Weighted R^2 averaged over outputs (the validation score)."""
@@ -218,13 +222,15 @@ class ClassificationTargets:
 
     def loss(self, output, target, weight):
         """Weighted mean (sigmoid or softmax) cross-entropy of a batch."""
+        return _weighted_mean(self.sample_losses(output, target), weight)
+
+    def sample_losses(self, output, target):
+        """(Sigmoid or softmax) cross-entropy of every row."""
         if output.shape[1] == 1:
-            per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
+            return torch.nn.functional.binary_cross_entropy_with_logits(
                 output[:, 0], target.to(output.dtype), reduction="none"
             )
-        else:
-            per_sample = torch.nn.functional.cross_entropy(output, target, reduction="none")
-        return _weighted_mean(per_sample, weight)
+        return torch.nn.functional.cross_entropy(output, target, reduction="none")
 
     def score(self, output, target, weight):
         """Minus the weighted log-loss (the validation score; higher is better).
