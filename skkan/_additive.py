@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Hidden nodes of every pair term (a KAN of shape [2, PAIR_WIDTH] inside the network).
-PAIR_WIDTH = 3
+PAIR_WIDTH = 5
 #: At most this many pairs with ``interactions="auto"`` (Explainable Boosting's default).
 AUTO_MAX_PAIRS = 10
 # Chance that "auto" takes a pair of unrelated inputs as useful, over all pairs ranked.

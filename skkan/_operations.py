@@ -98,7 +98,7 @@ def prune(network, node_threshold, edge_threshold):
 
 
 def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_iter=200, refit_first=False,
-         random_state=None):
+         random_state=None, readable=False):
     """Every active edge snapped to the library, then the rest retrained on data.
 
     Parameters
@@ -107,6 +107,9 @@ def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_i
         Network inputs, encoded targets and weights to retrain on; at most
         :data:`RETRAIN_ROWS` of them are used (a random subset seeded by
         ``random_state`` beyond that).
+    readable : bool
+        Only closed forms a person can read over the data (see
+        :func:`skkan.symbolic._snapping.readable_fits`).
 
     Returns
     -------
@@ -143,6 +146,7 @@ def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_i
         refit=refit,
         max_iter=max_iter,
         refit_first=refit_first,
+        readable=readable,
     )
     return network.on_module_device(work), records
 

@@ -30,13 +30,16 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Pairwise interaction terms of the additive model (``hidden_layer_sizes=()``;
         with ``"auto"`` hidden layers it means the additive model too, and with
         explicit hidden layers anything but 0 is an error). The prediction is then a
-        sum of one curve per feature plus one small KAN of two inputs (3 hidden
-        nodes) per pair, as an Explainable Boosting Machine with smooth shapes.
+        sum of one curve per feature plus one small KAN of two inputs per pair (5
+        hidden nodes: ``2n + 1`` for ``n = 2``, as in the Kolmogorov-Arnold
+        theorem), as an Explainable Boosting Machine with smooth shapes.
         ``"auto"`` ranks all pairs (among the 33 inputs whose main effects vary
-        most) as EBM's FAST does, on the residuals of a first fit of the main effects,
-        and keeps up to 10 whose interaction explains residuals of held-out rows; an int
-        keeps that many best-ranked pairs; a list of pairs of feature indices or
-        names uses those. See ``term_names_``, :meth:`explain` and
+        most) as EBM's FAST does, on out-of-fold residuals of the main effects
+        (fitted on each half of the rows), takes up to 10 whose interaction
+        significantly explains residuals of held-out rows, and keeps them if they
+        significantly lower the out-of-fold loss (else none); an int keeps that
+        many best-ranked pairs; a list of pairs of feature indices or names uses
+        those. See ``term_names_``, :meth:`explain` and
         :meth:`plot_terms`.
     grid_size : "auto" or int, default="auto"
         Number of grid intervals ``G`` of every spline. ``"auto"``: 10 with at least

@@ -49,6 +49,7 @@ class SymbolicMethods:
         sample_weight=None,
         max_iter=200,
         score_tolerance=0.01,
+        readable=True,
     ):
         """Snap every active edge to the best function of a symbolic library.
 
@@ -94,6 +95,13 @@ class SymbolicMethods:
             Given ``X, y``, the estimator's ``score`` on them is measured before and
             after snapping (``snapping_scores_``, also in :meth:`formula_report`); a
             warning says so when snapping lowers it by more than this.
+        readable : bool, default=True
+            Accept only closed forms a person can read over the data's range: a
+            periodic function (sin, cos, tan) with at most two periods there, and no
+            tanh or arctan so steep that it is a step (its argument spans more than
+            10 over the range). An edge whose only good fits are such forms takes the
+            next candidate or stays a spline (a named ``spline_...`` term with its
+            plot); ``False`` accepts them (pykan's behaviour).
 
         Returns
         -------
@@ -119,7 +127,7 @@ class SymbolicMethods:
             scores = [self.score(*scored)]
         module, records = _operations.snap(
             self._network(), entries, r2_threshold, weight_simple, retrain_data=retrain_data, max_iter=max_iter,
-            refit_first=self.lamb > 0, random_state=self.random_state,
+            refit_first=self.lamb > 0, random_state=self.random_state, readable=bool(readable),
         )
         self._model_changed(module)
         self.symbolic_fits_ = records

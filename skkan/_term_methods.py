@@ -20,8 +20,6 @@ __all__ = ["TermMethods"]
 
 # A symbolic fit is drawn on a term's panel from this R^2 over the data's range on.
 _SYMBOLIC_PANEL_R2 = 0.99
-# tanh(a x + b) over a range of width w with |a| w above this is a step, not a curve.
-_STEEPEST_TANH = 10.0
 
 
 class TermMethods:
@@ -230,31 +228,26 @@ class TermMethods:
 def _symbolic_fit(x, y, name):
     """``(curve, label)`` of the best readable closed form of a curve, or None.
 
-    Candidates are taken in the library's ranking; the first with R^2 >= 0.99 over
-    the data's range that a person can read is kept: no periodic function with more
-    than two periods over the range, no tanh so steep that it is a step.
+    The library's best-ranked fit with R^2 >= 0.99 over the data's range among those
+    a person can read (:func:`skkan.symbolic._snapping.readable_fits`: at most two
+    periods of a periodic function, no step-like tanh).
     """
+    import sympy
+
     from .symbolic import LIBRARY, fit_symbolic, rank_candidates
+    from .symbolic._snapping import readable_fits
 
     library = [function for key, function in LIBRARY.items() if key != "0"]
     fit = fit_symbolic(torch.as_tensor(x[None, :]), torch.as_tensor(y[None, :]), library)
-    scores = rank_candidates(fit, library)[0]
-    width = float(x.max() - x.min())
-    for best in torch.argsort(scores).tolist():
-        if not np.isfinite(float(scores[best])) or float(fit.r2[0, best]) < _SYMBOLIC_PANEL_R2:
-            return None
-        function = library[best]
-        a, b, c, d = (float(value) for value in fit.params[0, best])
-        if function.period and abs(a) * width > 2 * function.period:
-            continue
-        if function.name == "tanh" and abs(a) * width > _STEEPEST_TANH:
-            continue
-        break
-    else:
+    spans = torch.tensor([float(x.max() - x.min())], dtype=torch.float64)
+    acceptable = (fit.r2 >= _SYMBOLIC_PANEL_R2) & readable_fits(library, fit.params, spans)
+    scores = torch.where(acceptable, rank_candidates(fit, library), torch.full_like(fit.r2, float("inf")))[0]
+    best = int(torch.argmin(scores))
+    if not np.isfinite(float(scores[best])):
         return None
+    function = library[best]
+    a, b, c, d = (float(value) for value in fit.params[0, best])
     curve = c * function.numpy_function()(a * x + b) + d
-    import sympy
-
     symbol = sympy.Symbol(name)
     expression = sympy.Float(c, 3) * function.sympy(sympy.Float(a, 3) * symbol + sympy.Float(b, 3)) + sympy.Float(d, 3)
     return curve, str(expression)

@@ -16,7 +16,10 @@ from threadpoolctl import threadpool_limits
 from ._fit import fit_symbolic, rank_candidates
 from ._library import make_library
 
-__all__ = ["fix_edge", "normalise_symbolic_nodes", "retrain", "sample_points", "snap_layer", "snap_network", "suggest_edge"]
+__all__ = [
+    "fix_edge", "normalise_symbolic_nodes", "readable_fits", "retrain", "sample_points", "snap_layer", "snap_network",
+    "suggest_edge",
+]
 
 # L-BFGS iterations of the retraining between layers: enough for the next layer's
 # curves to adapt to their now exact inputs; the rounds after the last layer get
@@ -29,6 +32,13 @@ CLEANUP_ROUNDS = 3
 # Attribution score under which snap_network removes an edge after retraining: a
 # thousandth of what its node passes on (prune's default threshold is 3e-2).
 NEGLIGIBLE_EDGE = 1e-3
+
+# Readable closed forms (``readable=True``): a periodic function shows at most this many
+# periods over its input's range, and a sigmoid (tanh, arctan) rises over at least
+# 1/MAX_STEP_SLOPE of the range (steeper, it is a step that a spline draws better).
+MAX_PERIODS = 2.0
+MAX_STEP_SLOPE = 10.0
+_SIGMOIDS = ("tanh", "arctan")
 
 # Score advantage (in rank_candidates' units: 0.5 is one unit of complexity at the
 # default weight) that another function needs to replace an edge's function after
@@ -74,10 +84,33 @@ def normalise_symbolic_nodes(module, x):
                 after.symbolic_affine[j, node, 0] *= scale
 
 
-def snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=False):
+def readable_fits(entries, params, spans):
+    """Which fits a person can read over the data: (E, K) booleans.
+
+    Parameters
+    ----------
+    entries : list of SymbolicFunction
+    params : torch.Tensor of shape (E, K, 4)
+        ``a, b, c, d`` of every fit.
+    spans : torch.Tensor of shape (E,)
+        Width of each curve's input range.
+    """
+    argument_span = params[..., 0].abs() * spans[:, None]
+    readable = torch.ones(argument_span.shape, dtype=torch.bool)
+    for k, entry in enumerate(entries):
+        if entry.period:
+            readable[:, k] = argument_span[:, k] <= MAX_PERIODS * entry.period
+        elif entry.name in _SIGMOIDS:
+            readable[:, k] = argument_span[:, k] <= MAX_STEP_SLOPE
+    return readable
+
+
+def snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=False, readable=False):
     """Fit the library to the curves of one layer's edges and snap the accepted ones.
 
-    By default the spline edges are fitted. With ``resnap``, the symbolic edges are
+    With ``readable``, fits that :func:`readable_fits` rejects are not accepted (the
+    edge takes the next candidate or stays a spline). By default the spline edges
+    are fitted. With ``resnap``, the symbolic edges are
     fitted instead and an edge changes function only when another one now scores
     clearly better (retraining can turn ``sin`` into a sliver of ``sin`` that is
     really ``x``). Returns the records of the edges fitted (or changed).
@@ -117,7 +150,11 @@ def snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap
     cols = torch.tensor([i for _, i in edges])
     fit = fit_symbolic(points[:, cols].t(), curves[:, rows, cols].t(), entries)
     score = rank_candidates(fit, entries, weight_simple=weight_simple)
-    accepted = torch.where(fit.r2 >= r2_threshold, score, torch.full_like(score, float("inf")))
+    acceptable = fit.r2 >= r2_threshold
+    if readable:
+        spans = points[:, cols].max(0).values - points[:, cols].min(0).values
+        acceptable &= readable_fits(entries, fit.params, spans)
+    accepted = torch.where(acceptable, score, torch.full_like(score, float("inf")))
     records = []
     for e, (j, i) in enumerate(edges):
         best = int(torch.argmin(accepted[e]))
@@ -201,7 +238,8 @@ def retrain(module, x, loss, max_iter, thread_limit=None):
     module.eval()
 
 
-def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None, max_iter=200, refit_first=False):
+def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None, max_iter=200, refit_first=False,
+                 readable=False):
     """Snap every spline edge of ``module`` (float64, CPU; changed in place).
 
     Parameters
@@ -221,6 +259,8 @@ def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None,
     refit_first : bool
         Retrain once before matching (for networks trained with a sparsity penalty,
         which shrinks and bends the curves).
+    readable : bool
+        Accept only closed forms that :func:`readable_fits` accepts.
 
     Returns
     -------
@@ -237,7 +277,7 @@ def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None,
     # exact inputs.
     for index in range(len(module.layers)):
         with threadpool_limits(limits=1):  # many small tensor operations
-            records.extend(snap_layer(module, index, data, entries, r2_threshold, weight_simple))
+            records.extend(snap_layer(module, index, data, entries, r2_threshold, weight_simple, readable=readable))
         if retraining:
             refit(module, max_iter if index == len(module.layers) - 1 else intermediate)
     if not retraining:
@@ -251,7 +291,9 @@ def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None,
         changed = []
         for index in range(len(module.layers)):
             with threadpool_limits(limits=1):
-                changed.extend(snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=True))
+                changed.extend(
+                    snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=True, readable=readable)
+                )
         replaced = {(r["layer"], r["output"], r["input"]): r for r in changed}
         records = [replaced.get((r["layer"], r["output"], r["input"]), r) for r in records]
         n_edges = sum(int(layer.mask.sum()) for layer in module.layers)

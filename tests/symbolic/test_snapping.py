@@ -347,3 +347,35 @@ def test_classifier_suggest_and_fix():
 
     clf.unfix_symbolic(0, 0, 2)
     np.testing.assert_allclose(clf.predict_proba(X), probabilities, rtol=0, atol=1e-6)
+
+
+def test_readable_fits_reject_many_periods_and_steps():
+    import torch
+
+    from skkan.symbolic._snapping import MAX_PERIODS, readable_fits
+
+    entries = [LIBRARY["sin"], LIBRARY["tanh"], LIBRARY["x^2"]]
+    spans = torch.tensor([2.0, 2.0], dtype=torch.float64)
+    params = torch.zeros(2, 3, 4, dtype=torch.float64)
+    params[0, :, 0] = 1.0  # gentle: a third of a period, a slope of 2 over the range
+    params[1, :, 0] = 40.0  # 12.7 periods over the range; tanh jumps in 1/40 of it
+    readable = readable_fits(entries, params, spans)
+    assert readable[0].all()
+    assert readable[1].tolist() == [False, False, True]
+    params[1, 0, 0] = MAX_PERIODS * 2 * np.pi / 2.0  # exactly two periods
+    assert readable_fits(entries, params, spans)[1, 0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_auto_symbolic_keeps_a_fast_oscillation_a_spline_unless_asked(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(600, 1))
+    y = np.sin(20 * X[:, 0])  # more than six periods over the data
+    reg = KANRegressor(hidden_layer_sizes=(), grid_size=40, max_iter=300, random_state=seed).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        readable = copy.deepcopy(reg).auto_symbolic(X, y, library=["x", "sin", "tanh", "x^2"])
+        raw = copy.deepcopy(reg).auto_symbolic(X, y, library=["x", "sin", "tanh", "x^2"], readable=False)
+    assert readable.symbolic_fits_[0]["function"] is None
+    assert "spline" in str(readable.get_formula())
+    assert raw.symbolic_fits_[0]["function"] == "sin"
