@@ -168,12 +168,25 @@ def formulas(network, cpu_module, symbols, precision):
     """One sympy expression per network output in the user's units, and the spline edges.
 
     Polynomial parts are expanded when that is shorter and equal at the precision (a
-    difference of squares prints as ``x0*x1``); nothing is refitted.
+    difference of squares prints as ``x0*x1``); nothing is refitted. In an additive
+    network with pairs (``interactions``) every pair term is one named function of its
+    two inputs, ``pair_<i>_<j>(a, b)``, and every main effect that is not closed form
+    one of its input, ``main_<i>(a)`` (with several outputs, ``_<output>`` is
+    appended): they carry the terms numerically, as spline placeholders do, since a
+    term's hidden nodes written out edge by edge would be a page of nested splines.
     """
     out_scale, out_offset = network.targets.output_transform()
     scaler = network.scaler
+    named = _named_terms(cpu_module)
+    module = cpu_module
+    if named:
+        module = copy.deepcopy(cpu_module)
+        with torch.no_grad():
+            for _, nodes in named:
+                module.layers[0].mask[list(nodes), :] = 0.0
+                module.layers[1].mask[:, list(nodes)] = 0.0
     expressions, spline_edges = build_formulas(
-        cpu_module,
+        module,
         network.attribution_x.to(torch.float64),
         symbols,
         scaler.center,
@@ -185,7 +198,66 @@ def formulas(network, cpu_module, symbols, precision):
         precision,
     )
     rows = network.training_rows()
-    return [expand_exactly(e, symbols, rows, precision) for e in expressions], spline_edges
+    expressions = [expand_exactly(e, symbols, rows, precision) for e in expressions]
+    if named:
+        expressions = [
+            expression + sum(
+                _term_function(cpu_module, scaler, inputs, nodes, output, out_scale[output], len(expressions))(
+                    *(symbols[i] for i in inputs)
+                )
+                for inputs, nodes in named
+            )
+            for output, expression in enumerate(expressions)
+        ]
+    return expressions, spline_edges
+
+
+def _named_terms(module):
+    """``(inputs, hidden nodes)`` of the terms an additive network with pairs names in its formula.
+
+    Every pair, and every main effect with an edge that is still a spline. Networks
+    without pairs (or not additive) name none.
+    """
+    from ._additive import terms_of
+
+    terms = terms_of(module)
+    if terms is None or len(module.layers) != 2 or all(len(inputs) == 1 for inputs in terms.inputs):
+        return []
+    first, last = module.layers
+
+    def closed_form(inputs, nodes):
+        edges = [(first, j, i) for j in nodes for i in inputs] + [
+            (last, o, j) for j in nodes for o in range(last.out_features)
+        ]
+        return all(layer.mask[o, i] == 0 or (o, i) in layer.symbolic_functions for layer, o, i in edges)
+
+    return [
+        (inputs, nodes)
+        for inputs, nodes in zip(terms.inputs, terms.nodes)
+        if len(inputs) == 2 or not closed_form(inputs, nodes)
+    ]
+
+
+def _term_function(module, scaler, inputs, nodes, output, scale, n_outputs):
+    """A sympy function of a term's raw inputs that evaluates the term numerically."""
+    from sympy.utilities.lambdify import implemented_function
+
+    from ._additive import Terms, term_contributions
+
+    term = Terms(inputs=[inputs], nodes=[nodes])
+    module = copy.deepcopy(module)
+
+    def evaluate(*columns):
+        columns = np.broadcast_arrays(*(np.asarray(column, dtype=np.float64) for column in columns))
+        raw = np.zeros((columns[0].size, len(scaler.center)))
+        for i, column in zip(inputs, columns):
+            raw[:, i] = column.ravel()
+        x = torch.as_tensor(scaler.transform(raw), dtype=torch.float64)
+        values, _ = term_contributions(module, term, x)
+        return (scale * values[:, 0, output]).reshape(columns[0].shape)
+
+    name = ("pair_" if len(inputs) == 2 else "main_") + "_".join(map(str, inputs))
+    return implemented_function(name + (f"_{output}" if n_outputs > 1 else ""), evaluate)
 
 
 def formula_fidelity(network, formula, outside):

@@ -1,10 +1,12 @@
 """Additive estimators: interactions, term_names_, term_importances_, explain, plot_terms."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import sympy
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 
@@ -169,3 +171,21 @@ def test_pairs_are_purified_so_main_effects_stay_with_their_feature(seed):
     # A purified pair averages to about 0 over either of its inputs.
     bins = pd.qcut(X["b"], 5, labels=False)
     assert frame["b & c"].groupby(bins).mean().abs().max() < 0.1
+
+
+def test_formula_names_pair_terms_and_spline_main_effects():
+    X, y = _interacting_data(6, n=800)
+    model = KANRegressor(hidden_layer_sizes=(), interactions=[("c", "d")], random_state=0, **FAST).fit(X, y)
+    formula = model.get_formula()
+    names = {type(f).__name__ for f in formula.atoms(sympy.Function)}
+    assert {"pair_2_3", "main_0", "main_1", "main_2", "main_3"} <= names
+    assert not any(name.startswith("spline_") for name in names)
+    np.testing.assert_allclose(model.evaluate_formula(X, model.get_formula(precision=None)), model.predict(X), atol=1e-9)
+    # Snapped main effects print as closed forms; the pair stays one named term.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.auto_symbolic(X, y, r2_threshold=0.0)
+        formula = model.get_formula()
+    names = {type(f).__name__ for f in formula.atoms(sympy.Function)}
+    assert "pair_2_3" in names and not any(name.startswith("main_") for name in names)
+    assert len(str(formula)) < 400
