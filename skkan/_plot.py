@@ -198,6 +198,8 @@ def _draw_pair(figure, ax, panel):
     data = panel["data"]
     shown = data if len(data) <= 2000 else data[np.linspace(0, len(data) - 1, 2000).astype(int)]
     ax.scatter(shown[:, 0], shown[:, 1], s=2, c="black", alpha=0.2, gid="term_density")
+    ax.set_xlim(first.min(), first.max())
+    ax.set_ylim(second.min(), second.max())
     ax.set_xlabel(panel["inputs"][0])
     ax.set_ylabel(panel["inputs"][1])
     label = "contribution" if panel.get("output") is None else f"contribution ({panel['output']})"

@@ -20,6 +20,8 @@ __all__ = ["TermMethods"]
 
 # A symbolic fit is drawn on a term's panel from this R^2 over the data's range on.
 _SYMBOLIC_PANEL_R2 = 0.99
+# plot_terms' axes leave out this share of the rows at each end.
+_SHOWN_TAIL = 0.005
 
 
 class TermMethods:
@@ -137,7 +139,7 @@ class TermMethods:
         """Plot the terms of an additive model, the most important first.
 
         One panel per term: for a feature, its contribution against the feature in the
-        data's units, with the data's density below (a histogram) and, where a simple
+        data's units over the central 99 % of the rows, with the data's density below (a histogram) and, where a simple
         closed form ``c * f(a * x + b) + d`` from the symbolic library fits the curve
         with R^2 >= 0.99 over the data's range, that fit dashed with its formula; for a
         pair, a heatmap of its contribution over the two features with the data as
@@ -179,6 +181,11 @@ class TermMethods:
         else:
             check_numeric_columns(X)
             rows = np.asarray(validate_data(self, X, reset=False, dtype=[np.float64]), dtype=np.float64)
+        # Axes cover the central 99 % of the rows: a few far outliers (occupancies of
+        # 1,000 in California Housing) would squeeze the data into a corner.
+        quantiles = np.nanquantile(rows, [_SHOWN_TAIL, 1 - _SHOWN_TAIL], axis=0)
+        scaled = np.clip((quantiles - scaler.center) / scaler.scale, scaler.low, scaler.high)
+        shown_range = list(zip(scaled[0], np.maximum(scaled[1], scaled[0] + 1e-9)))
         output_names = self._targets.output_names()
         outputs = list(range(len(output_names)))
         if output is not None:
@@ -188,8 +195,7 @@ class TermMethods:
         for index in order:
             inputs = terms.inputs[index]
             grids = [
-                np.linspace(scaler.low[i], scaler.high[i], n_points if len(inputs) == 1 else max(n_points // 4, 8))
-                for i in inputs
+                np.linspace(*shown_range[i], n_points if len(inputs) == 1 else max(n_points // 4, 8)) for i in inputs
             ]
             mesh = np.meshgrid(*grids, indexing="ij")
             x = np.zeros((mesh[0].size, self.n_features_in_))
