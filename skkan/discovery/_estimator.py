@@ -39,7 +39,12 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     merges two positive inputs into their product or ratio (``k*d`` in
     ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
     (``theta1 - theta2``), a difference over a scale (``(theta - theta1)/sigma``), or
-    a ratio and a difference of four distinct inputs (the law of cosines). In
+    a ratio and a difference of four distinct inputs (the law of cosines). When ``y``
+    changes sign, a surrogate network's exact derivatives tell whether ``y`` is a
+    product of functions of disjoint groups of inputs (``f*f_ab == f_a*f_b``, no
+    logarithm needed); each factor is then discovered on data the network generates
+    and the product simplified on the real rows (``r*F*sin(theta)``, signed ``r``,
+    ``F``). In
     approximate formulas, roots of arguments that sympy cannot prove nonnegative are
     taken of their absolute value, so the formula stays real on new rows. Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off

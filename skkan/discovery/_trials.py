@@ -21,7 +21,11 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
    :func:`screened_trials`);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
-3. one hidden layer on every target above, one stage per random restart;
+3. one hidden layer on every target above, one stage per random restart; when ``y``
+   changes sign, a factor trial after the first of them
+   (:func:`skkan.discovery._factors.factor_trial`: a surrogate network's derivatives
+   show ``y`` is a product of functions of disjoint groups of inputs, each factor is
+   discovered on the network's data, the product simplified on the real rows);
 4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
    signed inputs come out as expanded polynomials, ``x*y`` from
    ``((x + y)**2 - (x - y)**2) / 4``).
@@ -95,6 +99,8 @@ class TrialSpec:
     uniform_grid: bool = False
 
     def describe(self):
+        if self.transform == "factors":
+            return f"y = product of factors found on a surrogate KAN[10] (seed {self.seed})"
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
         if self.transform == "log":
             target = "log|y|"
@@ -392,6 +398,10 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     """
     import sympy
 
+    if spec.transform == "factors":
+        from ._factors import factor_trial
+
+        return factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     target = network_target(spec, X_fit, y_fit)
     if target is None:
         return [], 0
@@ -538,6 +548,13 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
             stages.insert(1, screened)
+        if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
+            # A signed product (r*F*sin(theta)) has no log target: a surrogate network's
+            # derivatives find its factors (skkan.discovery._factors). It costs a
+            # network and a discovery per factor, so it runs after the first
+            # hidden-layer stage, which finds many signed laws (x*y) in seconds.
+            first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
+            stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (10,), None, int(stages[0][0].seed))])
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
