@@ -382,6 +382,8 @@ class BaseKAN(SymbolicMethods, TermMethods, BaseEstimator):
         state = load_state(state, type(self).__name__)
         for derived in _DERIVED_ATTRIBUTES:
             state.pop(derived, None)
+        # Files saved before interactions existed describe models without pairs.
+        state.setdefault("interactions", 0)
         super().__setstate__(state)
         if "module_" in self.__dict__:
             try:

@@ -164,20 +164,20 @@ def fix_symbolic(network, layer, out, in_, function):
     return network.on_module_device(work), name, r2
 
 
-def formulas(network, cpu_module, symbols, precision):
+def formulas(network, cpu_module, symbols, precision, name_terms=False):
     """One sympy expression per network output in the user's units, and the spline edges.
 
     Polynomial parts are expanded when that is shorter and equal at the precision (a
-    difference of squares prints as ``x0*x1``); nothing is refitted. In an additive
-    network with pairs (``interactions``) every pair term is one named function of its
-    two inputs, ``pair_<i>_<j>(a, b)``, and every main effect that is not closed form
+    difference of squares prints as ``x0*x1``); nothing is refitted. With
+    ``name_terms``, in an additive network with pairs (``interactions``) every pair
+    term is one named function of its two inputs, ``pair_<i>_<j>(a, b)``, and every main effect that is not closed form
     one of its input, ``main_<i>(a)`` (with several outputs, ``_<output>`` is
     appended): they carry the terms numerically, as spline placeholders do, since a
     term's hidden nodes written out edge by edge would be a page of nested splines.
     """
     out_scale, out_offset = network.targets.output_transform()
     scaler = network.scaler
-    named = _named_terms(cpu_module)
+    named = _named_terms(cpu_module) if name_terms else []
     module = cpu_module
     if named:
         module = copy.deepcopy(cpu_module)

@@ -234,7 +234,13 @@ class SymbolicMethods:
         check_is_fitted(self, "module_")
         if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
             raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
-        return _operations.formulas(self._network(), self._float64_module(), estimator_symbols(self), precision)
+        # Only a model built with interactions names its terms: any network with one
+        # hidden layer on two inputs is "additive with a pair" too, and its formula is
+        # the composition of its curves.
+        name_terms = not (isinstance(self.interactions, (Integral, np.integer)) and self.interactions == 0)
+        return _operations.formulas(
+            self._network(), self._float64_module(), estimator_symbols(self), precision, name_terms=name_terms
+        )
 
     def get_formula(self, precision=4):
         """The fitted model as sympy, in the original units of inputs and targets.

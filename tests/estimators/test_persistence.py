@@ -201,6 +201,7 @@ def test_pickles_of_the_previous_format_still_load():
     # Same scores; binary probabilities are now expit(-s), expit(s) (within an ulp of before).
     np.testing.assert_allclose(clf.predict_proba(X), payload["classifier_proba"], rtol=1e-14, atol=1e-16)
     assert reg.module_.layers[0].symbolic_functions[(0, 0)].name == "x^2"
+    assert reg.get_params()["interactions"] == 0  # a parameter added after the file was written
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert "x0" in str(reg.get_formula())
