@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ._structure import input_derivatives, multiplicative_groups, network_function
+from ._trials import _NETWORK_PARAMS
 
 __all__ = ["SURROGATE_PARAMS", "factor_trial"]
 
@@ -29,25 +30,13 @@ __all__ = ["SURROGATE_PARAMS", "factor_trial"]
 # MULTIPLICATIVE_THRESHOLD). A product of four signed factors (m*r*v*sin(theta))
 # still fits to only about 7 %, and its factors are not found.
 SURROGATE_PARAMS = {
+    **_NETWORK_PARAMS,
     "hidden_layer_sizes": (10,),
     "grid_size": 5,
-    "spline_order": 3,
     "grid_eps": 0.02,
     "lamb": 0.0,
-    "lamb_l1": 1.0,
-    "lamb_entropy": 2.0,
-    "lamb_coef": 0.0,
-    "lamb_coefdiff": 0.0,
-    "solver": "lbfgs",
-    "learning_rate_init": 0.03,
     "max_iter": 500,
-    "batch_size": "auto",
     "tol": 0.0,
-    "early_stopping": False,
-    "validation_fraction": 0.1,
-    "n_iter_no_change": 5,
-    "verbose": False,
-    "device": "cpu",
     "dtype": "float64",
 }
 # Rows the surrogate trains on and is differentiated at (evenly spread over the
