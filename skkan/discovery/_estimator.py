@@ -39,8 +39,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     merges two positive inputs into their product or ratio (``k*d`` in
     ``cos(k*d)``, ``theta/sigma`` in a Gaussian), two inputs into their difference
     (``theta1 - theta2``), a difference over a scale (``(theta - theta1)/sigma``), or
-    a ratio and a difference of four distinct inputs (the law of cosines). When ``y``
-    changes sign, a surrogate network's exact derivatives tell whether ``y`` is a
+    a ratio and a difference of four distinct inputs (the law of cosines). A product
+    of factors of one or two inputs each, whatever their signs (``m*r*v*sin(theta)``
+    with signed ``m``, ``r``, ``v``; ``q**2*a**2/(epsilon*c**3)``), is found by
+    alternating least squares of spline factors, and each factor is discovered on its
+    own inputs. When ``y`` changes sign, a surrogate network's exact derivatives tell whether ``y`` is a
     product of functions of disjoint groups of inputs (``f*f_ab == f_a*f_b``, no
     logarithm needed); each factor is then discovered on data the network generates
     and the product simplified on the real rows (``r*F*sin(theta)``, signed ``r``,

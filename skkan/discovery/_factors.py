@@ -21,7 +21,7 @@ import torch
 from ._structure import input_derivatives, multiplicative_groups, network_function
 from ._trials import _NETWORK_PARAMS
 
-__all__ = ["SURROGATE_PARAMS", "factor_trial"]
+__all__ = ["SURROGATE_PARAMS", "factor_trial", "product_trial"]
 
 # The surrogate: one hidden layer of 10, a grid of 5, no sparsity penalty, full-batch
 # L-BFGS in float64 until max_iter. Measured on r*F*sin(theta), r and F in [-1, 1],
@@ -73,19 +73,15 @@ def _evaluate(function, X):
         return function(torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float64)).numpy()
 
 
-def _factor_formulas(function, group, reference, X_fit, X_val, symbols, settings, error, seed):
-    """Formulas of one factor: discovery on ``f(x_G, ref)`` over the rows' ``x_G``."""
+def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed):
+    """Formulas of one factor: discovery on its values ``(v_fit, v_val)`` over the rows' ``x_G``."""
     from ._trials import discover, noise_columns, pareto_table, select_best
 
-    def factor_rows(X):
-        rows = np.repeat(reference[None, :], len(X), axis=0)
-        rows[:, group] = X[:, group]
-        return rows
-
-    v_fit, v_val = _evaluate(function, factor_rows(X_fit)), _evaluate(function, factor_rows(X_val))
+    v_fit, v_val = values
     sub_symbols = [symbols[i] for i in group]
-    # The sub-problems never split again (one level of factors), and the network's error
-    # is the noise floor of its data: a formula that reaches it ends the sub-discovery.
+    # The sub-problems never split again (one level of factors), and the factor's own
+    # error is the noise floor of its data: a formula that reaches it ends the
+    # sub-discovery.
     sub_settings = {**settings, "factors": False}
     pool, log = discover(
         X_fit[:, group], v_fit, X_val[:, group], v_val, sub_symbols, sub_settings,
@@ -95,12 +91,39 @@ def _factor_formulas(function, group, reference, X_fit, X_val, symbols, settings
     if not rows:
         return [], log
     errors, flags, _ = noise_columns(rows, X_val[:, group], v_val, sub_symbols, error)
-    # The network's errors are smooth, so its data cannot tell a*x from sin(a*x) with
-    # a small a: the simplest formulas that fit its data closely go to the products
-    # too, besides the chosen and the most accurate one; the real rows decide.
+    # The factor's data are smooth, so they cannot tell a*x from sin(a*x) with a small
+    # a: the simplest formulas that fit them closely go to the products too, besides
+    # the chosen and the most accurate one; the real rows decide.
     chosen = {select_best(rows, "best", errors=errors), int(np.argmin([row["loss"] for row in rows]))}
     chosen |= set([k for k, row in enumerate(rows) if row["loss"] <= FACTOR_LOSS][:SIMPLEST_FACTORS])
     return [rows[k]["equation"] for k in sorted(chosen)], log
+
+
+def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """``scale * prod_i g_i`` for the simplest combinations of the factors' formulas
+    ``choices`` (one list per factor), each simplified against the real rows."""
+    import itertools
+
+    import sympy
+
+    from ..symbolic._simplify import complexity, simplify_formula
+    from ._trials import _candidates
+
+    candidates = []
+    products = sorted(itertools.product(*choices), key=lambda factors: sum(complexity(f) for f in factors))
+    for factors in products[:MAX_PRODUCTS]:
+        # Constants a factor's discovery snapped on its smooth data (0.987 as
+        # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
+        factors = [sympy.nfloat(factor, exponent=False) for factor in factors]
+        formula = sympy.Mul(*factors) * sympy.Float(scale)
+        try:
+            path = simplify_formula(
+                formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
+            )
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
+            continue
+        candidates.extend(_candidates(path, spec))
+    return candidates
 
 
 def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
@@ -110,13 +133,6 @@ def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     :mod:`skkan.discovery._trials`) and the surrogate's training iterations; none when
     the surrogate shows fewer than two factors.
     """
-    import itertools
-
-    import sympy
-
-    from ..symbolic._simplify import complexity, simplify_formula
-    from ._trials import _candidates
-
     rows = np.arange(len(y_fit))
     if len(rows) > SURROGATE_ROWS:
         rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
@@ -128,26 +144,51 @@ def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # The reference row: where |f| is largest, every factor is far from its zeros.
     reference = np.array(X_fit[rows][int(np.argmax(np.abs(values)))], dtype=np.float64)
     at_reference = float(values.max() if values.max() >= -values.min() else values.min())
+
+    def factor_rows(X, group):
+        rows = np.repeat(reference[None, :], len(X), axis=0)
+        rows[:, group] = X[:, group]
+        return rows
+
     choices = []
     for k, group in enumerate(groups):
-        formulas, _ = _factor_formulas(
-            function, list(group), reference, X_fit, X_val, symbols, settings, error, spec.seed + k + 1
-        )
+        group = list(group)
+        values = (_evaluate(function, factor_rows(X_fit, group)), _evaluate(function, factor_rows(X_val, group)))
+        formulas, _ = _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, spec.seed + k + 1)
         if not formulas:
             return [], n_iter
         choices.append(formulas)
-    candidates = []
-    products = sorted(itertools.product(*choices), key=lambda factors: sum(complexity(f) for f in factors))
-    for factors in products[:MAX_PRODUCTS]:
-        # Constants a factor's discovery snapped on the network's data (0.987 as
-        # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
-        factors = [sympy.nfloat(factor, exponent=False) for factor in factors]
-        formula = sympy.Mul(*factors) * sympy.Float(1.0 / at_reference ** (len(groups) - 1))
-        try:
-            path = simplify_formula(
-                formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
-            )
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
+    scale = 1.0 / at_reference ** (len(groups) - 1)
+    return _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings), n_iter
+
+
+def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """Candidates ``C * prod_g g(x_G)`` for the groups ``spec.groups`` of a product of splines.
+
+    The factors are fitted on all training rows (:func:`skkan.discovery._products.fit_product`),
+    each factor's formula is discovered on the factor's values, and the products of
+    the formulas are simplified against the real rows. Returns the candidates and 0
+    training iterations (no network is trained here).
+    """
+    import sympy
+
+    from ._products import CONSTANT_FACTOR, fit_product
+
+    X = np.vstack([X_fit, X_val])
+    fit = fit_product(X, np.concatenate([y_fit, y_val]), spec.groups, len(y_fit), seed=spec.seed)
+    # Each factor's relative error is at most the product's (the factors have unit
+    # root mean square): the noise floor of its sub-discovery.
+    error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(np.concatenate([y_fit, y_val])) / max(abs(fit.scale), 1e-300))
+    choices = []
+    for k, (group, factor) in enumerate(zip(spec.groups, fit.factors)):
+        group = list(group)
+        values = (factor[: len(y_fit)], factor[len(y_fit) :])
+        if float(np.std(factor)) <= CONSTANT_FACTOR:
+            # An input y ignores: its factor (of root mean square one) is +1 or -1.
+            choices.append([sympy.Integer(1 if np.mean(factor) >= 0 else -1)])
             continue
-        candidates.extend(_candidates(path, spec))
-    return candidates, n_iter
+        formulas, _ = _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, spec.seed + k + 1)
+        if not formulas:
+            return [], 0
+        choices.append(formulas)
+    return _product_candidates(spec, choices, fit.scale, X_fit, y_fit, X_val, y_val, symbols, settings), 0

@@ -19,7 +19,11 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
    ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
-   :func:`screened_trials`);
+   :func:`screened_trials`); first among those, when a product of spline factors of
+   one or two inputs each fits ``y`` (:func:`product_groups`,
+   :mod:`skkan.discovery._products`), a product trial
+   (:func:`skkan.discovery._factors.product_trial`: each factor discovered on its
+   own inputs, the product simplified on the real rows);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart; when ``y``
    changes sign, a factor trial after the first of them
@@ -97,10 +101,16 @@ class TrialSpec:
     # whether they are evenly spaced rather than at the data's quantiles.
     grid_size: int = 0
     uniform_grid: bool = False
+    # For transform "products": the groups of inputs of the factors of a product of
+    # splines (skkan.discovery._products), ((i, ...), ...).
+    groups: tuple = ()
 
     def describe(self):
         if self.transform == "factors":
             return f"y = product of factors found on a surrogate KAN[10] (seed {self.seed})"
+        if self.transform == "products":
+            factors = " * ".join("f(" + ", ".join(f"x{i}" for i in group) + ")" for group in self.groups)
+            return f"y = {factors}, factors fitted as splines (seed {self.seed})"
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
         if self.transform == "log":
             target = "log|y|"
@@ -402,6 +412,10 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._factors import factor_trial
 
         return factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "products":
+        from ._factors import product_trial
+
+        return product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     target = network_target(spec, X_fit, y_fit)
     if target is None:
         return [], 0
@@ -548,6 +562,12 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
             stages.insert(1, screened)
+        groups = product_groups(X_fit, y_fit, X_val, y_val, noise_level) if settings.get("factors", True) else None
+        if groups:
+            # A product of splines fits: its factors are sub-problems of fewer inputs,
+            # tried right after the additive models (which find products of one-signed
+            # targets through log|y| at no extra cost).
+            stages.insert(1, [TrialSpec(1, "products", (), None, int(stages[0][0].seed), groups=groups)])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) has no log target: a surrogate network's
             # derivatives find its factors (skkan.discovery._factors). It costs a
@@ -581,6 +601,26 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             break
     progress.close()
     return pool, log
+
+
+# Rows the product screen fits and holds out (evenly spread): the structure needs no
+# more, and the cost of its search over groupings grows with the rows.
+PRODUCT_SCREEN_ROWS = (800, 400)
+
+
+def product_groups(X_fit, y_fit, X_val, y_val, noise_level):
+    """The groups of a product of splines that fits ``y`` (see
+    :func:`skkan.discovery._products.product_structure`), or None."""
+    from ._products import product_structure
+
+    def spread(X, y, n):
+        rows = np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int)
+        return X[rows], y[rows]
+
+    (X_a, y_a), (X_b, y_b) = spread(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0]), spread(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
+    level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
+    fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
+    return fit.groups if fit is not None else None
 
 
 def _noise_variance(noise_level, variance):
