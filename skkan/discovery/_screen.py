@@ -60,9 +60,10 @@ def substitutions(X, max_changes=None):
 
     Single merges ``((i, j, op),)``: products and ratios of two strictly positive
     columns (they stay finite and one-signed) and differences of any two columns
-    (one orientation: ``x_i - x_j`` with ``i < j``). Then two kinds of double merges,
-    each kind only while the count stays within ``max_changes`` (all of them when
-    None): a difference over a third, positive column (``(x_i - x_j) / x_k``, a
+    (one orientation: ``x_i - x_j`` with ``i < j``). Then, each kind only while the
+    count stays within ``max_changes`` (all of them when None): products and ratios
+    of a column that is not strictly positive and a positive one (``x_i / x_j``,
+    ``x_j > 0``); a difference over a third, positive column (``(x_i - x_j) / x_k``, a
     standardised variable), and a product, ratio or difference with a difference of
     two other columns (four distinct columns).
     """
@@ -71,6 +72,9 @@ def substitutions(X, max_changes=None):
     ratios = [(i, j, op) for i in positive for j in positive if i != j for op in ("*", "/")]
     differences = [(i, j, "-") for i in range(n_features) for j in range(i + 1, n_features)]
     changes = [()] + [(merge,) for merge in ratios + differences]
+    # A signed column over or times a positive one stays finite: theta/sigma in a
+    # Gaussian of a signed theta, v/c in a relativistic factor of a signed velocity.
+    signed = [(i, j, op) for i in range(n_features) if i not in positive for j in positive for op in ("*", "/")]
     standardised = [(difference, (difference[0], k, "/")) for difference in differences for k in positive if k not in difference[:2]]
     pairs = [
         (first, difference)
@@ -78,7 +82,7 @@ def substitutions(X, max_changes=None):
         for difference in differences
         if not {first[0], first[1]} & {difference[0], difference[1]} and (first[2] != "-" or first < difference)
     ]
-    for compound in (standardised, pairs):
+    for compound in ([(merge,) for merge in signed], standardised, pairs):
         if max_changes is None or len(changes) - 1 + len(compound) <= max_changes:
             changes.extend(compound)
     return changes

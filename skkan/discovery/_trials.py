@@ -270,6 +270,10 @@ SCREEN_GAIN = 1e-2
 # must beat the simpler candidate (so that an input the target does not depend on is
 # not substituted: its change leaves the residual as it is).
 SCREEN_TRIALS = 2
+# Residual of a target that an additive spline fits to its precision (a smooth
+# additive target: 1e-12 to 1e-6), and how many such candidates are tried.
+SCREEN_NEAR_EXACT = 1e-5
+SCREEN_EXACT_TRIALS = 4
 SCREEN_CHANGE_COST = 10.0
 # Residuals below this are float rounding of an exact fit and do not rank candidates.
 SCREEN_FLOOR = 1e-14
@@ -332,11 +336,88 @@ def screened_trials(X, y, monomial, seed):
             residual = residuals[row, k]
             if residual <= SCREEN_RESIDUAL and residual <= SCREEN_GAIN * reference:
                 ranked.append((residual * SCREEN_CHANGE_COST ** len(change), row, k))
+    # Under a change of variables, log|y| may be additive with pure powers of the
+    # unchanged positive inputs (c**2/sqrt(1 - v**2/c**2): 2*log(c) plus a function of
+    # v/c). Dividing y by that monomial, which the global regression of
+    # monomial_prefactor misses when the merged input depends on c, leaves a function
+    # of the merged input whose powers may be polynomials ((y/c**2)**-2 = 1 - (v/c)**2).
+    logs = [k for k, spec in enumerate(specs) if spec.transform == "log" and spec.outer == "" and spec.power == 1]
+    extra_residual_of = {}
+    for row, change in enumerate(changes):
+        if not change or not logs or residuals[row, logs[0]] > SCREEN_RESIDUAL:
+            continue
+        changed_monomial = changed_monomial_prefactor(X, y, change, residuals[row, logs[0]])
+        if not changed_monomial or changed_monomial == monomial:
+            continue
+        extra = []
+        for transform, power in [("monomial", 1)] + _power_targets(changed_monomial)[len(POWERS):]:
+            spec = TrialSpec(1, transform, (), None, int(seed), changed_monomial, power)
+            target = network_target(spec, X, y)
+            if target is not None and np.var(target) > 0:
+                extra.append((spec, target))
+        if not extra:
+            continue
+        extra_residuals = np.maximum(additive_residuals(X, np.column_stack([t for _, t in extra]), [change]), SCREEN_FLOOR)
+        for (spec, _), residual in zip(extra, extra_residuals[0]):
+            if residual <= SCREEN_RESIDUAL and residual <= SCREEN_GAIN * reference:
+                specs.append(spec)
+                extra_residual_of[len(specs) - 1] = residual
+                ranked.append((residual * SCREEN_CHANGE_COST ** len(change), row, len(specs) - 1))
     ranked.sort()
+
+    def residuals_at(row, k):
+        return residuals[row, k] if k < residuals.shape[1] else extra_residual_of[k]
+
+    # Candidates that fit to spline precision all look additive, and the residual
+    # cannot tell which one's curves snap (sqrt((1 + u)/(1 - u)) does not, its inverse
+    # square 2/(1 + u) - 1 does): up to SCREEN_EXACT_TRIALS of them are tried.
+    exact = sum(residuals_at(row, k) <= SCREEN_NEAR_EXACT for _, row, k in ranked)
+    count = max(SCREEN_TRIALS, min(exact, SCREEN_EXACT_TRIALS))
     return [
         replace(specs[k], substitution=changes[row], grid_size=SCREEN_GRID_SIZE, uniform_grid=True)
-        for _, row, k in ranked[:SCREEN_TRIALS]
+        for _, row, k in ranked[:count]
     ]
+
+
+# A power of an unchanged positive input is read off the partially linear fit when
+# fitting log|y| with that input's log in place of its spline costs at most this
+# factor of the additive fit's residual (plus float rounding), and the power is within
+# MONOMIAL_TOLERANCE of a multiple of 1/2.
+POWER_RESIDUAL_FACTOR = 10.0
+MONOMIAL_TOLERANCE = 0.02
+
+
+def changed_monomial_prefactor(X, y, change, additive_residual):
+    """Powers of the unchanged positive inputs that ``|y|`` is proportional to, under
+    the change of variables ``change`` (see :func:`screened_trials`).
+
+    For each positive input the change leaves as it is, ``log|y|`` is fitted with
+    that input's log (one coefficient) and a spline of every other (changed) column;
+    where the fit is as good as the additive one, the coefficient is the power.
+    Returns ``((index, power), ...)`` or ``()``.
+    """
+    from ._screen import spline_basis
+
+    changed = apply_substitution(X, change)
+    magnitude = np.abs(y)
+    if not np.all(magnitude > 0):
+        return ()
+    target = np.log(magnitude)
+    variance = max(float(np.var(target)), 1e-300)
+    modified = {i for i, _, _ in change}
+    positive = [k for k in np.flatnonzero(np.all(changed > 0, axis=0)) if k not in modified]
+    bases = [spline_basis(changed[:, k]) for k in range(X.shape[1])]
+    monomial = []
+    for k in positive:
+        design = np.column_stack([np.log(changed[:, k])] + [b for j, b in enumerate(bases) if j != k] + [np.ones(len(y))])
+        coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+        residual = float(np.mean((target - design @ coefficients) ** 2)) / variance
+        power = float(coefficients[0])
+        rounded = round(2 * power) / 2
+        if residual <= POWER_RESIDUAL_FACTOR * additive_residual + 1e-12 and rounded != 0:
+            if abs(power - rounded) <= MONOMIAL_TOLERANCE:
+                monomial.append((int(k), float(rounded)))
+    return tuple(monomial)
 
 
 def _power_root(formula, power, sign):

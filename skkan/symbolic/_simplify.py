@@ -526,6 +526,15 @@ def normalise_formula(expression, symbols, X):
     tamed = tame_rationals(expression)
     if tamed != expression and not _equivalent(tamed, expression, symbols, X):
         tamed = expression
+    if _nested_fractions(tamed) and complexity(tamed) <= _TRIG_MAX_COMPLEXITY:
+        # A fraction inside a sum or a denominator, over one common denominator:
+        # x0 - 2*x0/(2 + x1/x0) is x0*x1/(2*x0 + x1).
+        try:
+            candidate = tame_rationals(sympy.cancel(tamed))
+        except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
+            candidate = tamed
+        if _simpler(candidate, tamed) and _equivalent(candidate, tamed, symbols, X):
+            tamed = candidate
     if not _trigonometric_products(tamed) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
         return tamed
     if tamed.atoms(sympy.core.function.AppliedUndef):
@@ -545,6 +554,23 @@ def normalise_formula(expression, symbols, X):
         if _simpler(candidate, best) and _equivalent(candidate, tamed, symbols, X):
             best = candidate
     return best
+
+
+def _nested_fractions(expression):
+    """Whether a fraction sits inside a denominator, or a fraction over a sum sits
+    beside other terms of a sum: what :func:`sympy.cancel` may bring over one
+    denominator (``x0 - 2*x0/(2 + x1/x0)``)."""
+    import sympy
+
+    def reciprocal(node):
+        return isinstance(node, sympy.Pow) and node.exp.is_negative
+
+    for node in sympy.preorder_traversal(expression):
+        if reciprocal(node) and any(reciprocal(part) for part in sympy.preorder_traversal(node.base) if part is not node):
+            return True
+        if node.is_Add and any(reciprocal(f) and f.base.is_Add for term in node.args for f in sympy.Mul.make_args(term)):
+            return True
+    return False
 
 
 def _trigonometric_products(expression):

@@ -10,12 +10,14 @@ def test_substitutions_merge_positive_columns_and_subtract_any_two():
     X = np.column_stack([np.linspace(1, 2, 50), np.linspace(-1, 1, 50), np.linspace(2, 3, 50)])
     changes = substitutions(X)
     assert changes[0] == ()
-    # Products and ratios of the positive columns 0 and 2 only; differences of any
-    # two columns; differences over the positive column that is not in them; no
-    # ratio with a difference (that needs four distinct columns).
+    # Products and ratios of the positive columns 0 and 2; differences of any two
+    # columns; the signed column 1 times or over a positive one; differences over the
+    # positive column that is not in them; no ratio with a difference (that needs
+    # four distinct columns).
     assert set(changes[1:]) == {
         ((0, 2, "*"),), ((0, 2, "/"),), ((2, 0, "*"),), ((2, 0, "/"),),
         ((0, 1, "-"),), ((0, 2, "-"),), ((1, 2, "-"),),
+        ((1, 0, "*"),), ((1, 0, "/"),), ((1, 2, "*"),), ((1, 2, "/"),),
         ((0, 1, "-"), (0, 2, "/")), ((1, 2, "-"), (1, 0, "/")),
     }
     merged = apply_substitution(X, ((0, 2, "/"),))

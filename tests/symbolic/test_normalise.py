@@ -220,3 +220,12 @@ def test_rescaling_keeps_the_value():
     rows = _rows(0, 0.5, 2.0)
     np.testing.assert_allclose(evaluate(rescaled, SYMBOLS, rows), evaluate(expression, SYMBOLS, rows), rtol=1e-12)
     assert rescale_sums(sympy.sympify("2.5/(x0 + 3.0)")) == sympy.sympify("2.5/(x0 + 3.0)")
+
+
+def test_nested_fractions_come_over_one_denominator():
+    x0, x1 = sympy.symbols("x0 x1")
+    X = np.random.default_rng(0).uniform(1, 5, size=(50, 2))
+    # A screened change of variables reads back as x0*(1 - 2/(2 + x1/x0)).
+    assert normalise_formula(x0 - 2 * x0 / (2 + x1 / x0), [x0, x1], X) == x0 * x1 / (2 * x0 + x1)
+    # A plain fraction is left as it is.
+    assert normalise_formula(x0 / (x0 + x1), [x0, x1], X) == x0 / (x0 + x1)
