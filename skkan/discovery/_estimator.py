@@ -15,7 +15,7 @@ from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate, noise_tie
 from ._noise import estimate_noise
-from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best
+from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best, supported_digits
 
 __all__ = ["KANSymbolicRegressor"]
 
@@ -255,6 +255,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             row["within_noise"] = flag
         columns = ["complexity", "loss", "score", "equation", "trial", "within_noise", "uncertainties"]
         self.equations_ = pd.DataFrame(rows, columns=columns)
+        self._constant_errors = [row["errors"] for row in rows]
         self.best_index_ = select_best(rows, self.model_selection, errors=errors)
         self.trials_ = trials
         self.n_iter_ = max((trial["n_iter"] for trial in trials), default=0)
@@ -282,16 +283,34 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             Row of :attr:`equations_`; None is the row chosen by ``model_selection``.
         precision : int or None, default=4
             Round float constants to this many decimals (or significant digits,
-            whichever keeps more), as ``get_formula`` of the other estimators does;
-            None keeps them exactly as :meth:`predict` uses them.
+            whichever keeps more), as ``get_formula`` of the other estimators does,
+            and a constant with a known standard error (see the ``uncertainties``
+            column of :attr:`equations_`) further to the digits that error supports
+            (``3.19978 ± 0.021`` prints as ``3.200``); None keeps them exactly as
+            :meth:`predict` uses them.
 
         Returns
         -------
         sympy.Expr
         """
-        expression = self.equations_["equation"][self._index(index)]
+        row = self._index(index)
+        expression = self.equations_["equation"][row]
         if precision is not None and (not isinstance(precision, (Integral, np.integer)) or precision < 0):
             raise ValueError(f"precision must be a non-negative integer or None, got {precision!r}.")
+        if precision is None:
+            return expression
+        errors = getattr(self, "_constant_errors", None)  # None in files saved before them
+        if errors is not None and len(errors[row]):
+            import sympy
+
+            error_of = {float(value): float(error) for value, error in errors[row]}
+            rounded = {}
+            for constant in expression.atoms(sympy.Float):
+                error = error_of.get(float(constant))
+                value = supported_digits(float(constant), error) if error is not None else 0.0
+                if value != 0:  # a constant zero within its error keeps its digits
+                    rounded[constant] = sympy.Float(value)
+            expression = expression.xreplace(rounded)
         return round_floats(expression, precision)
 
     def latex(self, index=None, precision=4):

@@ -60,7 +60,9 @@ from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
 from ._noise import indistinguishable, squared_errors, within_noise
 from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
 
-__all__ = ["TrialSpec", "discover", "format_uncertainties", "noise_columns", "pareto_table", "select_best"]
+__all__ = [
+    "TrialSpec", "discover", "format_uncertainties", "noise_columns", "pareto_table", "select_best", "supported_digits",
+]
 
 # Held-out relative error under which a stage has found the law and later stages are
 # skipped: float64 rounding of an exact law (~1e-30), far below what a dozen
@@ -831,6 +833,11 @@ def pareto_table(candidates, tie=0.0):
                 "equation": candidate.expression,
                 "trial": candidate.trial.describe(),
                 "uncertainties": format_uncertainties(candidate.expression, candidate.uncertainties),
+                # (value, standard error) of each float constant with a known error.
+                "errors": np.array(
+                    [(float(c), float(e)) for c, e in (candidate.uncertainties or {}).items() if e is not None],
+                    dtype=np.float64,
+                ).reshape(-1, 2),
             }
         )
     return rows
@@ -857,8 +864,17 @@ def format_uncertainties(expression, uncertainties):
             parts.append(f"{value:.15g} ± 0")
             continue
         decimals = 1 - math.floor(math.log10(error))
-        parts.append(f"{round(value, decimals):.{max(decimals, 0)}f} ± {error:.2g}")
+        parts.append(f"{supported_digits(value, error):.{max(decimals, 0)}f} ± {error:.2g}")
     return ", ".join(parts)
+
+
+def supported_digits(value, error):
+    """``value`` rounded to the digits its standard error supports (down to the second
+    significant digit of the error, as :func:`format_uncertainties` prints it); as it
+    is when the error is unknown, infinite or zero."""
+    if not (math.isfinite(error) and error > 0 and math.isfinite(value)):
+        return value
+    return round(value, 1 - math.floor(math.log10(error)))
 
 
 def select_best(rows, rule="best", errors=None):

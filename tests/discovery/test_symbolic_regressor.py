@@ -6,6 +6,7 @@ on the data and the table floors losses below float rounding, so the same law co
 out on any CPU. No test pins a printed string of an approximate formula.
 """
 
+import math
 import pickle
 
 import numpy as np
@@ -184,6 +185,23 @@ def test_noisy_data_gives_a_simple_formula_not_an_overfit():
     assert model.equations_["complexity"][model.best_index_] <= 20
     X_test = rng.uniform(-1, 1, size=(400, 3))
     assert model.score(X_test, 2 * X_test[:, 0] + 0.5 * X_test[:, 1] ** 2) > 0.95
+    # No constant is printed with more digits than its standard error supports (two
+    # significant digits of the error), and each stays within a tenth of its error.
+    errors = model._constant_errors[model.best_index_]
+    exact = model.get_formula(precision=None)
+    printed = model.get_formula()
+    assert len(errors) == len(exact.atoms(sympy.Float)) > 0
+    assert len(printed.atoms(sympy.Float)) == len(exact.atoms(sympy.Float))
+
+    def decimals(number):
+        text = repr(float(number))
+        return len(text.split(".")[1].rstrip("0")) if "." in text and "e" not in text else 0
+
+    for value, error in errors:
+        allowed = max(0, 1 - math.floor(math.log10(error)))
+        assert any(
+            abs(float(c) - value) <= 0.51 * 10.0**-allowed and decimals(c) <= allowed for c in printed.atoms(sympy.Float)
+        ), (printed, value, error)
 
 
 def test_verbose_shows_a_bar_over_trials_where_it_renders(capsys, monkeypatch):
