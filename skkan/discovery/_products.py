@@ -44,20 +44,21 @@ RANDOM_STARTS = 1
 MOMENT_ROWS = 600
 # A product is accepted when its held-out relative squared error (mean squared
 # residual over the variance of y) is at most this, or within the noise floor. Smooth
-# non-products land far above (x0 + x1 over [-1, 1]**2: about 0.3), and so does a
-# nearly separable one such as v/sqrt(1 - v**2/c**2) for v << c (about 1e-5).
+# non-products land far above (x0 + x1 over [-1, 1]**2: about 0.3); a nearly
+# separable factor (v/sqrt(1 - v**2/c**2) for v < c, as a function of v times one of
+# c: about 1e-5) passes, and the merge below finds its grouping.
 PRODUCT_RESIDUAL = 1e-4
 # Held-out residual of a product of one-input splines that fit to their precision
-# (24 intervals: 1e-9 to 5e-7 on the laws measured), and the factor by which a merge
-# of two groups must lower the residual to be taken (v/sqrt(1 - v**2/c**2) as a
-# product of functions of v and of c: 1e-5; as one factor: far lower).
+# (24 intervals: 1e-9 to 5e-7 on the laws measured; no merge is tried below it), and
+# the factor by which a merge of two groups must lower the residual to be taken
+# (v/sqrt(1 - v**2/c**2) as one factor of v and c: from 1e-5 to 3e-10).
 EXACT_PRODUCT = 1e-8
+MERGE_GAIN = 10.0
 # On noisy data a product is accepted when its held-out mean squared residual is at
 # most this many times the noise variance: splines of 24 intervals fit some of the
 # noise (q**2*a**2/(e*c**3) at 1 % and 10 % noise: 1.8 and 1.4 times), and the noise
 # is itself estimated. A wrong acceptance costs time only; the real rows judge.
 NOISE_FACTOR = 2.0
-MERGE_GAIN = 10.0
 # Groups of at most this many inputs, merged greedily at most MAX_MERGES times.
 MAX_GROUP = 2
 MAX_MERGES = 2
