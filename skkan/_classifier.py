@@ -71,17 +71,21 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         thousand rows, large ones train more samples per second on large data.
         L-BFGS steps on all rows (in chunks that bound memory).
     tol : float, default=1e-3
-        Improvement of the training loss (or of the validation log-loss, with early
-        stopping) counted as progress.
+        Improvement of the training loss (or of the calibrated validation log-loss,
+        with early stopping) counted as progress.
     early_stopping : bool or "auto", default="auto"
-        Hold out a stratified ``validation_fraction`` of the training rows, stop when
-        their log-loss stops improving (a plateau as for ``n_iter_no_change``), and
-        restore the weights of the epoch with the lowest validation log-loss. The
-        log-loss, not the accuracy, so that training stops before the probabilities
-        become overconfident on noisy data. ``"auto"``: on when ``fit`` gets at
-        least 500 rows, off below (the validation set would be under 50 rows);
-        ``partial_fit`` never stops early (as with ``True``). With validation, a
-        plateau may end training before the grids' last update.
+        Hold out a stratified ``validation_fraction`` of the training rows, train at
+        least until the grids' last update, stop when their calibrated log-loss (that
+        of the outputs scaled by the factor at most 1 that minimises it) stops
+        improving (a plateau as for ``n_iter_no_change``), and keep the epoch with the
+        lowest one (weights averaged over the last epoch of steps), its outputs
+        scaled by the factor fitted on the held-out rows. The log-loss, not the
+        accuracy, so that training stops before the ranking of noisy data
+        degrades; calibrated, so that growing confidence alone does not stop a
+        clean problem.
+        ``"auto"``: on when ``fit`` gets at least 500 rows, off below (the
+        validation set would be under 50 rows); ``partial_fit`` never stops early
+        (as with ``True``).
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=5
@@ -107,8 +111,8 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     loss_curve_ : list of float
     best_loss_ : float or None
     validation_scores_ : list of float or None
-        Minus the validation log-loss after every epoch (higher is better), with
-        early stopping; None without.
+        Minus the calibrated validation log-loss after every epoch (higher is
+        better), with early stopping; None without.
     best_validation_score_ : float or None
         The highest of ``validation_scores_`` (the restored weights' score).
     feature_importances_ : ndarray of shape (``n_features_in_``,)

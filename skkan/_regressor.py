@@ -71,13 +71,12 @@ class KANRegressor(RegressorMixin, BaseKAN):
     tol : float, default=1e-4
         Improvement of the loss (or validation score) counted as progress.
     early_stopping : bool or "auto", default="auto"
-        Hold out ``validation_fraction`` of the training rows, stop when their R^2
-        stops improving (a plateau as for ``n_iter_no_change``), and restore the
-        weights of the epoch with the best validation R^2. ``"auto"``: on when
-        ``fit`` gets at least 500 rows, off below (the validation set would be
-        under 50 rows, and every row counts in a small fit); ``partial_fit`` never
-        stops early (as with ``True``). With validation, a plateau may end training
-        before the grids' last update.
+        Hold out ``validation_fraction`` of the training rows, train at least until
+        the grids' last update, stop when their R^2 stops improving (a plateau as
+        for ``n_iter_no_change``), and restore the weights of the epoch with the
+        best validation R^2. ``"auto"``: on when ``fit`` gets at least 500 rows,
+        off below (the validation set would be under 50 rows, and every row counts
+        in a small fit); ``partial_fit`` never stops early (as with ``True``).
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=5

@@ -160,6 +160,22 @@ class KANLayer(nn.Module):
             return self.mask * (1 - self.symbolic_mask)
         return self.mask
 
+    @torch.no_grad()
+    def scale_outputs(self, factor):
+        """Multiply every output of the layer by ``factor`` (all its edges and its bias).
+
+        Parameters
+        ----------
+        factor : float
+            E.g. the temperature factor that calibrates a classifier's logits.
+        """
+        self.scale_base.mul_(factor)
+        self.scale_spline.mul_(factor)
+        if self.bias is not None:
+            self.bias.mul_(factor)
+        if self.symbolic_affine is not None:
+            self.symbolic_affine[..., 2:].mul_(factor)
+
     def spline_weight(self):
         """Effective spline coefficients ``w_s * c * mask``, shape (out, in, G + k)."""
         return self.coef * (self.scale_spline * self.spline_mask())[..., None]
