@@ -98,7 +98,7 @@ def prune(network, node_threshold, edge_threshold):
 
 
 def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_iter=200, refit_first=False,
-         random_state=None, readable=False):
+         random_state=None, readable=False, collapse=False):
     """Every active edge snapped to the library, then the rest retrained on data.
 
     Parameters
@@ -110,6 +110,10 @@ def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_i
     readable : bool
         Only closed forms a person can read over the data (see
         :func:`skkan.symbolic._snapping.readable_fits`).
+    collapse : bool
+        First fold each main effect of an additive network into one edge (see
+        :func:`skkan._additive.collapse_main_effects`), so that it snaps to one closed
+        form rather than a nested one.
 
     Returns
     -------
@@ -120,6 +124,10 @@ def snap(network, library, r2_threshold, weight_simple, retrain_data=None, max_i
 
     entries = make_library(library)
     work = network.cpu64()
+    if collapse:
+        from ._additive import collapse_main_effects
+
+        collapse_main_effects(work, network.attribution_x.to(torch.float64))
     refit = None
     if retrain_data is not None:
         X_scaled, encoded, sample_weight = retrain_data

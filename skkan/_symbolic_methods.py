@@ -101,7 +101,10 @@ class SymbolicMethods:
             tanh or arctan so steep that it is a step (its argument spans more than
             10 over the range). An edge whose only good fits are such forms takes the
             next candidate or stays a spline (a named ``spline_...`` term with its
-            plot); ``False`` accepts them (pykan's behaviour).
+            plot). In an additive network with a hidden layer (``interactions``),
+            each main effect is first folded into one edge (its second edge becomes
+            ``x``), so it snaps to one closed form, not a nested one. ``False``
+            accepts every form and snaps edge by edge (pykan's behaviour).
 
         Returns
         -------
@@ -128,6 +131,7 @@ class SymbolicMethods:
         module, records = _operations.snap(
             self._network(), entries, r2_threshold, weight_simple, retrain_data=retrain_data, max_iter=max_iter,
             refit_first=self.lamb > 0, random_state=self.random_state, readable=bool(readable),
+            collapse=bool(readable),
         )
         self._model_changed(module)
         self.symbolic_fits_ = records

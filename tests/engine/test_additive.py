@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from skkan._additive import (
+    COLLAPSE_TOLERANCE,
     PAIR_WIDTH,
     check_interactions,
+    collapse_main_effects,
     interaction_structure,
     rank_pairs,
     term_contributions,
@@ -131,3 +133,36 @@ def test_dense_or_deep_networks_are_not_additive():
     with torch.no_grad():
         single.layers[0].mask[:, 1] = 0.0
     assert terms_of(single).inputs == [(0,), (2,)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_main_effects_fold_into_their_first_edge_and_the_output_stays(seed):
+    module = _masked_network(3, [(0, 2)], seed=seed)
+    x = torch.rand(400, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 4 - 2
+    module.update_grid(x)  # as training leaves it: the grids cover the data
+    before = module(x).detach()
+    terms_before = term_contributions(module, terms_of(module), x)[0]
+    assert collapse_main_effects(module, x) == 3
+    after = module(x).detach()
+    rms = float(torch.sqrt(torch.mean((after - before) ** 2)))
+    assert rms <= COLLAPSE_TOLERANCE * float(before.std())
+    first, second = module.layers
+    for node, feature in ((0, 0), (1, 1), (2, 2)):
+        # The output edge is the identity, the first edge a spline with no base part.
+        assert second.symbolic_functions[(0, node)].name == "x"
+        assert float(first.scale_base[node, feature]) == 0.0
+    # The pair's nodes are untouched, and every term keeps its contribution.
+    assert all((0, node) not in second.symbolic_functions for node in range(3, first.out_features))
+    terms_after = term_contributions(module, terms_of(module), x)[0]
+    np.testing.assert_allclose(terms_after[:, 3], terms_before[:, 3], atol=1e-9)
+    assert np.sqrt(np.mean((terms_after - terms_before) ** 2)) <= COLLAPSE_TOLERANCE * float(before.std())
+
+
+def test_networks_that_are_not_single_output_additive_are_left_alone():
+    module = _masked_network(3, [(0, 2)], n_outputs=2)
+    x = torch.randn(100, 3, dtype=torch.float64)
+    before = module(x).detach()
+    assert collapse_main_effects(module, x) == 0
+    torch.testing.assert_close(module(x).detach(), before)
+    dense = KAN([3, 4, 1], grid_size=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert collapse_main_effects(dense, x) == 0

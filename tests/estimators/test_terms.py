@@ -189,3 +189,9 @@ def test_formula_names_pair_terms_and_spline_main_effects():
     names = {type(f).__name__ for f in formula.atoms(sympy.Function)}
     assert "pair_2_3" in names and not any(name.startswith("main_") for name in names)
     assert len(str(formula)) < 400
+    # Each main effect was folded into one edge first: it prints as one closed form of
+    # its input, never a function of a function (cos(6*cos(...))).
+    for term in sympy.Add.make_args(formula):
+        if len(term.free_symbols) == 1:
+            for function in term.atoms(sympy.Function):
+                assert not any(isinstance(inner, sympy.Function) for inner in function.args[0].atoms(sympy.Function)), term
