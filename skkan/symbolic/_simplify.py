@@ -337,9 +337,47 @@ def _niceness(number):
     return 1 + len(str(number)) + (0 if getattr(number, "is_Rational", False) else 4)
 
 
-def _expand(expression):
-    """Polynomial parts expanded; ``exp`` of sums split so ``exp(a log x)`` becomes ``x**a``."""
+# Expansion is skipped when it would make more terms than this: expanding a product
+# of powers of sums grows combinatorially (one network's formula of a six-input law
+# ran for over 20 minutes in sympy's expand), and a result that large is never the
+# shorter form that expansion is for.
+MAX_EXPANDED_TERMS = 2000
+
+
+def _expanded_terms(expression):
+    """An upper bound on the number of terms ``expand`` makes, summed over every
+    level of nesting (the arguments of functions are expanded too)."""
+    import math
+
     import sympy
+
+    if expression.is_Atom:
+        return 1
+    if expression.is_Add:
+        return sum(_expanded_terms(arg) for arg in expression.args)
+    if expression.is_Mul:
+        return math.prod(_expanded_terms(arg) for arg in expression.args)
+    if expression.is_Pow:
+        base = _expanded_terms(expression.base)
+        exponent = expression.exp
+        if exponent.is_Integer and exponent > 1 and expression.base.is_Add:
+            # Terms of a multinomial power: C(terms + n - 1, n).
+            return math.comb(base + int(exponent) - 1, int(exponent))
+        return base + _expanded_terms(exponent)
+    if isinstance(expression, sympy.Function):
+        return 1 + sum(_expanded_terms(arg) for arg in expression.args)
+    return 1 + sum(_expanded_terms(arg) for arg in expression.args)
+
+
+def _expand(expression):
+    """Polynomial parts expanded; ``exp`` of sums split so ``exp(a log x)`` becomes ``x**a``.
+
+    ``expression`` itself when the expansion would exceed :data:`MAX_EXPANDED_TERMS`.
+    """
+    import sympy
+
+    if _expanded_terms(expression) > MAX_EXPANDED_TERMS:
+        return expression
 
     # The data are real: on symbols without assumptions, powsimp asks whether
     # tanh(expanded polynomial) is real through polynomial gcds of its imaginary part,

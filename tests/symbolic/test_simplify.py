@@ -302,3 +302,16 @@ def test_simplified_path_prints_the_merged_root_when_it_is_simpler():
     best = _final(path)
     assert best.expression == sympy.sqrt(x0**2 + x1**2 - 2 * x0 * x1 * sympy.cos(x2))
     assert best.validation_loss <= LOSS_FLOOR
+
+
+def test_expansion_that_would_explode_is_skipped():
+    from skkan.symbolic._simplify import MAX_EXPANDED_TERMS, _expand, _expanded_terms
+
+    x, y, z = sympy.symbols("x y z")
+    # The bound is never below the terms sympy's expand makes.
+    for expression in [(x + y) ** 2, (x + y + z) ** 3 * (x + 1) ** 4, sympy.sin((x + y) ** 2) * (x + 2), x * y + z]:
+        assert _expanded_terms(expression) >= len(sympy.Add.make_args(sympy.expand(expression)))
+    assert _expand((x + y) ** 2) == x**2 + 2 * x * y + y**2
+    huge = (x + y + z + 1) ** 6 * (x - y + 2) ** 5 * (z + x + 3) ** 4 * (y + 2 * z - 1) ** 3
+    assert _expanded_terms(huge) > MAX_EXPANDED_TERMS
+    assert _expand(huge) == huge  # expanded, it would be a sum of thousands of terms
