@@ -174,11 +174,11 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
 
     from ._products import CONSTANT_FACTOR, fit_product
 
-    X = np.vstack([X_fit, X_val])
-    fit = fit_product(X, np.concatenate([y_fit, y_val]), spec.groups, len(y_fit), seed=spec.seed)
+    y = np.concatenate([y_fit, y_val])
+    fit = fit_product(np.vstack([X_fit, X_val]), y, spec.groups, len(y_fit), seed=spec.seed)
     # Each factor's relative error is at most the product's (the factors have unit
     # root mean square): the noise floor of its sub-discovery.
-    error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(np.concatenate([y_fit, y_val])) / max(abs(fit.scale), 1e-300))
+    error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(y) / max(abs(fit.scale), 1e-300))
     choices = []
     for k, (group, factor) in enumerate(zip(spec.groups, fit.factors)):
         group = list(group)

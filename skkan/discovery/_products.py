@@ -220,12 +220,13 @@ def _alternate(bases, factors, y_fit, n_fit, max_sweeps):
                 if h != g:
                     others = others * factor
             coefficients[g] = _solve(basis[:n_fit] * others[:n_fit, None], y_fit)
+            factors[g] = basis @ coefficients[g]
             # Keep the factors but the last at unit size: the product neither under-
             # nor overflows, and the last one carries the scale.
-            size = float(np.sqrt(np.mean((basis @ coefficients[g]) ** 2)))
+            size = float(np.sqrt(np.mean(factors[g] ** 2)))
             if size > 0 and g < len(bases) - 1:
                 coefficients[g] = coefficients[g] / size
-            factors[g] = basis @ coefficients[g]
+                factors[g] = factors[g] / size
         loss = float(np.mean((y_fit - np.prod(factors, axis=0)[:n_fit]) ** 2))
         if not np.isfinite(loss) or loss <= 1e-14 * variance:
             break
@@ -326,8 +327,8 @@ def fit_product(X, y, groups, n_fit, seed=0, polish=True):
     sizes = [float(np.sqrt(np.mean(f**2))) for f in factors]
     scale = float(np.prod(sizes))
     factors = tuple(f / s if s > 0 else f for f, s in zip(factors, sizes))
-    held_out = y[n_fit:] if len(y) > n_fit else y_fit
-    predicted = (scale * np.prod(factors, axis=0))[n_fit:] if len(y) > n_fit else scale * np.prod(factors, axis=0)
+    rows = slice(n_fit, None) if len(y) > n_fit else slice(None)  # no held-out rows: the training rows
+    held_out, predicted = y[rows], (scale * np.prod(factors, axis=0))[rows]
     variance = max(float(np.var(held_out)), 1e-300)
     residual = float(np.mean((held_out - predicted) ** 2)) / variance
     return ProductFit(groups, factors, scale, residual)
