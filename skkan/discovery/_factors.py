@@ -99,9 +99,9 @@ def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed
     return [rows[k]["equation"] for k in sorted(chosen)], log
 
 
-def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """``scale * prod_i g_i`` for the simplest combinations of the factors' formulas
-    ``choices`` (one list per factor), each simplified against the real rows."""
+def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=0.0):
+    """``offset + scale * prod_i g_i`` for the simplest combinations of the factors'
+    formulas ``choices`` (one list per factor), each simplified against the real rows."""
     import itertools
 
     import sympy
@@ -116,6 +116,8 @@ def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbol
         # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
         factors = [sympy.nfloat(factor, exponent=False) for factor in factors]
         formula = sympy.Mul(*factors) * sympy.Float(scale)
+        if offset:
+            formula = formula + sympy.Float(offset)
         try:
             path = simplify_formula(
                 formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
@@ -163,7 +165,8 @@ def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
 
 
 def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``C * prod_g g(x_G)`` for the groups ``spec.groups`` of a product of splines.
+    """Candidates ``a + C * prod_g g(x_G)`` for the groups ``spec.groups`` of a product of
+    splines (``a`` is 0 unless the product needed a constant).
 
     The factors are fitted on all training rows (:func:`skkan.discovery._products.fit_product`),
     each factor's formula is discovered on the factor's values, and the products of
@@ -175,7 +178,7 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     from ._products import CONSTANT_FACTOR, fit_product
 
     y = np.concatenate([y_fit, y_val])
-    fit = fit_product(np.vstack([X_fit, X_val]), y, spec.groups, len(y_fit), seed=spec.seed)
+    fit = fit_product(np.vstack([X_fit, X_val]), y, spec.groups, len(y_fit), seed=spec.seed, offset=spec.offset)
     # Each factor's relative error is at most the product's (the factors have unit
     # root mean square): the noise floor of its sub-discovery.
     error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(y) / max(abs(fit.scale), 1e-300))
@@ -191,4 +194,7 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         if not formulas:
             return [], 0
         choices.append(formulas)
-    return _product_candidates(spec, choices, fit.scale, X_fit, y_fit, X_val, y_val, symbols, settings), 0
+    candidates = _product_candidates(
+        spec, choices, fit.scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=fit.offset
+    )
+    return candidates, 0

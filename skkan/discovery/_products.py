@@ -8,7 +8,9 @@ KAN learns; a product of signed factors (``m*r*v*sin(theta)`` with signed ``m``,
 remaining factor is a linear least-squares fit of a spline basis. Alternating over
 the factors (rank-one alternating least squares, as in tensor decompositions)
 fits the product in milliseconds, with no network, no logarithm and no positive
-range; the held-out residual tells whether ``y`` is such a product.
+range; the held-out residual tells whether ``y`` is such a product. A constant added
+to the product (``1 + p*E*cos(theta)/(k*T)``) is one more column of each of those
+least-squares fits.
 
 :func:`product_structure` tries every input as its own factor, then groups of two
 inputs (a tensor-product spline: ``v / sqrt(1 - v**2/c**2)`` is one factor of
@@ -107,15 +109,18 @@ class ProductFit:
         Every factor's values at the rows the fit was given (training rows first,
         then held-out rows), each scaled to a root mean square of one.
     scale : float
-        The product of the factors times ``scale`` approximates ``y``.
+        The product of the factors times ``scale``, plus ``offset``, approximates ``y``.
     residual : float
         Held-out mean squared residual over the variance of ``y``.
+    offset : float
+        The constant added to the product (0.0 for a pure product).
     """
 
     groups: tuple
     factors: tuple
     scale: float
     residual: float
+    offset: float = 0.0
 
     @property
     def n_varying(self):
@@ -203,23 +208,32 @@ def _solve(design, target):
         return np.linalg.lstsq(design, target, rcond=None)[0]
 
 
-def _alternate(bases, factors, y_fit, n_fit, max_sweeps):
+def _alternate(bases, factors, y_fit, n_fit, max_sweeps, offset=False):
     """Alternating least-squares sweeps from the factors' values ``factors``.
 
-    Returns every factor's coefficients and the training loss.
+    With ``offset``, a constant added to the product is refitted with every factor
+    (one more column of the same least-squares problem).
+
+    Returns every factor's coefficients, the training loss and the constant.
     """
     factors = list(factors)
     coefficients = [None] * len(bases)
     variance = max(float(np.var(y_fit)), 1e-300)
     history = []
     loss = np.inf
+    constant = 0.0
     for _ in range(max_sweeps):
         for g, basis in enumerate(bases):
             others = np.ones(len(factors[0]))
             for h, factor in enumerate(factors):
                 if h != g:
                     others = others * factor
-            coefficients[g] = _solve(basis[:n_fit] * others[:n_fit, None], y_fit)
+            design = basis[:n_fit] * others[:n_fit, None]
+            if offset:
+                solution = _solve(np.column_stack([design, np.ones(n_fit)]), y_fit)
+                coefficients[g], constant = solution[:-1], float(solution[-1])
+            else:
+                coefficients[g] = _solve(design, y_fit)
             factors[g] = basis @ coefficients[g]
             # Keep the factors but the last at unit size: the product neither under-
             # nor overflows, and the last one carries the scale.
@@ -227,7 +241,7 @@ def _alternate(bases, factors, y_fit, n_fit, max_sweeps):
             if size > 0 and g < len(bases) - 1:
                 coefficients[g] = coefficients[g] / size
                 factors[g] = factors[g] / size
-        loss = float(np.mean((y_fit - np.prod(factors, axis=0)[:n_fit]) ** 2))
+        loss = float(np.mean((y_fit - constant - np.prod(factors, axis=0)[:n_fit]) ** 2))
         if not np.isfinite(loss) or loss <= 1e-14 * variance:
             break
         history.append(loss)
@@ -235,24 +249,28 @@ def _alternate(bases, factors, y_fit, n_fit, max_sweeps):
         # sweeps gained less than SWEEP_TOL.
         if len(history) > STALL_SWEEPS and history[-STALL_SWEEPS - 1] - loss <= SWEEP_TOL * loss:
             break
-    return coefficients, loss
+    return coefficients, loss, constant
 
 
-def _gauss_newton(bases, coefficients, y_fit, n_fit):
+def _gauss_newton(bases, coefficients, y_fit, n_fit, constant=None):
     """Levenberg-Marquardt steps on all factors at once, from alternating least squares.
 
     Alternating least squares converges linearly, slowly where a factor is a square
     (``q**2``: a hundred sweeps to 1e-6); joint Gauss-Newton steps converge
     quadratically near the solution. The damping also fixes the scale shared between
-    factors, which the residual does not determine.
+    factors, which the residual does not determine. A ``constant`` added to the
+    product (None: none) is one more parameter.
+
+    Returns the coefficients, the training loss and the constant.
     """
     fit_bases = [basis[:n_fit] for basis in bases]
     sizes = np.cumsum([0] + [basis.shape[1] for basis in bases])
-    coefficients = np.concatenate(coefficients)
+    coefficients = np.concatenate(list(coefficients) + ([[constant]] if constant is not None else []))
 
     def evaluate(flat):
         factors = [basis @ flat[sizes[g] : sizes[g + 1]] for g, basis in enumerate(fit_bases)]
-        return factors, float(np.mean((y_fit - np.prod(factors, axis=0)) ** 2))
+        shift = flat[-1] if constant is not None else 0.0
+        return factors, float(np.mean((y_fit - shift - np.prod(factors, axis=0)) ** 2))
 
     factors, loss = evaluate(coefficients)
     damping = 1e-6
@@ -261,8 +279,10 @@ def _gauss_newton(bases, coefficients, y_fit, n_fit):
         for g, basis in enumerate(fit_bases):
             others = np.prod([f for h, f in enumerate(factors) if h != g], axis=0) if len(factors) > 1 else 1.0
             columns.append(basis * np.reshape(others, (-1, 1)))
+        if constant is not None:
+            columns.append(np.ones((n_fit, 1)))
         jacobian = np.hstack(columns)
-        residual = y_fit - np.prod(factors, axis=0)
+        residual = y_fit - np.prod(factors, axis=0) - (coefficients[-1] if constant is not None else 0.0)
         gram = jacobian.T @ jacobian
         gradient = jacobian.T @ residual
         diagonal = np.diag(gram) + 1e-300
@@ -283,10 +303,11 @@ def _gauss_newton(bases, coefficients, y_fit, n_fit):
             damping *= 10
         if not improved or relative_gain < 1e-6:
             break
-    return [coefficients[sizes[g] : sizes[g + 1]] for g in range(len(bases))], loss
+    split = [coefficients[sizes[g] : sizes[g + 1]] for g in range(len(bases))]
+    return split, loss, float(coefficients[-1]) if constant is not None else 0.0
 
 
-def fit_product(X, y, groups, n_fit, seed=0, polish=True):
+def fit_product(X, y, groups, n_fit, seed=0, polish=True, offset=False):
     """Rank-one alternating least squares of ``y`` on one spline factor per group.
 
     Parameters
@@ -303,6 +324,9 @@ def fit_product(X, y, groups, n_fit, seed=0, polish=True):
     polish : bool, default=True
         Try every start and finish with joint Gauss-Newton steps; else one start
         only (a search over groupings compares such quick fits).
+    offset : bool, default=False
+        Fit ``y ~ a + prod_g F_g(x_g)``, a constant ``a`` added to the product
+        (``1 + p*E*cos(theta)/(k*T)``); the starts then see ``y`` less its mean.
 
     Returns
     -------
@@ -313,25 +337,28 @@ def fit_product(X, y, groups, n_fit, seed=0, polish=True):
     y_fit = y[:n_fit]
     coarse = [_polynomial_basis(X, group) for group in groups]
     best = None
-    for start in itertools.islice(_starting_factors(X, y, groups, bases, n_fit, seed), None if polish else 1):
+    centred = y - float(np.mean(y_fit)) if offset else y
+    for start in itertools.islice(_starting_factors(X, centred, groups, bases, n_fit, seed), None if polish else 1):
         # Coarse to fine: cubic factors first (few coefficients, few spurious
         # solutions), then splines from them. From most starts, splines alone settle
         # on wiggly factors that fit a third of the variance and blow up on held-out rows.
-        coefficients, _ = _alternate(coarse, start, y_fit, n_fit, MAX_SWEEPS)
+        coefficients, _, _ = _alternate(coarse, start, y_fit, n_fit, MAX_SWEEPS, offset)
         start = [basis @ c for basis, c in zip(coarse, coefficients)]
-        coefficients, loss = _alternate(bases, start, y_fit, n_fit, MAX_SWEEPS)
+        coefficients, loss, constant = _alternate(bases, start, y_fit, n_fit, MAX_SWEEPS, offset)
         if best is None or loss < best[1]:
-            best = (coefficients, loss)
-    coefficients = _gauss_newton(bases, best[0], y_fit, n_fit)[0] if polish else best[0]
+            best = (coefficients, loss, constant)
+    coefficients, _, constant = best
+    if polish:
+        coefficients, _, constant = _gauss_newton(bases, coefficients, y_fit, n_fit, constant if offset else None)
     factors = [basis @ c for basis, c in zip(bases, coefficients)]
     sizes = [float(np.sqrt(np.mean(f**2))) for f in factors]
     scale = float(np.prod(sizes))
     factors = tuple(f / s if s > 0 else f for f, s in zip(factors, sizes))
     rows = slice(n_fit, None) if len(y) > n_fit else slice(None)  # no held-out rows: the training rows
-    held_out, predicted = y[rows], (scale * np.prod(factors, axis=0))[rows]
+    held_out, predicted = y[rows], (constant + scale * np.prod(factors, axis=0))[rows]
     variance = max(float(np.var(held_out)), 1e-300)
     residual = float(np.mean((held_out - predicted) ** 2)) / variance
-    return ProductFit(groups, factors, scale, residual)
+    return ProductFit(groups, factors, scale, residual, constant)
 
 
 def product_structure(X, y, n_fit, noise_variance=0.0, seed=0):
@@ -342,7 +369,8 @@ def product_structure(X, y, n_fit, noise_variance=0.0, seed=0):
     :data:`MAX_MERGES` times, until the held-out relative residual is at most
     :data:`PRODUCT_RESIDUAL` or the held-out mean squared residual is within
     :data:`NOISE_FACTOR` times ``noise_variance``. A product needs at
-    least two factors that vary.
+    least two factors that vary. When no pure product fits, the same search runs
+    for a product plus a constant.
 
     Parameters
     ----------
@@ -374,9 +402,20 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     if n_features < 2 or len(y) <= n_fit or not np.var(y) > 0:
         return None
     variance = float(np.var(y[n_fit:]))
+    for offset in (False, True):
+        # A pure product first; then a product plus a constant (1 + x*y*z), which
+        # also covers every pure product, so it is tried only when none fits.
+        fit = _grouped_fit(X, y, n_fit, seed, offset)
+        fits = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
+        if fits and fit.n_varying >= 2:
+            return fit
+    return None
 
-    groups = [(i,) for i in range(n_features)]
-    fit = fit_product(X, y, groups, n_fit, seed)
+
+def _grouped_fit(X, y, n_fit, seed, offset):
+    """Every input its own factor, then greedy merges into two-input factors."""
+    groups = [(i,) for i in range(X.shape[1])]
+    fit = fit_product(X, y, groups, n_fit, seed, offset=offset)
     for _ in range(MAX_MERGES):
         if len(groups) <= 2 or fit.residual <= EXACT_PRODUCT:
             break  # one group is no product; an exact fit gains nothing
@@ -386,12 +425,11 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
                 if len(groups[a]) + len(groups[b]) <= MAX_GROUP:
                     merged = [g for k, g in enumerate(groups) if k not in (a, b)] + [groups[a] + groups[b]]
                     grouping = sorted(tuple(sorted(g)) for g in merged)
-                    options.append(fit_product(X, y, grouping, n_fit, seed, polish=False))
+                    options.append(fit_product(X, y, grouping, n_fit, seed, polish=False, offset=offset))
         best = min(options, key=lambda option: option.residual, default=None)
         # A merge must explain most of what is left: on noisy data no merge beats the
         # noise, and a coarser two-input basis fits an exact product no better.
         if best is None or best.residual * MERGE_GAIN > fit.residual:
             break
-        fit, groups = fit_product(X, y, best.groups, n_fit, seed), list(best.groups)
-    fits = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
-    return fit if fits and fit.n_varying >= 2 else None
+        fit, groups = fit_product(X, y, best.groups, n_fit, seed, offset=offset), list(best.groups)
+    return fit

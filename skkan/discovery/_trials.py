@@ -19,7 +19,7 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
    ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
-   :func:`screened_trials`); first among those, when a product of spline factors of
+   :func:`screened_trials`); after those, when a product of spline factors of
    one or two inputs each fits ``y`` (:func:`product_groups`,
    :mod:`skkan.discovery._products`), a product trial
    (:func:`skkan.discovery._factors.product_trial`: each factor discovered on its
@@ -104,15 +104,17 @@ class TrialSpec:
     grid_size: int = 0
     uniform_grid: bool = False
     # For transform "products": the groups of inputs of the factors of a product of
-    # splines (skkan.discovery._products), ((i, ...), ...).
+    # splines (skkan.discovery._products), ((i, ...), ...), and whether a constant is
+    # added to the product.
     groups: tuple = ()
+    offset: bool = False
 
     def describe(self):
         if self.transform == "factors":
             return f"y = product of factors found on a surrogate KAN[10] (seed {self.seed})"
         if self.transform == "products":
             factors = " * ".join("f(" + ", ".join(f"x{i}" for i in group) + ")" for group in self.groups)
-            return f"y = {factors}, factors fitted as splines (seed {self.seed})"
+            return f"y = {'a + ' if self.offset else ''}{factors}, factors fitted as splines (seed {self.seed})"
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
         if self.transform == "log":
             target = "log|y|"
@@ -616,6 +618,16 @@ def _run_trial_quietly(spec, *args):
         return candidates, n_iter, time.perf_counter() - start
 
 
+def _sequential_until_exact(stage, arguments):
+    """Run a stage's trials in turn until one finds a formula under :data:`EXACT_LOSS`."""
+    results = []
+    for spec in stage:
+        results.append(_run_trial_quietly(spec, *arguments))
+        if min((c.loss for c in results[-1][0]), default=math.inf) <= EXACT_LOSS:
+            break
+    return results
+
+
 def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidden_width, transforms, random_state,
              n_jobs=None, verbose=0, noise_level=None):
     """Run the trials stage by stage; every candidate formula found.
@@ -624,7 +636,8 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     estimated ``noise_level`` (standard deviation of the noise on ``y``, see
     :func:`skkan.discovery._noise.estimate_noise`), a formula whose held-out error is
     indistinguishable from that noise floor: later stages only add more complex
-    candidates, and no formula can fit noisy rows better than the noise.
+    candidates, and no formula can fit noisy rows better than the noise. Trials run
+    one at a time (``n_jobs`` 1 or None) also end their stage at an exact formula.
 
     Returns
     -------
@@ -635,6 +648,16 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     """
     from joblib import Parallel, delayed
 
+    def found(pool):
+        if pool and min(c.loss for c in pool) <= EXACT_LOSS:
+            return True
+        return bool(pool) and noise_level is not None and _reaches_noise(pool, X_val, y_val, symbols, noise_level)
+
+    pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
+    if found(pool):
+        # A line (or a constant) is the law: no screen or trial can do better. Common
+        # for the factors of a product (B, q and v of q*v*B).
+        return pool, []
     sign = target_sign(np.concatenate([y_fit, y_val]))
     monomial = monomial_prefactor(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]))
     stages = plan_trials(
@@ -645,12 +668,16 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
             stages.insert(1, screened)
-        groups = product_groups(X_fit, y_fit, X_val, y_val, noise_level) if settings.get("factors", True) else None
-        if groups:
+        product = product_groups(X_fit, y_fit, X_val, y_val, noise_level) if settings.get("factors", True) else None
+        if product:
             # A product of splines fits: its factors are sub-problems of fewer inputs,
             # tried right after the additive models (which find products of one-signed
-            # targets through log|y| at no extra cost).
-            stages.insert(1, [TrialSpec(1, "products", (), None, int(stages[0][0].seed), groups=groups)])
+            # targets through log|y| at no extra cost) and the screened ones (a second
+            # or so each, while a factor of two inputs is a discovery of its own:
+            # m*c**2/sqrt(1 - v**2/c**2) took 54 s as a product, 1 s screened).
+            groups, offset = product
+            trial = TrialSpec(1, "products", (), None, int(stages[0][0].seed), groups=groups, offset=offset)
+            stages.insert(2 if screened else 1, [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) has no log target: a surrogate network's
             # derivatives find its factors (skkan.discovery._factors). It costs a
@@ -658,7 +685,6 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             # hidden-layer stage, which finds many signed laws (x*y) in seconds.
             first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
             stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (10,), None, int(stages[0][0].seed))])
-    pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
     progress = Progress(sum(len(stage) for stage in stages), verbose, description="discovery", unit="trial")
@@ -666,7 +692,11 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         if n_jobs is not None and n_jobs != 1 and len(stage) > 1:
             results = Parallel(n_jobs=n_jobs)(delayed(_run_trial_quietly)(spec, *arguments) for spec in stage)
         else:
-            results = [_run_trial_quietly(spec, *arguments) for spec in stage]
+            # One at a time, a trial that finds the law exactly ends its stage, as it
+            # ends discovery: the stage's other trials could only add more exact
+            # candidates (seen: four screened changes of variables, each giving
+            # asin(lambd/(d*n)) after the first had).
+            results = _sequential_until_exact(stage, arguments)
         for spec, (candidates, n_iter, seconds) in zip(stage, results):
             best = min((c.loss for c in candidates), default=math.inf)
             log.append({"trial": spec.describe(), "seconds": seconds, "loss": best, "n_iter": n_iter})
@@ -678,9 +708,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
                     short=f"stage {spec.stage}, best loss {min(min((c.loss for c in pool), default=best), best):.3g}",
                 )
             pool.extend(candidates)
-        if pool and min(c.loss for c in pool) <= EXACT_LOSS:
-            break
-        if pool and noise_level is not None and _reaches_noise(pool, X_val, y_val, symbols, noise_level):
+        if found(pool):
             break
     progress.close()
     return pool, log
@@ -693,7 +721,8 @@ PRODUCT_SCREEN_ROWS = (800, 400)
 
 def product_groups(X_fit, y_fit, X_val, y_val, noise_level):
     """The groups of a product of splines that fits ``y`` (see
-    :func:`skkan.discovery._products.product_structure`), or None."""
+    :func:`skkan.discovery._products.product_structure`) and whether the product needs
+    a constant added, or None."""
     from ._products import product_structure
 
     def spread(X, y, n):
@@ -703,7 +732,7 @@ def product_groups(X_fit, y_fit, X_val, y_val, noise_level):
     (X_a, y_a), (X_b, y_b) = spread(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0]), spread(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
     level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
     fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
-    return fit.groups if fit is not None else None
+    return (fit.groups, fit.offset != 0.0) if fit is not None else None
 
 
 def _noise_variance(noise_level, variance):

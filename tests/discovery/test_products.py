@@ -49,6 +49,24 @@ def test_coupled_inputs_become_one_factor(seed):
     assert fit is not None and fit.groups == ((0,), (1, 2))
 
 
+@pytest.mark.parametrize("seed", range(3))  # seeds 0-7 measured
+def test_a_product_plus_a_constant_is_found_with_its_constant(seed):
+    X = _rows(seed, [(-1, 1), (-1, 1), (0, 2 * np.pi)])
+    y = 1.5 + X[:, 0] * X[:, 1] * np.cos(X[:, 2])
+    fit = product_structure(X, y, N_FIT)
+    assert fit is not None and fit.groups == ((0,), (1,), (2,))
+    assert fit.residual < 1e-7
+    assert abs(fit.offset - 1.5) < 1e-3
+    predicted = fit.offset + fit.scale * np.prod(fit.factors, axis=0)
+    np.testing.assert_allclose(predicted, y, atol=1e-3 * np.std(y))
+
+
+def test_a_pure_product_needs_no_constant():
+    X = _rows(4, [(-1, 1), (-1, 1), (0, 2 * np.pi)])
+    fit = product_structure(X, 1.5 * X[:, 0] * X[:, 1] * np.cos(X[:, 2]), N_FIT)
+    assert fit is not None and fit.offset == 0.0
+
+
 @pytest.mark.parametrize(
     "law",
     [
@@ -97,3 +115,15 @@ def test_discovery_finds_a_product_of_four_signed_factors(random_state):
     x0, x1, x2, x3 = sympy.symbols("x0 x1 x2 x3")
     assert model.get_formula() == x0 * x1 * x2 * sympy.sin(x3)
     assert "factors fitted as splines" in model.equations_["trial"][model.best_index_]
+
+
+@pytest.mark.parametrize("random_state", [0])  # 0-3 measured, 2-4 s each
+def test_discovery_finds_a_signed_product_plus_a_constant(random_state):
+    # Before the constant, 2 - x0*x2*exp(x1) gave a sum of four trigonometric terms.
+    rng = np.random.default_rng(random_state)
+    X = np.column_stack([rng.uniform(-1, 1, size=(1500, 2)), rng.uniform(-3, 3, size=1500)])
+    y = 2 - X[:, 0] * np.exp(X[:, 1]) * X[:, 2]
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
+    x0, x1, x2 = sympy.symbols("x0 x1 x2")
+    assert sympy.simplify(model.get_formula() - (2 - x0 * x2 * sympy.exp(x1))) == 0
+    assert "y = a + f(x0)" in model.equations_["trial"][model.best_index_]
