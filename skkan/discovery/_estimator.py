@@ -43,11 +43,13 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     of factors of one or two inputs each, whatever their signs (``m*r*v*sin(theta)``
     with signed ``m``, ``r``, ``v``; ``q**2*a**2/(epsilon*c**3)``), is found by
     alternating least squares of spline factors, and each factor is discovered on its
-    own inputs. When ``y`` changes sign, a surrogate network's exact derivatives tell whether ``y`` is a
-    product of functions of disjoint groups of inputs (``f*f_ab == f_a*f_b``, no
-    logarithm needed); each factor is then discovered on data the network generates
-    and the product simplified on the real rows (``r*F*sin(theta)``, signed ``r``,
-    ``F``). In
+    own inputs; so is a product plus a constant, and a product (plus a constant) times
+    a monomial of positive inputs (``n_0*(1 + p*E*cos(theta)/(k*T))``). When ``y``
+    changes sign, tables of a surrogate network's values tell, recursively, whether
+    ``y`` is a sum or a product of functions of disjoint groups of inputs (no
+    logarithm needed); each leaf is then discovered on data the network generates and
+    the combination simplified on the real rows (``r*F*sin(theta)`` and
+    ``q*(Ef + B*v*sin(theta))`` with signed inputs). In
     approximate formulas, roots of arguments that sympy cannot prove nonnegative are
     taken of their absolute value, so the formula stays real on new rows. Each network is pruned, every edge snapped
     to the symbolic library with its constants retrained, and the formula read off

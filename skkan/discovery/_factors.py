@@ -1,41 +1,47 @@
-"""Products of signed factors, found on a surrogate network (private; used by discovery).
+"""Sums and products of sub-problems, found on a surrogate network (private; used by
+discovery).
 
 A law such as ``r*F*sin(theta)`` with signed ``r`` and ``F`` is a product, but its
 target changes sign, so the ``log|y|`` trial does not apply, and no input is positive,
-so no monomial can be divided out. AI Feynman's way: fit a smooth network to the
-data, read multiplicative separability off its exact derivatives
-(:func:`skkan.discovery._structure.multiplicative_groups`: ``f * f_ab == f_a * f_b``,
-no logarithm), and solve every factor as a sub-problem with fewer inputs on data the
-network generates, the other inputs held at a reference row:
+so no monomial can be divided out; ``q*(Ef + B*v*sin(theta))`` is a product of a sum
+of a product. AI Feynman's way: fit a smooth network to the data, read additive and
+multiplicative separability off its exact derivatives, recursively
+(:func:`skkan.discovery._structure.decompose`: ``f_ab == 0`` and
+``f * f_ab == f_a * f_b``, no logarithm), and solve every leaf of that tree as a
+sub-problem with fewer inputs on data the network generates, the other inputs held
+at a reference row:
 
-    f(x) = prod_i f(x_Gi, ref) / f(ref)**(k - 1)      for k groups G_i.
+    f(x) = prod_i f(x_Gi, ref) / f(ref)**(k - 1)      for k factors G_i,
+    f(x) = sum_i f(x_Gi, ref) - (k - 1) * f(ref)       for k terms G_i.
 
-Each factor's formula comes from a discovery on its own inputs; the product of the
-factors' formulas is then simplified against the real data (every constant refitted),
-so the network's approximation error does not reach the printed law.
+Each leaf's formula comes from a discovery on its own inputs (where the product
+screen still applies: a term ``B*v*sin(theta)`` of a sum is a product plus a
+constant); the formulas combine up the tree, and the law's candidates are simplified
+against the real data (every constant refitted), so the network's approximation
+error does not reach the printed law.
 """
 
 import numpy as np
 import torch
 
-from ._structure import input_derivatives, multiplicative_groups, network_function
+from ._structure import cross_tree, network_function
 from ._trials import _NETWORK_PARAMS
 
 __all__ = ["SURROGATE_PARAMS", "factor_trial", "product_trial"]
 
-# The surrogate: one hidden layer of 10, a grid of 5, no sparsity penalty, full-batch
-# L-BFGS in float64 until max_iter. Measured on r*F*sin(theta), r and F in [-1, 1],
-# theta in [0, 2*pi], 1,000 rows, seeds 0-3: relative RMS error 1.0-1.9 % and
-# multiplicative couplings at most 0.14 (5 hidden nodes: 2-5 % and up to 0.24, above
-# MULTIPLICATIVE_THRESHOLD). A product of four signed factors (m*r*v*sin(theta))
-# still fits to only about 7 %, and its factors are not found.
+# The surrogate: one hidden layer of 20, a grid of 5, no sparsity penalty, full-batch
+# L-BFGS in float64 until max_iter. Its error sets the tolerance of the cross tables
+# (skkan.discovery._structure.cross_tree), so it must be small: relative RMS error on
+# 1,000 rows, 10 hidden nodes and 500 iterations against this, r*F*sin(theta) 1.7 %
+# and 0.5 %, m*r*v*sin(theta) 5 % and 2 %, q*(Ef + B*v*sin(theta)) 10 % (a wrong tree)
+# and 1 % (the right one), for about 5 s instead of 1.5 s.
 SURROGATE_PARAMS = {
     **_NETWORK_PARAMS,
-    "hidden_layer_sizes": (10,),
+    "hidden_layer_sizes": (20,),
     "grid_size": 5,
     "grid_eps": 0.02,
     "lamb": 0.0,
-    "max_iter": 500,
+    "max_iter": 1500,
     "tol": 0.0,
     "dtype": "float64",
 }
@@ -48,6 +54,9 @@ SURROGATE_ROWS = 1000
 # FACTOR_LOSS (10 % RMS: the network itself may be off by a few per cent), the chosen
 # one and the most accurate one.
 MAX_PRODUCTS = 12
+# The noise floor of a leaf of the surrogate's tree, in units of the surrogate's
+# held-out RMS error (see factor_trial).
+LEAF_ERROR_FACTOR = 2.0
 SIMPLEST_FACTORS = 3
 FACTOR_LOSS = 1e-2
 
@@ -79,7 +88,8 @@ def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed
 
     v_fit, v_val = values
     sub_symbols = [symbols[i] for i in group]
-    # The sub-problems never split again (one level of factors), and the factor's own
+    # The sub-problems train no surrogate of their own (its approximation would
+    # compound), though the product screen still splits them; and the factor's own
     # error is the noise floor of its data: a formula that reaches it ends the
     # sub-discovery.
     sub_settings = {**settings, "factors": False}
@@ -99,25 +109,44 @@ def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed
     return [rows[k]["equation"] for k in sorted(chosen)], log
 
 
-def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=0.0):
-    """``offset + scale * prod_i g_i`` for the simplest combinations of the factors'
-    formulas ``choices`` (one list per factor), each simplified against the real rows."""
+def _simplest_combinations(choices):
+    """The :data:`MAX_PRODUCTS` simplest picks of one formula from each list of ``choices``."""
     import itertools
 
+    from ..symbolic._simplify import complexity
+
+    combinations = sorted(itertools.product(*choices), key=lambda picks: sum(complexity(f) for f in picks))
+    return combinations[:MAX_PRODUCTS]
+
+
+def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=0.0,
+                        prefactor=1):
+    """``prefactor * (offset + scale * prod_i g_i)`` for the simplest combinations of the
+    factors' formulas ``choices`` (one list per factor), each simplified against the
+    real rows."""
     import sympy
 
-    from ..symbolic._simplify import complexity, simplify_formula
-    from ._trials import _candidates
-
-    candidates = []
-    products = sorted(itertools.product(*choices), key=lambda factors: sum(complexity(f) for f in factors))
-    for factors in products[:MAX_PRODUCTS]:
-        # Constants a factor's discovery snapped on its smooth data (0.987 as
-        # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
-        factors = [sympy.nfloat(factor, exponent=False) for factor in factors]
+    formulas = []
+    for factors in _simplest_combinations(choices):
         formula = sympy.Mul(*factors) * sympy.Float(scale)
         if offset:
             formula = formula + sympy.Float(offset)
+        formulas.append(prefactor * formula)
+    return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings)
+
+
+def _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """Every formula simplified against the real rows, as candidates found by ``spec``."""
+    import sympy
+
+    from ..symbolic._simplify import simplify_formula
+    from ._trials import _candidates
+
+    candidates = []
+    for formula in formulas:
+        # Constants a factor's discovery snapped on its smooth data (0.987 as
+        # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
+        formula = sympy.nfloat(formula, exponent=False)
         try:
             path = simplify_formula(
                 formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
@@ -129,44 +158,78 @@ def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbol
 
 
 def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``C * prod_i g_i(x_Gi)`` when a surrogate shows ``y`` is a product.
+    """Candidates built up the tree of sums and products a surrogate shows ``y`` is.
 
     Returns the candidates (simplified against the real data, as ``Candidate`` of
     :mod:`skkan.discovery._trials`) and the surrogate's training iterations; none when
-    the surrogate shows fewer than two factors.
+    the surrogate shows no sum or product at the top.
     """
     rows = np.arange(len(y_fit))
     if len(rows) > SURROGATE_ROWS:
         rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
     function, error, n_iter = fit_surrogate(X_fit[rows], y_fit[rows], spec.seed)
-    groups = multiplicative_groups(input_derivatives(function, X_fit[rows]), None)
-    if len(groups) < 2:
-        return [], n_iter
     values = _evaluate(function, X_fit[rows])
     # The reference row: where |f| is largest, every factor is far from its zeros.
     reference = np.array(X_fit[rows][int(np.argmax(np.abs(values)))], dtype=np.float64)
-    at_reference = float(values.max() if values.max() >= -values.min() else values.min())
+    # The cross tables and the leaves' data pair the reference with other rows'
+    # inputs, where the surrogate is about as far off as on rows it never saw
+    # (q*(Ef + B*v*sin(theta)): 0.010 held out, 0.017 on its term B*v*sin(theta),
+    # 0.0026 on its training rows).
+    error = max(error, float(np.sqrt(np.mean((_evaluate(function, X_val) - y_val) ** 2))))
+    tree = cross_tree(function, X_fit[rows], reference, error, random_state=spec.seed)
+    if tree.kind == "leaf":
+        return [], n_iter
+    # Twice that error is the leaves' noise floor: too high a floor costs at most a
+    # wrong leaf formula, which the real rows reject; too low a one rejects the
+    # leaf's structure.
+    leaf_error = LEAF_ERROR_FACTOR * error
+    tree_search = _TreeSearch(function, reference, X_fit, X_val, symbols, settings, leaf_error)
+    formulas = tree_search.formulas(tree, spec.seed)
+    return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings), n_iter
 
-    def factor_rows(X, group):
-        rows = np.repeat(reference[None, :], len(X), axis=0)
-        rows[:, group] = X[:, group]
-        return rows
 
-    choices = []
-    for k, group in enumerate(groups):
-        group = list(group)
-        values = (_evaluate(function, factor_rows(X_fit, group)), _evaluate(function, factor_rows(X_val, group)))
-        formulas, _ = _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, spec.seed + k + 1)
-        if not formulas:
-            return [], n_iter
-        choices.append(formulas)
-    scale = 1.0 / at_reference ** (len(groups) - 1)
-    return _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings), n_iter
+class _TreeSearch:
+    """Formulas of the nodes of a surrogate's tree (see :func:`factor_trial`)."""
+
+    def __init__(self, function, reference, X_fit, X_val, symbols, settings, error):
+        self.function, self.reference = function, reference
+        self.X_fit, self.X_val, self.symbols, self.settings, self.error = X_fit, X_val, symbols, settings, error
+
+    def restricted(self, X, inputs):
+        """The surrogate at rows ``X`` with every input but ``inputs`` at the reference row."""
+        rows = np.repeat(self.reference[None, :], len(X), axis=0)
+        rows[:, inputs] = X[:, inputs]
+        return _evaluate(self.function, rows)
+
+    def formulas(self, node, seed):
+        """Formulas of ``f`` restricted to ``node.inputs``, simplest first; [] if a leaf
+        has none."""
+        import sympy
+
+        inputs = list(node.inputs)
+        if node.kind == "leaf":
+            values = (self.restricted(self.X_fit, inputs), self.restricted(self.X_val, inputs))
+            formulas, _ = _factor_formulas(
+                inputs, values, self.X_fit, self.X_val, self.symbols, self.settings, self.error, seed
+            )
+            return formulas
+        choices = []
+        for k, child in enumerate(node.children):
+            formulas = self.formulas(child, seed + 7 * k + 1)
+            if not formulas:
+                return []
+            choices.append(formulas)
+        at_reference = sympy.Float(float(_evaluate(self.function, self.reference[None, :])[0]))
+        extra = len(choices) - 1
+        if node.kind == "product":
+            return [sympy.Mul(*picks) / at_reference**extra for picks in _simplest_combinations(choices)]
+        return [sympy.Add(*picks) - extra * at_reference for picks in _simplest_combinations(choices)]
 
 
 def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``a + C * prod_g g(x_G)`` for the groups ``spec.groups`` of a product of
-    splines (``a`` is 0 unless the product needed a constant).
+    """Candidates ``m * (a + C * prod_g g(x_G))`` for the groups ``spec.groups`` of a
+    product of splines (``a`` is 0 unless the product needed a constant, ``m`` 1 unless
+    ``spec.monomial`` divides ``y``).
 
     The factors are fitted on all training rows (:func:`skkan.discovery._products.fit_product`),
     each factor's formula is discovered on the factor's values, and the products of
@@ -176,9 +239,15 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     import sympy
 
     from ._products import CONSTANT_FACTOR, fit_product
+    from ._trials import _monomial_expression, _monomial_values
 
+    X = np.vstack([X_fit, X_val])
     y = np.concatenate([y_fit, y_val])
-    fit = fit_product(np.vstack([X_fit, X_val]), y, spec.groups, len(y_fit), seed=spec.seed, offset=spec.offset)
+    prefactor = 1
+    if spec.monomial:
+        y = y / _monomial_values(X, spec.monomial)
+        prefactor = _monomial_expression(symbols, spec.monomial)
+    fit = fit_product(X, y, spec.groups, len(y_fit), seed=spec.seed, offset=spec.offset)
     # Each factor's relative error is at most the product's (the factors have unit
     # root mean square): the noise floor of its sub-discovery.
     error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(y) / max(abs(fit.scale), 1e-300))
@@ -195,6 +264,6 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
             return [], 0
         choices.append(formulas)
     candidates = _product_candidates(
-        spec, choices, fit.scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=fit.offset
+        spec, choices, fit.scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=fit.offset, prefactor=prefactor
     )
     return candidates, 0

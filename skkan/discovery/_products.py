@@ -402,14 +402,22 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     if n_features < 2 or len(y) <= n_fit or not np.var(y) > 0:
         return None
     variance = float(np.var(y[n_fit:]))
-    for offset in (False, True):
-        # A pure product first; then a product plus a constant (1 + x*y*z), which
-        # also covers every pure product, so it is tried only when none fits.
-        fit = _grouped_fit(X, y, n_fit, seed, offset)
-        fits = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
-        if fits and fit.n_varying >= 2:
-            return fit
-    return None
+
+    def fits(fit):
+        close = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
+        return close and fit.n_varying >= 2
+
+    # A pure product first; then a product plus a constant (1 + x*y*z), which also
+    # covers every pure product, so it is tried only when no pure product fits
+    # exactly, and taken when it fits and lowers the residual as a merge must (a pure
+    # product of six factors passes for 1 + p*E*cos(theta)/(k*T) at 1e-5).
+    pure = _grouped_fit(X, y, n_fit, seed, offset=False)
+    if pure.residual <= EXACT_PRODUCT and fits(pure):
+        return pure
+    shifted = _grouped_fit(X, y, n_fit, seed, offset=True)
+    if fits(shifted) and (not fits(pure) or shifted.residual * MERGE_GAIN <= pure.residual):
+        return shifted
+    return pure if fits(pure) else None
 
 
 def _grouped_fit(X, y, n_fit, seed, offset):

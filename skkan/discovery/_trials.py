@@ -111,10 +111,11 @@ class TrialSpec:
 
     def describe(self):
         if self.transform == "factors":
-            return f"y = product of factors found on a surrogate KAN[10] (seed {self.seed})"
+            return f"y = sums and products of factors found on a surrogate KAN[10] (seed {self.seed})"
         if self.transform == "products":
             factors = " * ".join("f(" + ", ".join(f"x{i}" for i in group) + ")" for group in self.groups)
-            return f"y = {'a + ' if self.offset else ''}{factors}, factors fitted as splines (seed {self.seed})"
+            target = "y/(" + "*".join(f"x{i}^{e:g}" for i, e in self.monomial) + ")" if self.monomial else "y"
+            return f"{target} = {'a + ' if self.offset else ''}{factors}, factors fitted as splines (seed {self.seed})"
         library = "poly" if self.library == POLYNOMIAL_LIBRARY else "full"
         if self.transform == "log":
             target = "log|y|"
@@ -668,7 +669,19 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
             stages.insert(1, screened)
-        product = product_groups(X_fit, y_fit, X_val, y_val, noise_level) if settings.get("factors", True) else None
+        product = product_groups(X_fit, y_fit, X_val, y_val, noise_level) if settings.get("products", True) else None
+        divided_by = ()
+        if not product and monomial and settings.get("products", True):
+            # y over the monomial it is proportional to may be a product, or a product
+            # plus a constant (n_0*(1 + p*E*cos(theta)/(k*T))) when y itself is not.
+            fit_divisor, val_divisor = _monomial_values(X_fit, monomial), _monomial_values(X_val, monomial)
+            level = None if noise_level is None else noise_level * float(np.sqrt(np.mean(fit_divisor**-2.0)))
+            # The monomial's inputs are divided out: no factors of theirs (a spline
+            # factor of n_0 over [0, 1] that should be constant misleads the fit).
+            others = [i for i in range(X_fit.shape[1]) if i not in dict(monomial)]
+            if len(others) >= 2:
+                product = product_groups(X_fit, y_fit / fit_divisor, X_val, y_val / val_divisor, level, others)
+                divided_by = monomial
         if product:
             # A product of splines fits: its factors are sub-problems of fewer inputs,
             # tried right after the additive models (which find products of one-signed
@@ -676,7 +689,9 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             # or so each, while a factor of two inputs is a discovery of its own:
             # m*c**2/sqrt(1 - v**2/c**2) took 54 s as a product, 1 s screened).
             groups, offset = product
-            trial = TrialSpec(1, "products", (), None, int(stages[0][0].seed), groups=groups, offset=offset)
+            trial = TrialSpec(
+                1, "products", (), None, int(stages[0][0].seed), monomial=divided_by, groups=groups, offset=offset
+            )
             stages.insert(2 if screened else 1, [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) has no log target: a surrogate network's
@@ -719,12 +734,14 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
 PRODUCT_SCREEN_ROWS = (800, 400)
 
 
-def product_groups(X_fit, y_fit, X_val, y_val, noise_level):
-    """The groups of a product of splines that fits ``y`` (see
+def product_groups(X_fit, y_fit, X_val, y_val, noise_level, inputs=None):
+    """The groups of a product of splines of ``inputs`` (None: all) that fits ``y`` (see
     :func:`skkan.discovery._products.product_structure`) and whether the product needs
     a constant added, or None."""
     from ._products import product_structure
 
+    inputs = list(range(X_fit.shape[1])) if inputs is None else list(inputs)
+    X_fit, X_val = X_fit[:, inputs], X_val[:, inputs]
     def spread(X, y, n):
         rows = np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int)
         return X[rows], y[rows]
@@ -732,7 +749,9 @@ def product_groups(X_fit, y_fit, X_val, y_val, noise_level):
     (X_a, y_a), (X_b, y_b) = spread(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0]), spread(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
     level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
     fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
-    return (fit.groups, fit.offset != 0.0) if fit is not None else None
+    if fit is None:
+        return None
+    return tuple(tuple(inputs[i] for i in group) for group in fit.groups), fit.offset != 0.0
 
 
 def _noise_variance(noise_level, variance):

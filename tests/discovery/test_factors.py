@@ -18,14 +18,26 @@ X0, X1, X2 = sympy.symbols("x0 x1 x2")
 SETTINGS = {"grid_size": 3, "lamb": 1e-2, "max_iter": 200, "symbolic_iter": 200, "tolerance": 1e-4, "library": None}
 
 
-def test_a_sum_gives_no_factor_candidates():
+def test_a_function_with_no_sum_or_product_gives_no_candidates():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(600, 3))
-    y = X[:, 0] + np.sin(2 * X[:, 1]) * X[:, 2]
+    y = np.sin(2 * X[:, 0] + X[:, 1] * X[:, 2])
     spec = TrialSpec(3, "factors", (10,), None, 0)
     candidates, n_iter = factor_trial(spec, X[:450], y[:450], X[450:], y[450:], [X0, X1, X2], SETTINGS)
     assert candidates == [] and n_iter > 0
-    assert spec.describe().startswith("y = product of factors")
+    assert spec.describe().startswith("y = sums and products of factors")
+
+
+def test_a_sum_with_a_signed_product_term_is_found_through_the_tree():
+    # x0 + sin(2*x1)*x2: a sum whose second term is a product (found as a product plus
+    # the constant the reference row adds). Exact for seeds 0-3.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(1500, 3))
+    y = X[:, 0] + np.sin(2 * X[:, 1]) * X[:, 2]
+    spec = TrialSpec(3, "factors", (10,), None, 0)
+    candidates, _ = factor_trial(spec, X[:1100], y[:1100], X[1100:], y[1100:], [X0, X1, X2], SETTINGS)
+    exact = [candidate.expression for candidate in candidates if candidate.loss < 1e-12]
+    assert any(sympy.simplify(e - (X0 + sympy.sin(2 * X1) * X2)) == 0 for e in exact)
 
 
 def _signed_product_rows(random_state, n=2000):

@@ -20,6 +20,8 @@ from skkan.discovery._structure import (
     MULTIPLICATIVE_THRESHOLD,
     additive_coupling,
     additive_groups,
+    cross_separability,
+    cross_tree,
     decompose,
     input_derivatives,
     merge_residuals,
@@ -213,3 +215,33 @@ def test_trained_network_shows_a_merge_of_two_inputs(law, rows, structure, seed)
     X = rows(np.random.default_rng(100 + seed))
     d = _fitted_structure(law, X, seed)
     assert decompose(d, X).describe() == structure
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cross_tables_split_sums_and_products_of_sums(seed):
+    # Exact functions: separable splits leave float rounding, interacting ones a
+    # share of the spread, so the tree holds for any rows.
+    X = _signed(5, seed)
+    reference = X[int(np.argmax(np.abs(X[:, 0])))]
+
+    def nested(x):  # q*(Ef + B*v*sin(theta))
+        return x[:, 0] * (x[:, 1] + x[:, 2] * x[:, 3] * torch.sin(3 * x[:, 4]))
+
+    assert cross_tree(nested, X, reference, 0.0, seed).describe() == "(f(x0) * (f(x1) + f(x2, x3, x4)))"
+    sum_of_product = cross_tree(lambda x: x[:, 0] + torch.sin(2 * x[:, 1]) * x[:, 2], X[:, :3], reference[:3], 0.0)
+    assert sum_of_product.describe() == "(f(x0) + f(x1, x2))"
+    assert cross_tree(lambda x: torch.sin(2 * x[:, 0] + x[:, 1] * x[:, 2]), X[:, :3], reference[:3], 0.0).kind == "leaf"
+
+
+def test_cross_tree_drops_inputs_the_function_ignores():
+    X = _signed(4)
+    tree = cross_tree(lambda x: x[:, 0] * torch.exp(x[:, 2]), X, X[0], 0.0)
+    assert tree.describe() == "(f(x0) * f(x2))"
+
+
+def test_cross_separability_scores_a_product_and_a_sum():
+    X = _signed(2)
+    additive, multiplicative, spread = cross_separability(lambda x: x[:, 0] * x[:, 1], X, [0, 1], 0, X[0])
+    assert multiplicative < 1e-12 * spread < additive
+    additive, multiplicative, spread = cross_separability(lambda x: x[:, 0] + x[:, 1], X, [0, 1], 0, X[0])
+    assert additive < 1e-12 * spread < multiplicative
