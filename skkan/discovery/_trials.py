@@ -933,8 +933,10 @@ def select_best(rows, rule="best", errors=None):
     :func:`noise_columns`) is the simplest row whose errors are statistically
     indistinguishable from those of the most accurate row (a one-sided paired test,
     :func:`skkan.discovery._noise.indistinguishable`): on noisy data a simpler formula
-    whose extra error is within what the noise explains wins; on exact data only an
-    exact formula matches an exact one. Without ``errors``, PySR's rule: the highest
+    whose extra error is within what the noise explains wins; when the most accurate
+    row fits to float precision (a loss at the floor
+    :data:`skkan.symbolic._simplify.LOSS_FLOOR`), the simplest such row. Without
+    ``errors``, PySR's rule: the highest
     score among the rows within 1.5 times the lowest loss.
     """
     if not rows:
@@ -947,6 +949,10 @@ def select_best(rows, rule="best", errors=None):
         return int(np.argmax(scores))
     if errors is not None:
         best = int(np.argmin(losses))
+        if losses[best] <= LOSS_FLOOR:
+            # The data are exact: only an exact formula matches (a paired test can pass
+            # an approximation whose errors are a few large ones on a steep part).
+            return next(k for k in range(best + 1) if losses[k] <= LOSS_FLOOR)
         return next(k for k in range(best + 1) if k == best or indistinguishable(errors[k], errors[best]))
     eligible = np.flatnonzero(losses <= 1.5 * losses.min())
     return int(eligible[np.argmax(scores[eligible])])

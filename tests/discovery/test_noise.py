@@ -13,6 +13,7 @@ import sympy
 from skkan import KANSymbolicRegressor
 from skkan.discovery._noise import estimate_noise, indistinguishable, within_noise
 from skkan.discovery._trials import noise_columns, select_best
+from skkan.symbolic._simplify import evaluate
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
 
@@ -82,6 +83,23 @@ def test_selection_takes_the_simplest_formula_the_noise_cannot_tell_apart(seed):
     errors, flags, level = noise_columns(rows[:2], X, law, symbols, 1e-9)
     assert level == 0 and flags == [False, True]
     assert select_best(rows[:2], "best", errors=errors) == 1
+
+
+def test_on_exact_data_an_approximation_with_a_few_large_errors_is_not_taken():
+    # The approximation's squared errors vanish but for a few rows at the steep end: a
+    # paired test alone passes it (mean difference within two standard errors), but
+    # the exact law is at the floor. Its complexity here is made the lower one.
+    X = np.linspace(0.0, 0.99, 400)[:, None]
+    law = 1 / np.sqrt(1 - X[:, 0] ** 2)
+    approximation = (1 + sympy.Float(1e-3) * X0**100) / sympy.sqrt(1 - X0**2)
+    rows = [
+        {"complexity": 5, "loss": float(np.mean((evaluate(approximation, [X0], X) - law) ** 2) / np.var(law)),
+         "score": 0.0, "equation": approximation, "trial": ""},
+        {"complexity": 8, "loss": 1e-12, "score": 0.0, "equation": 1 / sympy.sqrt(1 - X0**2), "trial": ""},
+    ]
+    errors, _, _ = noise_columns(rows, X, law, [X0], 0.0)
+    assert indistinguishable(errors[0], errors[1])
+    assert select_best(rows, "best", errors=errors) == 1
 
 
 @pytest.mark.parametrize("random_state", range(2))
