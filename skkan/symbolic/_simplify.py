@@ -10,10 +10,7 @@ A formula read off a network carries every constant the network learned: shifts 
    least squares after every structural change;
 3. greedily, a constant is set to zero (its term or shift disappears) or to a nearby
    simple number (an integer, a small rational, a rational multiple of pi or of
-   ``sqrt(pi)``), as long as the validation error stays within a tolerance; when the
-   simple value (zero included) lies inside the constant's confidence interval, also
-   as long as it grows by no more than noise can explain (:func:`noise_tie`), so that
-   a term the noise cannot tell from none goes.
+   ``sqrt(pi)``), as long as the validation error stays within a tolerance.
 
 Each accepted step is recorded, so the caller gets a path of ever simpler formulas
 with their held-out losses. Errors are relative mean squared errors (divided by the
@@ -873,15 +870,7 @@ def _greedy(state, context):
         # Zero first (it removes the most), then 1 or -1, then the simplest nice value.
         # Cheap checks without refitting decide most steps; a few moves of each kind
         # may refit the other constants (a redundant scale moves into the others).
-        # A constant whose confidence interval holds 0 (a term the noise cannot tell
-        # from none) may go at the cost that noise cannot tell apart, as a simple
-        # value may.
-        insignificant = [within_interval(0, value, error) for value, error in zip(model.values, errors)]
-        passing_zero = [
-            (k, option, loss, insignificant[k])
-            for k, option, loss, _ in moves
-            if option == 0 and (acceptable(loss, reference) or (insignificant[k] and lenient(loss, reference)))
-        ]
+        passing_zero = [m for m in moves if m[1] == 0 and acceptable(m[2], reference)]
         chosen, fixed_values = None, None
         if passing_zero:
             chosen = min(passing_zero, key=lambda m: m[2])
@@ -889,8 +878,8 @@ def _greedy(state, context):
             budget = {0: 2, 1: 3, 2: 1}
             queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
             for k, option, loss, snap in queue:
-                # 0, 1 and -1 are simple values too: inside the interval, the same leniency.
-                snap = snap or within_interval(option, model.values[k], errors[k])
+                # 1 and -1 are simple values too: inside the interval, the same leniency.
+                snap = snap or (option != 0 and within_interval(option, model.values[k], errors[k]))
                 accept = lenient if snap else acceptable
                 if accept(loss, reference):
                     chosen = (k, option, None, snap)

@@ -183,17 +183,6 @@ def test_tiny_term_is_dropped_on_noisy_data():
     assert np.sqrt(max(last.validation_loss, LOSS_FLOOR)) <= np.sqrt(best_loss) + 1e-4 + 1e-12
 
 
-@pytest.mark.parametrize("seed", [0, 1, 5])  # seeds 0-9 measured; the strict rule kept the term for these
-def test_a_term_the_noise_cannot_tell_from_none_is_dropped(seed):
-    """A spurious 0.03*x1**2 under noise of 0.3: its refitted coefficient lies within its
-    confidence interval of 0, so it goes at a cost the noise cannot tell apart."""
-    law = lambda X: 2.5 * X[:, 0] + np.cos(2 * X[:, 1])  # noqa: E731
-    path, _ = _simplify("2.5*x0 + cos(2*x1) + 0.03*x1**2", law, 2, -1.0, 1.0, seed=seed, noise=0.3)
-    assert path[0].expression.has(x1**2)
-    assert not path[-1].expression.has(x1**2)
-    assert path[-1].expression.has(sympy.cos(2 * x1))
-
-
 def test_zero_tolerance_keeps_a_real_tiny_term():
     """With tolerance=0 on noise-free data of the three-term law, the cubic term stays."""
     law = lambda X: 2.5 * X[:, 0] + 0.3 * X[:, 1] ** 2 + 0.0001 * X[:, 1] ** 3  # noqa: E731
