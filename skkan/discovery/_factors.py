@@ -110,13 +110,33 @@ def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed
 
 
 def _simplest_combinations(choices):
-    """The :data:`MAX_PRODUCTS` simplest picks of one formula from each list of ``choices``."""
-    import itertools
+    """The :data:`MAX_PRODUCTS` simplest picks of one formula from each list of ``choices``.
+
+    Best-first over the picks (a heap of index tuples), so the cost stays bounded where
+    the full product of the lists would not: seven factors of five formulas each make
+    78,125 combinations.
+    """
+    import heapq
 
     from ..symbolic._simplify import complexity
 
-    combinations = sorted(itertools.product(*choices), key=lambda picks: sum(complexity(f) for f in picks))
-    return combinations[:MAX_PRODUCTS]
+    costs = [[complexity(formula) for formula in formulas] for formulas in choices]
+    orders = [sorted(range(len(cost)), key=cost.__getitem__) for cost in costs]
+
+    def total(picks):
+        return sum(costs[g][orders[g][i]] for g, i in enumerate(picks))
+
+    start = (0,) * len(choices)
+    heap, seen, combinations = [(total(start), start)], {start}, []
+    while heap and len(combinations) < MAX_PRODUCTS:
+        _, picks = heapq.heappop(heap)
+        combinations.append(tuple(choices[g][orders[g][i]] for g, i in enumerate(picks)))
+        for g in range(len(picks)):
+            following = picks[:g] + (picks[g] + 1,) + picks[g + 1 :]
+            if picks[g] + 1 < len(orders[g]) and following not in seen:
+                seen.add(following)
+                heapq.heappush(heap, (total(following), following))
+    return combinations
 
 
 def _product_candidates(spec, choices, scale, X_fit, y_fit, X_val, y_val, symbols, settings, offset=0.0,

@@ -619,12 +619,15 @@ def _run_trial_quietly(spec, *args):
         return candidates, n_iter, time.perf_counter() - start
 
 
-def _sequential_until_exact(stage, arguments):
-    """Run a stage's trials in turn until one finds a formula under :data:`EXACT_LOSS`."""
+def _sequential_until_found(stage, arguments, found, pool, within_reach):
+    """Run a stage's trials in turn until the pool with their candidates has the law
+    (``found``): a formula under :data:`EXACT_LOSS`, or one at the noise floor, which
+    is checked only when a trial's best loss is under ``within_reach``."""
     results = []
     for spec in stage:
         results.append(_run_trial_quietly(spec, *arguments))
-        if min((c.loss for c in results[-1][0]), default=math.inf) <= EXACT_LOSS:
+        best = min((c.loss for c in results[-1][0]), default=math.inf)
+        if best <= EXACT_LOSS or (best <= within_reach and found(pool + [c for r in results for c in r[0]])):
             break
     return results
 
@@ -638,7 +641,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     :func:`skkan.discovery._noise.estimate_noise`), a formula whose held-out error is
     indistinguishable from that noise floor: later stages only add more complex
     candidates, and no formula can fit noisy rows better than the noise. Trials run
-    one at a time (``n_jobs`` 1 or None) also end their stage at an exact formula.
+    one at a time (``n_jobs`` 1 or None) also end their stage there.
 
     Returns
     -------
@@ -702,16 +705,20 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (10,), None, int(stages[0][0].seed))])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
+    # Relative held-out loss under which a trial's formula may reach the noise floor
+    # (the floor's test allows a margin of about 20 %).
+    variance = max(float(np.var(y_val)), 1e-300)
+    within_reach = 2.0 * _noise_variance(noise_level, variance) / variance if noise_level is not None else 0.0
     progress = Progress(sum(len(stage) for stage in stages), verbose, description="discovery", unit="trial")
     for stage in stages:
         if n_jobs is not None and n_jobs != 1 and len(stage) > 1:
             results = Parallel(n_jobs=n_jobs)(delayed(_run_trial_quietly)(spec, *arguments) for spec in stage)
         else:
-            # One at a time, a trial that finds the law exactly ends its stage, as it
-            # ends discovery: the stage's other trials could only add more exact
-            # candidates (seen: four screened changes of variables, each giving
-            # asin(lambd/(d*n)) after the first had).
-            results = _sequential_until_exact(stage, arguments)
+            # One at a time, a trial that finds the law (exactly or to the noise floor)
+            # ends its stage, as it ends discovery: the stage's other trials could only
+            # add more such candidates (seen: four screened changes of variables, each
+            # giving asin(lambd/(d*n)) after the first had).
+            results = _sequential_until_found(stage, arguments, found, pool, within_reach)
         for spec, (candidates, n_iter, seconds) in zip(stage, results):
             best = min((c.loss for c in candidates), default=math.inf)
             log.append({"trial": spec.describe(), "seconds": seconds, "loss": best, "n_iter": n_iter})
