@@ -34,6 +34,7 @@ import numpy as np
 __all__ = [
     "LOSS_FLOOR",
     "column_signs",
+    "drop_column_abs",
     "combine_roots",
     "complexity",
     "evaluate",
@@ -536,6 +537,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
         if step.validation_loss > LOSS_FLOOR:
             formula = real_roots(formula, symbols, signs)
+        formula = drop_column_abs(formula, symbols, signs)
         present = formula.atoms(sympy.Float)
         uncertainties = {f: e for f, e in uncertainties.items() if f in present}
         finished.append(SimplifiedFormula(formula, step.train_loss, step.validation_loss, uncertainties))
@@ -828,6 +830,22 @@ def real_roots(expression, symbols, signs):
         return node
 
     return _rewrite_bottom_up(expression, guard)
+
+
+def drop_column_abs(expression, symbols, signs):
+    """``expression`` with ``Abs(x)`` written ``x`` for every column ``x`` that is
+    nonnegative on every row (see :func:`column_signs`).
+
+    Sympy writes ``(c**2)**(3/2)`` of a real ``c`` as ``Abs(c)**3``; over data where
+    ``c > 0`` that is ``c**3``, as people write it, with the same values.
+    """
+    import sympy
+
+    unsigned = {symbol for symbol, sign in zip(symbols, signs) if sign in ("positive", "nonnegative")}
+    if not unsigned or not expression.has(sympy.Abs):
+        return expression
+    return expression.replace(lambda node: isinstance(node, sympy.Abs) and node.args[0] in unsigned,
+                              lambda node: node.args[0])
 
 
 def _guardable_root(node):

@@ -9,6 +9,7 @@ from skkan.symbolic._simplify import (
     SimplifiedFormula,
     column_signs,
     combine_roots,
+    drop_column_abs,
     complexity,
     evaluate,
     float_count,
@@ -181,6 +182,25 @@ def test_tiny_term_is_dropped_on_noisy_data():
     assert last.expression == sympy.Rational(5, 2) * x0 + sympy.Rational(3, 10) * x1**2
     best_loss = min(max(step.validation_loss, LOSS_FLOOR) for step in path)
     assert np.sqrt(max(last.validation_loss, LOSS_FLOOR)) <= np.sqrt(best_loss) + 1e-4 + 1e-12
+
+
+def test_abs_of_a_column_of_one_sign_is_the_column():
+    signs = ["positive", "real"]
+    expression = x0**2 / sympy.Abs(x0) ** 3 + sympy.Abs(x1) + sympy.Abs(x0 - 2)
+    assert drop_column_abs(expression, [x0, x1], signs) == 1 / x0 + sympy.Abs(x1) + sympy.Abs(x0 - 2)
+
+
+def test_an_approximate_path_prints_no_abs_of_a_positive_column():
+    # Real symbols: sympy writes (x1**2)**1.5 as Abs(x1)**3.0.
+    x1_real = sympy.Symbol("x1", real=True)
+    symbols = [x0, x1_real]
+    law = lambda X: X[:, 0] / X[:, 1] ** 3  # noqa: E731
+    X_fit, y_fit = _sample(law, 2, 1.0, 2.0, 0, 300, noise=1e-3)
+    X_val, y_val = _sample(law, 2, 1.0, 2.0, 1000, 200, noise=1e-3)
+    expression = 1.001 * x0 / (x1_real**2) ** 1.5
+    assert expression.has(sympy.Abs)
+    path = simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val)
+    assert not any(step.expression.has(sympy.Abs) for step in path)
 
 
 def test_zero_tolerance_keeps_a_real_tiny_term():
