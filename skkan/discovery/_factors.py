@@ -5,11 +5,11 @@ A law such as ``r*F*sin(theta)`` with signed ``r`` and ``F`` is a product, but i
 target changes sign, so the ``log|y|`` trial does not apply, and no input is positive,
 so no monomial can be divided out; ``q*(Ef + B*v*sin(theta))`` is a product of a sum
 of a product. AI Feynman's way: fit a smooth network to the data, read additive and
-multiplicative separability off its exact derivatives, recursively
-(:func:`skkan.discovery._structure.decompose`: ``f_ab == 0`` and
-``f * f_ab == f_a * f_b``, no logarithm), and solve every leaf of that tree as a
-sub-problem with fewer inputs on data the network generates, the other inputs held
-at a reference row:
+multiplicative separability off tables of its values, recursively
+(:func:`skkan.discovery._structure.cross_tree`: a table of ``f`` at one input from
+one row and the others from another row is a sum or of rank one, no logarithm), and
+solve every leaf of that tree as a sub-problem with fewer inputs on data the network
+generates, the other inputs held at a reference row:
 
     f(x) = prod_i f(x_Gi, ref) / f(ref)**(k - 1)      for k factors G_i,
     f(x) = sum_i f(x_Gi, ref) - (k - 1) * f(ref)       for k terms G_i.

@@ -26,10 +26,11 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    own inputs, the product simplified on the real rows);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart; when ``y``
-   changes sign, a factor trial after the first of them
-   (:func:`skkan.discovery._factors.factor_trial`: a surrogate network's derivatives
-   show ``y`` is a product of functions of disjoint groups of inputs, each factor is
-   discovered on the network's data, the product simplified on the real rows);
+   changes sign, a tree trial after the first of them
+   (:func:`skkan.discovery._factors.factor_trial`: tables of a surrogate network's
+   values show ``y`` is, recursively, a sum or a product of functions of disjoint
+   groups of inputs, each leaf is discovered on the network's data, the combination
+   simplified on the real rows);
 4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
    signed inputs come out as expanded polynomials, ``x*y`` from
    ``((x + y)**2 - (x - y)**2) / 4``).
@@ -111,7 +112,7 @@ class TrialSpec:
 
     def describe(self):
         if self.transform == "factors":
-            return f"y = sums and products of factors found on a surrogate KAN[10] (seed {self.seed})"
+            return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
             factors = " * ".join("f(" + ", ".join(f"x{i}" for i in group) + ")" for group in self.groups)
             target = "y/(" + "*".join(f"x{i}^{e:g}" for i, e in self.monomial) + ")" if self.monomial else "y"
@@ -697,12 +698,13 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             )
             stages.insert(2 if screened else 1, [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
-            # A signed product (r*F*sin(theta)) has no log target: a surrogate network's
-            # derivatives find its factors (skkan.discovery._factors). It costs a
-            # network and a discovery per factor, so it runs after the first
-            # hidden-layer stage, which finds many signed laws (x*y) in seconds.
+            # A signed product (r*F*sin(theta)) or a sum of products has no log target:
+            # tables of a surrogate network's values find its tree of sums and
+            # products (skkan.discovery._factors). It costs a network and a discovery
+            # per leaf, so it runs after the first hidden-layer stage, which finds many
+            # signed laws (x*y) in seconds.
             first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
-            stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (10,), None, int(stages[0][0].seed))])
+            stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (20,), None, int(stages[0][0].seed))])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
     # Relative held-out loss under which a trial's formula may reach the noise floor
