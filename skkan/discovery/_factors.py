@@ -214,6 +214,9 @@ class _TreeSearch:
     def __init__(self, function, reference, X_fit, X_val, symbols, settings, error):
         self.function, self.reference = function, reference
         self.X_fit, self.X_val, self.symbols, self.settings, self.error = X_fit, X_val, symbols, settings, error
+        # Every node holds the inputs outside it at the reference row, so f there is
+        # every node's value at the reference.
+        self.at_reference = float(_evaluate(function, reference[None, :])[0])
 
     def restricted(self, X, inputs):
         """The surrogate at rows ``X`` with every input but ``inputs`` at the reference row."""
@@ -239,7 +242,7 @@ class _TreeSearch:
             if not formulas:
                 return []
             choices.append(formulas)
-        at_reference = sympy.Float(float(_evaluate(self.function, self.reference[None, :])[0]))
+        at_reference = sympy.Float(self.at_reference)
         extra = len(choices) - 1
         if node.kind == "product":
             return [sympy.Mul(*picks) / at_reference**extra for picks in _simplest_combinations(choices)]
