@@ -159,14 +159,15 @@ def _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, 
     """Every formula simplified against the real rows, as candidates found by ``spec``."""
     import sympy
 
-    from ..symbolic._simplify import simplify_formula
-    from ._trials import _candidates
+    from ..symbolic._simplify import drop_positive_abs, simplify_formula
+    from ._trials import EXACT_LOSS, _candidates
 
     candidates = []
     for formula in formulas:
         # Constants a factor's discovery snapped on its smooth data (0.987 as
         # 7/(4*sqrt(pi))) become floats again, refitted on the real rows; exponents stay.
         formula = sympy.nfloat(formula, exponent=False)
+        formula = drop_positive_abs(formula, symbols, X_fit)
         try:
             path = simplify_formula(
                 formula, symbols, X_fit, y_fit, X_val, y_val, tolerance=settings["tolerance"], random_state=spec.seed
@@ -174,6 +175,10 @@ def _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, 
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
             continue
         candidates.extend(_candidates(path, spec))
+        if any(step.validation_loss <= EXACT_LOSS for step in path):
+            # The formulas come simplest first: a more complex one cannot beat an
+            # exact one, and each simplification costs up to a second or two.
+            break
     return candidates
 
 

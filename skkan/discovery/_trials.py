@@ -111,6 +111,12 @@ class TrialSpec:
     offset: bool = False
 
     def describe(self):
+        if self.transform == "odd factor":
+            (index, _), = self.monomial
+            return f"y = x{index} * f(x), f discovered on y/x{index} (seed {self.seed})"
+        if self.transform == "linear":
+            z = ", ".join(f"x{i}" for i in self.groups[0])
+            return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
@@ -499,6 +505,14 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._factors import factor_trial
 
         return factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "odd factor":
+        from ._coefficients import odd_factor_trial
+
+        return odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "linear":
+        from ._coefficients import linear_trial
+
+        return linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     if spec.transform == "products":
         from ._factors import product_trial
 
@@ -697,6 +711,31 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
                 1, "products", (), None, int(stages[0][0].seed), monomial=divided_by, groups=groups, offset=offset
             )
             stages.insert(2 if screened else 1, [trial])
+        if not product and X_fit.shape[1] >= 2 and settings.get("linear", True):
+            # y linear in some inputs, with coefficients that are functions of one or
+            # two others ((x - u*t)/sqrt(1 - u**2/c**2)): each coefficient is a
+            # sub-problem of those one or two inputs.
+            from ._coefficients import linear_structure
+
+            level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
+            z = linear_structure(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]), len(y_fit), level**2)
+            if z is not None:
+                first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
+                stages.insert(first_later, [TrialSpec(1, "linear", (), None, int(stages[0][0].seed), groups=(z,))])
+        if sign == 0 and settings.get("odd_factors", True):
+            # y changes sign with one input x_i and y/x_i keeps one sign
+            # (m_0*v/sqrt(1 - v**2/c**2)): y/x_i is a one-signed sub-problem, tried
+            # after the cheap additive and product trials.
+            from ._coefficients import odd_factors
+
+            X_all, y_all = np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])
+            odd = [
+                TrialSpec(1, "odd factor", (), None, int(stages[0][0].seed), monomial=((index, 1),))
+                for index in odd_factors(X_all, y_all, noise_level)
+            ]
+            if odd:
+                first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
+                stages.insert(first_later, odd)
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) or a sum of products has no log target:
             # tables of a surrogate network's values find its tree of sums and
@@ -706,7 +745,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
             stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (20,), None, int(stages[0][0].seed))])
     log = []
-    arguments = (X_fit, y_fit, X_val, y_val, symbols, settings)
+    arguments = (X_fit, y_fit, X_val, y_val, symbols, {**settings, "noise_level": noise_level})
     # Relative held-out loss under which a trial's formula may reach the noise floor
     # (the floor's test allows a margin of about 20 %).
     variance = max(float(np.var(y_val)), 1e-300)

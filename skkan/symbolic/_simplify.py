@@ -35,6 +35,7 @@ __all__ = [
     "LOSS_FLOOR",
     "column_signs",
     "drop_column_abs",
+    "drop_positive_abs",
     "combine_roots",
     "complexity",
     "evaluate",
@@ -845,6 +846,34 @@ def drop_column_abs(expression, symbols, signs):
     if not unsigned or not expression.has(sympy.Abs):
         return expression
     return expression.replace(lambda node: isinstance(node, sympy.Abs) and node.args[0] in unsigned,
+                              lambda node: node.args[0])
+
+
+def drop_positive_abs(expression, symbols, X):
+    """``expression`` with every ``Abs(e)`` written ``e`` where ``e`` is positive on
+    every row of ``X``.
+
+    Formulas fitted on smooth sub-problems (the coefficients or factors of a law)
+    come with their roots guarded (:func:`real_roots`), ``sqrt(Abs(1 - v**2/c**2))``;
+    once the law they compose is simplified against the real rows, that guard is
+    decided again there (an exact formula keeps the law's domain), so the
+    sub-problems' guards are lifted first wherever they change nothing on the data.
+    """
+    import sympy
+
+    if not expression.has(sympy.Abs):
+        return expression
+    X = np.asarray(X, dtype=np.float64)
+
+    def positive(argument):
+        try:
+            with np.errstate(all="ignore"):
+                values = np.broadcast_to(lambdify_inputs(symbols, argument)(*X.T), (len(X),))
+            return bool(np.all(np.isfinite(values)) and np.all(values > 0))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+            return False
+
+    return expression.replace(lambda node: isinstance(node, sympy.Abs) and positive(node.args[0]),
                               lambda node: node.args[0])
 
 
