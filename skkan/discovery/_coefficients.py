@@ -173,7 +173,12 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
             degree = _largest_degree(n_fit, z, len(linear))
             if not degree:
                 continue
-            values, residual = _fit_coefficients(X, y, n_fit, z, linear, degree)
+            # The highest degree fits smooth coefficients best; on noisy rows it fits
+            # the noise too, and the lowest one judges better.
+            values, residual = min(
+                (_fit_coefficients(X, y, n_fit, z, linear, d) for d in sorted({MIN_DEGREE, degree})),
+                key=lambda fit: fit[1],
+            )
             residual /= variance
             varying = any(float(np.std(v)) > CONSTANT_COEFFICIENT * max(float(np.sqrt(np.mean(v**2))), 1e-300)
                           for v in values[1:])

@@ -1,0 +1,115 @@
+"""Odd signed factors and inputs ``y`` is linear in (skkan.discovery._coefficients).
+
+``m*v/sqrt(1 - v**2/c**2)`` with a signed ``v`` changes sign with ``v`` only: ``y/v``
+is a one-signed sub-problem. ``(x - u*t)/sqrt(1 - u**2/c**2)`` is linear in ``x`` and
+``t`` with coefficients of ``u`` and ``c``: each coefficient is a sub-problem of two
+inputs. Assertions hold for every seed tried (the comments say which).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from skkan import KANSymbolicRegressor
+from skkan.discovery._coefficients import _fit_coefficients, linear_structure, odd_factors
+from skkan.symbolic._simplify import drop_positive_abs
+
+N_FIT = 1600
+
+
+def _rows(seed, ranges, n=2000):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(low, high, n) for low, high in ranges])
+
+
+def _lorentz(X):
+    x, u, t, c = X.T
+    return (x - u * t) / np.sqrt(1 - u**2 / c**2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_odd_factor_is_the_one_signed_input_that_y_changes_sign_with(seed):
+    X = _rows(seed, [(1, 5), (-1, 1), (1.5, 3)])
+    m, v, c = X.T
+    y = m * v / np.sqrt(1 - v**2 / c**2)
+    assert odd_factors(X, y) == [1]
+    # Two signed factors: y/v still changes sign with the other one.
+    X2 = _rows(seed, [(-1, 1), (-1, 1), (1.5, 3)])
+    assert odd_factors(X2, X2[:, 0] * X2[:, 1] * X2[:, 2]) == []
+    # A sum changes sign where v does not.
+    assert odd_factors(X, v + 0.5) == []
+
+
+def test_an_odd_factor_survives_noise_when_the_smallest_inputs_are_left_out():
+    X = _rows(0, [(1, 5), (-1, 1), (1.5, 3)])
+    m, v, c = X.T
+    y = m * v / np.sqrt(1 - v**2 / c**2)
+    noise = 0.01 * np.sqrt(np.mean(y**2))
+    noisy = y + np.random.default_rng(1).normal(0, noise, len(y))
+    assert odd_factors(X, noisy) == []  # some rows near v = 0 flip sign
+    assert odd_factors(X, noisy, noise_level=noise) == [1]
+
+
+@pytest.mark.parametrize("seed", range(3))  # seeds 0-5 measured
+def test_inputs_y_is_linear_in_are_found_with_their_coefficients(seed):
+    X = _rows(seed, [(-1, 1), (-1, 1), (-1, 1), (1.5, 3)])
+    y = _lorentz(X)
+    assert linear_structure(X, y, N_FIT) == (1, 3)
+    x, u, t, c = X.T
+    gamma = 1 / np.sqrt(1 - u**2 / c**2)
+    values, residual = _fit_coefficients(X, y, N_FIT, (1, 3), [0, 2], 12)
+    assert residual < 1e-8 * np.var(y)
+    # Intercept 0, then the coefficients of x and t.
+    for value, truth in zip(values, [0 * u, gamma, -u * gamma]):
+        np.testing.assert_allclose(value, truth, atol=1e-3)
+
+
+def test_sums_and_interacting_inputs_have_no_linear_structure():
+    X = _rows(0, [(-1, 1), (-1, 1), (-1, 1)])
+    # Additive: linear in x2 with a constant coefficient (the additive trials' case).
+    assert linear_structure(X, np.sin(X[:, 0] * X[:, 1]) + X[:, 2], N_FIT) is None
+    # Linear in no input.
+    assert linear_structure(X, np.sin(X[:, 0] * X[:, 1] + X[:, 2] ** 2), N_FIT) is None
+
+
+def test_noisy_data_accept_a_linear_structure_within_the_noise():
+    X = _rows(0, [(1, 5), (1, 5), (-1, 1), (-1, 1)])
+    m1, m2, r1, r2 = X.T
+    y = (m1 * r1 + m2 * r2) / (m1 + m2)
+    noise = 0.01 * np.std(y)
+    noisy = y + np.random.default_rng(2).normal(0, noise, len(y))
+    assert linear_structure(X, noisy, N_FIT) is None
+    assert linear_structure(X, noisy, N_FIT, noise_variance=noise**2) == (0, 1)
+
+
+def test_abs_guards_of_arguments_positive_on_the_data_are_lifted():
+    u, c = sympy.symbols("u c")
+    X = _rows(0, [(-1, 1), (1.5, 3)])
+    guarded = 1 / sympy.sqrt(sympy.Abs(1 - u**2 / c**2)) + sympy.Abs(u)
+    lifted = drop_positive_abs(guarded, [u, c], X)
+    assert lifted == 1 / sympy.sqrt(1 - u**2 / c**2) + sympy.Abs(u)  # u changes sign: kept
+
+
+def _law(model, columns):
+    symbols = sympy.symbols(columns)
+    return model.get_formula(), symbols
+
+
+@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3
+def test_a_signed_relativistic_product_is_found_through_its_odd_factor(random_state):
+    X = pd.DataFrame(_rows(random_state, [(1, 5), (-1, 1), (1.5, 3)]), columns=["m", "v", "c"])
+    y = X["m"] * X["v"] / np.sqrt(1 - X["v"] ** 2 / X["c"] ** 2)
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
+    formula, (m, v, c) = _law(model, ["m", "v", "c"])
+    assert sympy.simplify(formula - m * v / sympy.sqrt(1 - v**2 / c**2)) == 0
+
+
+@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3
+def test_a_lorentz_transformation_is_found_through_its_linear_inputs(random_state):
+    X = pd.DataFrame(_rows(random_state, [(-1, 1), (-1, 1), (-1, 1), (1.5, 3)]), columns=["x", "u", "t", "c"])
+    y = _lorentz(X.to_numpy())
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
+    formula, (x, u, t, c) = _law(model, ["x", "u", "t", "c"])
+    assert sympy.simplify(formula - (x - u * t) / sympy.sqrt(1 - u**2 / c**2)) == 0
+    assert "g_0(x1, x3)" in model.equations_["trial"][model.best_index_]
