@@ -19,11 +19,17 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
    ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
-   :func:`screened_trials`); after those, when a product of spline factors of
+   :func:`screened_trials`); after those, when ``y`` changes sign with one input
+   ``x_i`` only, a discovery of the one-signed ``y/x_i``
+   (:func:`skkan.discovery._coefficients.odd_factor_trial`); when a product of spline factors of
    one or two inputs each fits ``y`` (:func:`product_groups`,
    :mod:`skkan.discovery._products`), a product trial
    (:func:`skkan.discovery._factors.product_trial`: each factor discovered on its
-   own inputs, the product simplified on the real rows);
+   own inputs, the product simplified on the real rows); otherwise, when ``y`` is
+   linear in all inputs but one or two, with coefficients that are functions of those
+   (:func:`skkan.discovery._coefficients.linear_structure`), a trial that discovers
+   every coefficient on its fitted values and sums the formulas
+   (:func:`skkan.discovery._coefficients.linear_trial`);
 2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
 3. one hidden layer on every target above, one stage per random restart; when ``y``
    changes sign, a tree trial after the first of them
