@@ -57,8 +57,25 @@ MAX_PRODUCTS = 12
 # The noise floor of a leaf of the surrogate's tree, in units of the surrogate's
 # held-out RMS error (see factor_trial).
 LEAF_ERROR_FACTOR = 2.0
+# Noise levels up to this share of y's standard deviation count as exact data for the
+# leaves' noise floor (see leaf_error_factor).
+NOISY_LEVEL = 1e-3
 SIMPLEST_FACTORS = 3
 FACTOR_LOSS = 1e-2
+
+
+def leaf_error_factor(settings, scale):
+    """By how much a sub-problem's noise floor exceeds the error estimated for its
+    values: :data:`LEAF_ERROR_FACTOR` on exact data, where that error is the
+    approximation's alone and the estimate is rough (``exp(x1)``, a factor of ``2 -
+    x0*x2*exp(x1)``, came out at 1.1 times it, so every later stage of its
+    sub-discovery ran: 22 s, not 2 s); 1 on noisy data, where the noise dominates
+    and is estimated well, and a higher floor lets a line pass for ``1/p`` at 10 %
+    noise. Data count as noisy, as for the estimator's selection, when the estimated
+    noise level exceeds ``1e-3`` times ``scale``, the standard deviation of ``y``."""
+    level = settings.get("noise_level")
+    noisy = level is not None and np.isfinite(level) and level > NOISY_LEVEL * scale
+    return 1.0 if noisy else LEAF_ERROR_FACTOR
 
 
 def fit_surrogate(X, y, seed):
@@ -271,16 +288,16 @@ def product_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
 
     X = np.vstack([X_fit, X_val])
     y = np.concatenate([y_fit, y_val])
+    scale = float(np.std(y))
     prefactor = 1
     if spec.monomial:
         y = y / _monomial_values(X, spec.monomial)
         prefactor = _monomial_expression(symbols, spec.monomial)
     fit = fit_product(X, y, spec.groups, len(y_fit), seed=spec.seed, offset=spec.offset)
     # Each factor's relative error is about the product's (the factors have unit
-    # root mean square); twice that is the noise floor of its sub-discovery, as for
-    # the leaves of a surrogate's tree (at once, exp(x1) of 2 - x0*x2*exp(x1) came
-    # out at 1.1 times it, and every later stage of its sub-discovery ran: 22 s, not 2 s).
-    error = LEAF_ERROR_FACTOR * float(np.sqrt(max(fit.residual, 0.0)) * np.std(y) / max(abs(fit.scale), 1e-300))
+    # root mean square): the noise floor of its sub-discovery.
+    error = float(np.sqrt(max(fit.residual, 0.0)) * np.std(y) / max(abs(fit.scale), 1e-300))
+    error *= leaf_error_factor(settings, scale)
     choices = []
     for k, (group, factor) in enumerate(zip(spec.groups, fit.factors)):
         group = list(group)

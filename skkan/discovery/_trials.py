@@ -689,6 +689,10 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         X_fit.shape[1], sign, n_restarts=n_restarts, hidden_width=hidden_width, transforms=transforms,
         random_state=random_state, monomial=monomial,
     )
+    if not settings.get("hidden", True):
+        # Additive, screened and product trials only (a sub-problem whose point is a
+        # target transform; see skkan.discovery._coefficients.odd_factor_trial).
+        stages = [stage for stage in stages if stage[0].stage < 3]
     if transforms == "auto":
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
@@ -724,7 +728,9 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             from ._coefficients import linear_structure
 
             level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
-            z = linear_structure(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]), len(y_fit), level**2)
+            X_a, y_a = _spread_rows(X_fit, y_fit, LINEAR_SCREEN_ROWS[0])
+            X_b, y_b = _spread_rows(X_val, y_val, LINEAR_SCREEN_ROWS[1])
+            z = linear_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
             if z is not None:
                 first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
                 stages.insert(first_later, [TrialSpec(1, "linear", (), None, int(stages[0][0].seed), groups=(z,))])
@@ -788,6 +794,15 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
 # Rows the product screen fits and holds out (evenly spread): the structure needs no
 # more, and the cost of its search over groupings grows with the rows.
 PRODUCT_SCREEN_ROWS = (800, 400)
+# Rows the search for inputs y is linear in fits and holds out: its polynomial
+# coefficients need three rows per column, and its cost grows with the rows.
+LINEAR_SCREEN_ROWS = (1200, 400)
+
+
+def _spread_rows(X, y, n):
+    """At most ``n`` rows of ``(X, y)``, evenly spread."""
+    rows = np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int)
+    return X[rows], y[rows]
 
 
 def product_groups(X_fit, y_fit, X_val, y_val, noise_level, inputs=None):
@@ -798,11 +813,8 @@ def product_groups(X_fit, y_fit, X_val, y_val, noise_level, inputs=None):
 
     inputs = list(range(X_fit.shape[1])) if inputs is None else list(inputs)
     X_fit, X_val = X_fit[:, inputs], X_val[:, inputs]
-    def spread(X, y, n):
-        rows = np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int)
-        return X[rows], y[rows]
-
-    (X_a, y_a), (X_b, y_b) = spread(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0]), spread(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
+    (X_a, y_a) = _spread_rows(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0])
+    (X_b, y_b) = _spread_rows(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
     level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
     fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
     if fit is None:
