@@ -13,7 +13,7 @@ Two structures that no target transform exposes when ``y`` changes sign:
   and ``t`` jointly, with coefficients that are functions of ``u`` and ``c`` only;
   ``(m_1*r_1 + m_2*r_2)/(m_1 + m_2)`` is linear in ``r_1`` and ``r_2`` with coefficients
   of ``m_1`` and ``m_2``. Then ``y = g_0(z) + sum_j x_j g_j(z)`` (a varying-coefficient
-  model), which one least-squares fit of spline coefficients checks in milliseconds:
+  model), which one least-squares fit of polynomial coefficients checks in milliseconds:
   :func:`linear_structure` finds the smallest set ``z`` of one or two inputs that
   leaves ``y`` linear in the others, and :func:`linear_trial` discovers every
   coefficient ``g_j`` on its fitted values, a sub-problem of one or two inputs, and
@@ -40,16 +40,19 @@ MAX_ODD_FACTORS = 2
 def odd_factors(X, y, noise_level=None):
     """Signed inputs ``x_i`` such that ``y / x_i`` keeps one strict sign.
 
-    Without noise every row must agree; with noise (``noise_level`` > 0) the rows
-    with the smallest ``|x_i|`` are left out (see :data:`NOISY_ROWS_QUANTILE`).
+    Without noise every row must agree; on noisy data (see
+    :func:`skkan.discovery._factors.is_noisy`) the rows with the smallest ``|x_i|`` are
+    left out (see :data:`NOISY_ROWS_QUANTILE`).
 
     Returns
     -------
     list of int
-        At most :data:`MAX_ODD_FACTORS` inputs, fewest rows left out first.
+        At most :data:`MAX_ODD_FACTORS` inputs, in input order.
     """
+    from ._factors import is_noisy
+
     found = []
-    noisy = noise_level is not None and math.isfinite(noise_level) and noise_level > 0
+    noisy = is_noisy(noise_level, float(np.std(y)))
     for i in range(X.shape[1]):
         column = X[:, i]
         if np.all(column > 0) or np.all(column < 0):
@@ -79,11 +82,11 @@ def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     rows the sub-problem keeps (:func:`factor_rows`). Returns the candidates and 0
     training iterations (the sub-discovery's networks are its own).
     """
-    from ._factors import _factor_formulas, _simplified_candidates
+    from ._factors import _factor_formulas, _simplified_candidates, is_noisy
 
     (index, _), = spec.monomial
     noise_level = settings.get("noise_level")
-    noisy = noise_level is not None and math.isfinite(noise_level) and noise_level > 0
+    noisy = is_noisy(noise_level, float(np.std(np.concatenate([y_fit, y_val]))))
     fit_rows, val_rows = factor_rows(X_fit[:, index], noisy), factor_rows(X_val[:, index], noisy)
     values = (y_fit[fit_rows] / X_fit[fit_rows, index], y_val[val_rows] / X_val[val_rows, index])
     # The noise of y / x_i on the rows kept, as one level (its root mean square).

@@ -71,11 +71,16 @@ def leaf_error_factor(settings, scale):
     x0*x2*exp(x1)``, came out at 1.1 times it, so every later stage of its
     sub-discovery ran: 22 s, not 2 s); 1 on noisy data, where the noise dominates
     and is estimated well, and a higher floor lets a line pass for ``1/p`` at 10 %
-    noise. Data count as noisy, as for the estimator's selection, when the estimated
-    noise level exceeds ``1e-3`` times ``scale``, the standard deviation of ``y``."""
-    level = settings.get("noise_level")
-    noisy = level is not None and np.isfinite(level) and level > NOISY_LEVEL * scale
-    return 1.0 if noisy else LEAF_ERROR_FACTOR
+    noise (noisy data: :func:`is_noisy` of the level and ``scale``, the standard
+    deviation of ``y``)."""
+    return 1.0 if is_noisy(settings.get("noise_level"), scale) else LEAF_ERROR_FACTOR
+
+
+def is_noisy(noise_level, scale):
+    """Whether an estimated noise level means noisy data: above ``1e-3`` times
+    ``scale``, the standard deviation of ``y`` (the estimator's selection draws the
+    same line); an estimate on exact data is not exactly 0."""
+    return noise_level is not None and bool(np.isfinite(noise_level)) and noise_level > NOISY_LEVEL * scale
 
 
 def fit_surrogate(X, y, seed):
