@@ -775,7 +775,9 @@ def combine_roots(expression, symbols, signs):
     nonnegative, which sympy proves from ``signs`` (see :func:`column_signs`) of the
     columns; the merged base is expanded, so a monomial times a sum read back from a
     network (``sqrt(x1)*sqrt(x2)*sqrt(x1/x2 - 2*cos(t) + x2/x1)``) becomes the law's
-    ``sqrt(x1**2 - 2*x1*x2*cos(t) + x2**2)``. The value is the same everywhere.
+    ``sqrt(x1**2 - 2*x1*x2*cos(t) + x2**2)``. Roots of opposite powers merge into the
+    root of a quotient when the denominator's base is positive: ``sqrt(g*p)/sqrt(rho)``
+    is ``sqrt(g*p/rho)``. The value is the same everywhere.
     """
     import sympy
 
@@ -786,19 +788,27 @@ def combine_roots(expression, symbols, signs):
     def nonnegative(base):
         return base.xreplace(dummies).is_nonnegative is True
 
+    def positive(base):
+        return base.xreplace(dummies).is_positive is True
+
     def merge(node):
         if not node.is_Mul:
             return node
         roots = {}
         for factor in node.args:
             if factor.is_Pow and factor.exp.is_Rational and not factor.exp.is_integer and not factor.base.is_number:
-                roots.setdefault(factor.exp, []).append(factor)
+                roots.setdefault(abs(factor.exp), []).append(factor)
         for exponent, factors in roots.items():
             if len(factors) < 2 or sum(not nonnegative(factor.base) for factor in factors) > 1:
                 continue
+            if all(factor.exp < 0 for factor in factors):
+                exponent = -exponent  # 1/(sqrt(a)*sqrt(b)) is 1/sqrt(a*b)
+            elif any(factor.exp < 0 and not positive(factor.base) for factor in factors):
+                continue  # a quotient's root needs a denominator that is never 0
             others = [factor for factor in node.args if factor not in factors]
-            merged = sympy.Pow(sympy.expand(sympy.Mul(*(factor.base for factor in factors))), exponent)
-            node = sympy.Mul(*others, merged)
+            # sqrt(a)/sqrt(b) is sqrt(a/b): a base under a root of the other sign divides.
+            merged_base = sympy.Mul(*(factor.base ** (1 if factor.exp * exponent > 0 else -1) for factor in factors))
+            node = sympy.Mul(*others, sympy.Pow(sympy.expand(merged_base), exponent))
             if not node.is_Mul:
                 break
         return node

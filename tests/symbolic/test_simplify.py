@@ -303,6 +303,11 @@ def test_approximate_root_stays_real_beyond_the_rows_it_was_fitted_on():
         ("sqrt(x2)*sqrt(x2 - 1)", "sqrt(x2)*sqrt(x2 - 1)"),
         # Different powers are not merged.
         ("sqrt(x0)*x1**(1/3)", "sqrt(x0)*x1**(1/3)"),
+        # Opposite powers: the root of a quotient over a positive denominator.
+        ("sqrt(x0*x2**2)/sqrt(x1)", "sqrt(x0*x2**2/x1)"),
+        ("1/(sqrt(x0)*sqrt(x1))", "1/sqrt(x0*x1)"),
+        # A denominator of unknown sign may be 0: not merged.
+        ("sqrt(x0)/sqrt(x2)", "sqrt(x0)/sqrt(x2)"),
     ],
 )
 def test_combine_roots_merges_what_is_valid(expression, expected):
