@@ -567,7 +567,7 @@ def normalise_formula(expression, symbols, X):
         # A fraction inside a sum or a denominator, over one common denominator:
         # x0 - 2*x0/(2 + x1/x0) is x0*x1/(2*x0 + x1).
         try:
-            candidate = tame_rationals(sympy.cancel(tamed))
+            candidate = tame_rationals(_cancel(tamed))
         except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
             candidate = tamed
         if _simpler(candidate, tamed) and _equivalent(candidate, tamed, symbols, X):
@@ -591,6 +591,29 @@ def normalise_formula(expression, symbols, X):
         if _simpler(candidate, best) and _equivalent(candidate, tamed, symbols, X):
             best = candidate
     return best
+
+
+# sympy.cancel of a formula with more float constants than this is skipped (its
+# multivariate gcds grow with them).
+_MAX_CANCEL_FLOATS = 8
+
+
+def _cancel(expression):
+    """``sympy.cancel`` with every float constant held as a symbol.
+
+    Floats become exact rationals inside ``cancel``, and the gcds of polynomials with
+    such coefficients (numerators and denominators of 16 digits) ran for over 20
+    minutes on a formula of a discovery's trial; as symbols, they cost nothing. A
+    formula with more than :data:`_MAX_CANCEL_FLOATS` floats is returned as it is.
+    """
+    import sympy
+
+    floats = sorted(expression.atoms(sympy.Float), key=float)
+    if len(floats) > _MAX_CANCEL_FLOATS:
+        return expression
+    held = {value: sympy.Dummy(f"c{k}") for k, value in enumerate(floats)}
+    cancelled = sympy.cancel(expression.xreplace(held))
+    return cancelled.xreplace({dummy: value for value, dummy in held.items()})
 
 
 def _nested_fractions(expression):
