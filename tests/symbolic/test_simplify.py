@@ -340,3 +340,20 @@ def test_expansion_that_would_explode_is_skipped():
     huge = (x + y + z + 1) ** 6 * (x - y + 2) ** 5 * (z + x + 3) ** 4 * (y + 2 * z - 1) ** 3
     assert _expanded_terms(huge) > MAX_EXPANDED_TERMS
     assert _expand(huge) == huge  # expanded, it would be a sum of thousands of terms
+
+
+def test_cancel_keeps_float_constants_as_they_are():
+    from skkan.symbolic._simplify import _MAX_CANCEL_FLOATS, _cancel
+
+    x0, x1 = sympy.symbols("x0 x1")
+    expression = x0 - sympy.Float(2.5) * x0 / (sympy.Float(2.1) + x1 / x0)
+    cancelled = _cancel(expression)
+    # One fraction, the same constants (no exact rationals of them, no 1.0 factors).
+    assert sympy.Float(2.1) in cancelled.atoms(sympy.Float)
+    assert len(cancelled.atoms(sympy.Float)) <= 2 and sympy.Float(1.0) not in cancelled.atoms(sympy.Float)
+    assert not cancelled.atoms(sympy.Rational) - {sympy.Integer(k) for k in range(-2, 3)}
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(20, 2))
+    np.testing.assert_allclose(evaluate(cancelled, [x0, x1], X), evaluate(expression, [x0, x1], X), rtol=1e-12)
+    # Past the limit, nothing is cancelled.
+    many = sum(sympy.Float(k + 0.5) / (x0 + sympy.Float(k + 0.25)) for k in range(_MAX_CANCEL_FLOATS))
+    assert _cancel(many) == many
