@@ -40,19 +40,18 @@ MAX_ODD_FACTORS = 2
 def odd_factors(X, y, noise_level=None):
     """Signed inputs ``x_i`` such that ``y / x_i`` keeps one strict sign.
 
-    Without noise every row must agree; on noisy data (see
-    :func:`skkan.discovery._factors.is_noisy`) the rows with the smallest ``|x_i|`` are
-    left out (see :data:`NOISY_ROWS_QUANTILE`).
+    Without noise every row must agree; with any noise (``noise_level`` > 0, which
+    includes the tiny errors of a sub-problem's fitted values, whose sign flips where
+    they cross 0) the rows with the smallest ``|x_i|`` are left out (see
+    :data:`NOISY_ROWS_QUANTILE`).
 
     Returns
     -------
     list of int
         At most :data:`MAX_ODD_FACTORS` inputs, in input order.
     """
-    from ._factors import is_noisy
-
     found = []
-    noisy = is_noisy(noise_level, float(np.std(y)))
+    noisy = _any_noise(noise_level)
     for i in range(X.shape[1]):
         column = X[:, i]
         if np.all(column > 0) or np.all(column < 0):
@@ -62,6 +61,10 @@ def odd_factors(X, y, noise_level=None):
         if np.all(quotient > 0) or np.all(quotient < 0):
             found.append(i)
     return found[:MAX_ODD_FACTORS]
+
+
+def _any_noise(noise_level):
+    return noise_level is not None and math.isfinite(noise_level) and noise_level > 0
 
 
 def factor_rows(column, noisy):
@@ -82,11 +85,11 @@ def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     rows the sub-problem keeps (:func:`factor_rows`). Returns the candidates and 0
     training iterations (the sub-discovery's networks are its own).
     """
-    from ._factors import _factor_formulas, _simplified_candidates, is_noisy
+    from ._factors import _factor_formulas, _simplified_candidates
 
     (index, _), = spec.monomial
     noise_level = settings.get("noise_level")
-    noisy = is_noisy(noise_level, float(np.std(np.concatenate([y_fit, y_val]))))
+    noisy = _any_noise(noise_level)
     fit_rows, val_rows = factor_rows(X_fit[:, index], noisy), factor_rows(X_val[:, index], noisy)
     values = (y_fit[fit_rows] / X_fit[fit_rows, index], y_val[val_rows] / X_val[val_rows, index])
     # The noise of y / x_i on the rows kept, as one level (its root mean square).
