@@ -593,18 +593,19 @@ def normalise_formula(expression, symbols, X):
     return best
 
 
-# sympy.cancel of a formula with more float constants than this is skipped (its
-# multivariate gcds grow with them).
+# A formula with more float constants than this is not brought over one denominator.
 _MAX_CANCEL_FLOATS = 8
 
 
 def _cancel(expression):
-    """``sympy.cancel`` with every float constant held as a symbol.
+    """The fractions of ``expression`` over one common denominator
+    (``sympy.together``), every float constant held as a symbol.
 
-    Floats become exact rationals inside ``cancel``, and the gcds of polynomials with
-    such coefficients (numerators and denominators of 16 digits) ran for over 20
-    minutes on a formula of a discovery's trial; as symbols, they cost nothing. A
-    formula with more than :data:`_MAX_CANCEL_FLOATS` floats is returned as it is.
+    ``sympy.cancel`` did this with polynomial gcds: on formulas of discovery trials
+    they ran for over 20 minutes, first over exact rationals of 16-digit floats, then,
+    with the floats as symbols, over a dozen symbols. ``together`` takes no gcd of
+    polynomials, only of terms. A formula with more than :data:`_MAX_CANCEL_FLOATS`
+    floats is returned as it is.
     """
     import sympy
 
@@ -612,8 +613,8 @@ def _cancel(expression):
     if len(floats) > _MAX_CANCEL_FLOATS:
         return expression
     held = {value: sympy.Dummy(f"c{k}") for k, value in enumerate(floats)}
-    cancelled = sympy.cancel(expression.xreplace(held))
-    return cancelled.xreplace({dummy: value for value, dummy in held.items()})
+    combined = sympy.together(expression.xreplace(held))
+    return combined.xreplace({dummy: value for value, dummy in held.items()})
 
 
 def _nested_fractions(expression):
