@@ -64,7 +64,9 @@ def odd_factors(X, y, noise_level=None):
 
 
 def _any_noise(noise_level):
-    return noise_level is not None and math.isfinite(noise_level) and noise_level > 0
+    from ._noise import finite_level
+
+    return finite_level(noise_level) > 0
 
 
 def factor_rows(column, noisy):
@@ -126,6 +128,13 @@ MIN_DEGREE = 6
 # mean square is a constant.
 ZERO_COEFFICIENT = 1e-6
 CONSTANT_COEFFICIENT = 1e-6
+
+
+def _is_constant(coefficient):
+    """Whether a coefficient's spread is within :data:`CONSTANT_COEFFICIENT` of its
+    root mean square."""
+    rms = max(float(np.sqrt(np.mean(coefficient**2))), 1e-300)
+    return float(np.std(coefficient)) <= CONSTANT_COEFFICIENT * rms
 
 
 def _chebyshev_basis(X, z, degree):
@@ -192,8 +201,7 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
                 (_fit_coefficients(X, y, n_fit, z, linear, d) for d in degrees), key=lambda fit: fit[1]
             )
             residual /= variance
-            varying = any(float(np.std(v)) > CONSTANT_COEFFICIENT * max(float(np.sqrt(np.mean(v**2))), 1e-300)
-                          for v in values[1:])
+            varying = not all(_is_constant(v) for v in values[1:])
             if residual <= limit and varying and (best is None or residual < best[0]):
                 best = (residual, z)
         if best is not None:
@@ -204,7 +212,8 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
 def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     """Candidates ``g_0(z) + sum_j x_j g_j(z)`` for ``z = spec.groups[0]``.
 
-    The coefficients are fitted as splines of ``z`` on the training rows; each
+    The coefficients are fitted as Chebyshev polynomials of ``z`` on the training
+    rows (the degree with the lowest held-out residual); each
     coefficient's formula is discovered on its values over the rows (a sub-problem of
     the inputs ``z``), and the sums of the formulas are simplified against the real
     rows. Returns the candidates and 0 training iterations.
@@ -235,7 +244,7 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         if rms * column_rms <= ZERO_COEFFICIENT * scale:
             continue  # y does not depend on this input (or has no g_0)
         factor = sympy.Integer(1) if k == 0 else symbols[linear[k - 1]]
-        if float(np.std(coefficient)) <= CONSTANT_COEFFICIENT * rms:
+        if _is_constant(coefficient):
             choices.append([factor * sympy.Float(float(np.mean(coefficient)))])
             continue
         # The coefficient's error is about the fit's residual over its input's size

@@ -24,6 +24,7 @@ error does not reach the printed law.
 import numpy as np
 import torch
 
+from ._noise import finite_level
 from ._structure import cross_tree, network_function
 from ._trials import _NETWORK_PARAMS
 
@@ -80,7 +81,7 @@ def is_noisy(noise_level, scale):
     """Whether an estimated noise level means noisy data: above ``1e-3`` times
     ``scale``, the standard deviation of ``y`` (the estimator's selection draws the
     same line); an estimate on exact data is not exactly 0."""
-    return noise_level is not None and bool(np.isfinite(noise_level)) and noise_level > NOISY_LEVEL * scale
+    return finite_level(noise_level) > NOISY_LEVEL * scale
 
 
 def fit_surrogate(X, y, seed):

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..symbolic._simplify import LOSS_FLOOR, evaluate
 
-__all__ = ["estimate_noise", "indistinguishable", "squared_errors", "within_noise"]
+__all__ = ["estimate_noise", "finite_level", "indistinguishable", "squared_errors", "within_noise"]
 
 #: Rows of the Gaussian process (its cost grows with their cube: 0.1-0.7 s of one
 #: core for one to nine inputs; 400 rows cost twice as much for no better estimate).
@@ -38,6 +38,10 @@ Z = 2.0
 # Iterations of the likelihood's optimiser (it converges in a few dozen).
 _MAX_ITER = 100
 
+
+def finite_level(noise_level):
+    """An estimated noise level as a number: 0.0 where it is missing (None) or not finite."""
+    return noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
 
 def _optimizer(objective, initial, bounds):
     from scipy.optimize import minimize

@@ -64,7 +64,7 @@ import numpy as np
 
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
-from ._noise import indistinguishable, squared_errors, within_noise
+from ._noise import finite_level, indistinguishable, squared_errors, within_noise
 from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
 
 __all__ = [
@@ -683,8 +683,9 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         # A line (or a constant) is the law: no screen or trial can do better. Common
         # for the factors of a product (B, q and v of q*v*B).
         return pool, []
-    sign = target_sign(np.concatenate([y_fit, y_val]))
-    monomial = monomial_prefactor(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]))
+    X_all, y_all = np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])
+    sign = target_sign(y_all)
+    monomial = monomial_prefactor(X_all, y_all)
     stages = plan_trials(
         X_fit.shape[1], sign, n_restarts=n_restarts, hidden_width=hidden_width, transforms=transforms,
         random_state=random_state, monomial=monomial,
@@ -727,10 +728,11 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             # sub-problem of those one or two inputs.
             from ._coefficients import linear_structure
 
-            level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
             X_a, y_a = _spread_rows(X_fit, y_fit, LINEAR_SCREEN_ROWS[0])
             X_b, y_b = _spread_rows(X_val, y_val, LINEAR_SCREEN_ROWS[1])
-            z = linear_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
+            z = linear_structure(
+                np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), finite_level(noise_level) ** 2
+            )
             if z is not None:
                 first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
                 stages.insert(first_later, [TrialSpec(1, "linear", (), None, int(stages[0][0].seed), groups=(z,))])
@@ -743,7 +745,6 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             # its sub-discovery fails in 22 s; y/v is exact in 4 s).
             from ._coefficients import odd_factors
 
-            X_all, y_all = np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])
             odd = [
                 TrialSpec(1, "odd factor", (), None, int(stages[0][0].seed), monomial=((index, 1),))
                 for index in odd_factors(X_all, y_all, noise_level)
@@ -815,8 +816,7 @@ def product_groups(X_fit, y_fit, X_val, y_val, noise_level, inputs=None):
     X_fit, X_val = X_fit[:, inputs], X_val[:, inputs]
     (X_a, y_a) = _spread_rows(X_fit, y_fit, PRODUCT_SCREEN_ROWS[0])
     (X_b, y_b) = _spread_rows(X_val, y_val, PRODUCT_SCREEN_ROWS[1])
-    level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
-    fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), level**2)
+    fit = product_structure(np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), finite_level(noise_level) ** 2)
     if fit is None:
         return None
     return tuple(tuple(inputs[i] for i in group) for group in fit.groups), fit.offset != 0.0
@@ -824,8 +824,7 @@ def product_groups(X_fit, y_fit, X_val, y_val, noise_level, inputs=None):
 
 def _noise_variance(noise_level, variance):
     """The noise floor as a variance, never below float rounding of an exact fit."""
-    level = noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
-    return max(level**2, LOSS_FLOOR * variance)
+    return max(finite_level(noise_level) ** 2, LOSS_FLOOR * variance)
 
 
 # A formula that reaches the noise floor stops discovery only if it has at most this

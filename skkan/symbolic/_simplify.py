@@ -567,7 +567,7 @@ def normalise_formula(expression, symbols, X):
         # A fraction inside a sum or a denominator, over one common denominator:
         # x0 - 2*x0/(2 + x1/x0) is x0*x1/(2*x0 + x1).
         try:
-            candidate = tame_rationals(_cancel(tamed))
+            candidate = tame_rationals(_over_one_denominator(tamed))
         except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
             candidate = tamed
         if _simpler(candidate, tamed) and _equivalent(candidate, tamed, symbols, X):
@@ -594,23 +594,23 @@ def normalise_formula(expression, symbols, X):
 
 
 # A formula with more float constants than this is not brought over one denominator.
-_MAX_CANCEL_FLOATS = 8
+_MAX_COMBINED_FLOATS = 8
 
 
-def _cancel(expression):
+def _over_one_denominator(expression):
     """The fractions of ``expression`` over one common denominator
     (``sympy.together``), every float constant held as a symbol.
 
     ``sympy.cancel`` did this with polynomial gcds: on formulas of discovery trials
     they ran for over 20 minutes, first over exact rationals of 16-digit floats, then,
     with the floats as symbols, over a dozen symbols. ``together`` takes no gcd of
-    polynomials, only of terms. A formula with more than :data:`_MAX_CANCEL_FLOATS`
+    polynomials, only of terms. A formula with more than :data:`_MAX_COMBINED_FLOATS`
     floats is returned as it is.
     """
     import sympy
 
     floats = sorted(expression.atoms(sympy.Float), key=float)
-    if len(floats) > _MAX_CANCEL_FLOATS:
+    if len(floats) > _MAX_COMBINED_FLOATS:
         return expression
     held = {value: sympy.Dummy(f"c{k}") for k, value in enumerate(floats)}
     combined = sympy.together(expression.xreplace(held))

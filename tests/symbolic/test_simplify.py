@@ -342,12 +342,12 @@ def test_expansion_that_would_explode_is_skipped():
     assert _expand(huge) == huge  # expanded, it would be a sum of thousands of terms
 
 
-def test_cancel_keeps_float_constants_as_they_are():
-    from skkan.symbolic._simplify import _MAX_CANCEL_FLOATS, _cancel
+def test_one_denominator_keeps_float_constants_as_they_are():
+    from skkan.symbolic._simplify import _MAX_COMBINED_FLOATS, _over_one_denominator
 
     x0, x1 = sympy.symbols("x0 x1")
     expression = x0 - sympy.Float(2.5) * x0 / (sympy.Float(2.1) + x1 / x0)
-    cancelled = _cancel(expression)
+    cancelled = _over_one_denominator(expression)
     # One fraction, the same constants (no exact rationals of them, no 1.0 factors).
     assert sympy.Float(2.1) in cancelled.atoms(sympy.Float)
     assert len(cancelled.atoms(sympy.Float)) <= 2 and sympy.Float(1.0) not in cancelled.atoms(sympy.Float)
@@ -355,5 +355,5 @@ def test_cancel_keeps_float_constants_as_they_are():
     X = np.random.default_rng(0).uniform(0.5, 2.0, size=(20, 2))
     np.testing.assert_allclose(evaluate(cancelled, [x0, x1], X), evaluate(expression, [x0, x1], X), rtol=1e-12)
     # Past the limit, nothing is cancelled.
-    many = sum(sympy.Float(k + 0.5) / (x0 + sympy.Float(k + 0.25)) for k in range(_MAX_CANCEL_FLOATS))
-    assert _cancel(many) == many
+    many = sum(sympy.Float(k + 0.5) / (x0 + sympy.Float(k + 0.25)) for k in range(_MAX_COMBINED_FLOATS))
+    assert _over_one_denominator(many) == many
