@@ -123,6 +123,10 @@ class TrialSpec:
         if self.transform == "linear":
             z = ", ".join(f"x{i}" for i in self.groups[0])
             return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials (seed {self.seed})"
+        if self.transform == "group":
+            group = "*".join(f"x{i}^{e}" for i, e in self.groups[0])
+            prefactor = "*".join(f"x{i}^{e}" for i, e in self.monomial) or "1"
+            return f"y = {prefactor} * f(u), u = {group}, f discovered on one input (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
@@ -519,6 +523,10 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._coefficients import linear_trial
 
         return linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "group":
+        from ._groups import group_trial
+
+        return group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     if spec.transform == "products":
         from ._factors import product_trial
 
@@ -751,6 +759,18 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             ]
             if odd:
                 stages.insert(2 if screened else 1, odd)
+        if sign != 0 and settings.get("groups", True):
+            # y a power product times a function of one other power product of
+            # positive inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one input,
+            # whatever the number of inputs, so it goes before the other sub-problems.
+            from ._groups import power_group
+
+            group = power_group(X_all, y_all, noise_level)
+            if group is not None:
+                trial = TrialSpec(
+                    1, "group", (), None, int(stages[0][0].seed), monomial=group.prefactor, groups=(group.group,)
+                )
+                stages.insert(2 if screened else 1, [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) or a sum of products has no log target:
             # tables of a surrogate network's values find its tree of sums and
