@@ -81,6 +81,9 @@ EXACT_LOSS = 1e-18
 # 1/sqrt(1 - v**2/c**2) into 1 - v**2/c**2. Each is read back exactly (root, sign).
 POWERS = (2, -1, -2)
 
+# Powers x**k a problem of one positive input is divided by, in trials of their own.
+ONE_INPUT_POWERS = (1, -1, 2, -2)
+
 # Library of the polynomial stage.
 POLYNOMIAL_LIBRARY = ("x", "x^2", "x^3", "0")
 
@@ -702,6 +705,16 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         # Additive, screened and product trials only (a sub-problem whose point is a
         # target transform; see skkan.discovery._coefficients.odd_factor_trial).
         stages = [stage for stage in stages if stage[0].stage < 3]
+    if transforms == "auto" and X_fit.shape[1] == 1 and sign != 0 and not monomial and np.all(X_all > 0):
+        # One positive input: x**k times a function of x, or the reciprocal of one
+        # (x/(exp(x) - 1), a sub-problem of Planck's law, is x over exp(x) - 1). Each
+        # is one additive trial of a second or less, before the hidden layers.
+        one_input = [
+            TrialSpec(2, "monomial", (), None, int(stages[0][0].seed), monomial=((0, k),), power=power)
+            for k in ONE_INPUT_POWERS for power in (1, -1)
+        ]
+        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
+        stages.insert(first_hidden, one_input)
     if transforms == "auto":
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
