@@ -46,8 +46,22 @@ FITTED_NOISE_FACTOR = 2.0
 # their signs), and the fewest rows of a pattern.
 MAX_SIGNED = 2
 MIN_PATTERN_ROWS = 50
-# Largest integer exponent of a group and the most inputs it may hold.
+# Largest integer exponent of a group, and the most roundings of a direction (or a
+# plane) whose fits are tried, simplest first.
 MAX_EXPONENT = 6
+MAX_ROUNDINGS = 40
+# Two groups: the function of the plane is a tensor Chebyshev polynomial of this total
+# degree.
+PLANE_DEGREE = 10
+# A plane's start (the Hessian's two leading eigenvectors) is refined only if its
+# residual is at most START_RESIDUAL plus START_NOISE_FACTOR times the acceptance
+# threshold: on the development half's laws with positive ranges, the starts of laws
+# with two groups left 1e-6 to 1.2e-4 and refined to 1e-9 or less; those of most laws
+# without two groups left 1e-2 to 0.9.
+START_RESIDUAL = 1e-2
+START_NOISE_FACTOR = 3.0
+# Residual evaluations of the refinement, per parameter.
+REFINE_EVALUATIONS = 40
 # Weight floor of a row in the noisy fit, as a share of log|y|'s variance (rows where
 # y is far above the noise carry the fit; a floor keeps any row from dominating).
 WEIGHT_FLOOR = 1e-8
@@ -55,10 +69,11 @@ WEIGHT_FLOOR = 1e-8
 
 @dataclass(frozen=True)
 class PowerGroup:
-    """``y = sign * x**prefactor * f(x**group)``, exponents as ``((input, Fraction), ...)``."""
+    """``y = sign * x**prefactor * f(x**group_1, ...)``, exponents as
+    ``((input, Fraction), ...)``; ``groups`` holds one or two groups."""
 
     prefactor: tuple
-    group: tuple
+    groups: tuple
     residual: float
 
 
@@ -66,6 +81,23 @@ def _spline_basis(u):
     from ._screen import spline_basis
 
     return spline_basis(u, GROUP_KNOTS)
+
+
+def _chebyshev_basis(U, degree):
+    """Tensor Chebyshev polynomials of the columns of ``U`` (each mapped onto [-1, 1])
+    of total degree at most ``degree``, the constant excluded."""
+    import itertools
+
+    from numpy.polynomial import chebyshev
+
+    low, high = U.min(0), U.max(0)
+    T = 2 * (U - low) / np.maximum(high - low, 1e-300) - 1
+    tables = [chebyshev.chebvander(T[:, k], degree) for k in range(U.shape[1])]
+    columns = []
+    for degrees in itertools.product(range(degree + 1), repeat=U.shape[1]):
+        if 0 < sum(degrees) <= degree:
+            columns.append(np.prod([table[:, k] for table, k in zip(tables, degrees)], axis=0))
+    return np.column_stack(columns)
 
 
 def _weighted_residual(design, target, weight):
@@ -79,8 +111,8 @@ class _LogFit:
     """Fits of ``t = log|y|`` on the centred, scaled logs ``Z`` of ``|x|``.
 
     ``patterns`` (n_samples, n_patterns) marks each row's pattern of the signed
-    inputs' signs: the index's spline and the constant are fitted per pattern, since
-    ``f`` of a signed ``u`` has a branch for each sign.
+    inputs' signs: the index's function and the constant are fitted per pattern,
+    since ``f`` of a signed ``u`` has a branch for each sign.
     """
 
     def __init__(self, L, t, weight, patterns):
@@ -94,72 +126,120 @@ class _LogFit:
     def share(self, residual):
         return float(self.weight @ residual**2) / self.variance
 
-    def index_basis(self, u):
-        """The constant and a cubic spline of ``u``, per sign pattern."""
-        spline = _spline_basis(u)
-        return np.column_stack([self.ones] + [spline * self.ones[:, [k]] for k in range(self.ones.shape[1])])
+    def index_basis(self, U):
+        """The constant and a function of the indices ``U`` (n_samples, m), per sign
+        pattern: a cubic spline of one index, tensor Chebyshev polynomials of two."""
+        basis = _spline_basis(U[:, 0]) if U.shape[1] == 1 else _chebyshev_basis(U, PLANE_DEGREE)
+        return np.column_stack([self.ones] + [basis * self.ones[:, [k]] for k in range(self.ones.shape[1])])
 
-    def index_residual(self, direction):
-        """Residual of ``t`` on a spline of ``Z @ direction`` and on ``Z``."""
-        design = np.column_stack([self.Z, self.index_basis(self.Z @ direction)])
+    def index_residual(self, W):
+        """Residual of ``t`` on a function of ``Z @ W`` and on ``Z`` (``W``: (d, m))."""
+        design = np.column_stack([self.Z, self.index_basis(self.Z @ W)])
         return _weighted_residual(design, self.t, self.weight)
 
     def quadratic_directions(self):
         """Eigenvectors of the Hessian of a quadratic fit, largest eigenvalue first."""
         d = self.Z.shape[1]
         upper = np.triu_indices(d)
+        # One constant per sign pattern, then the linear and the quadratic terms.
         design = np.column_stack([self.ones, self.Z] + [self.Z[:, i] * self.Z[:, j] for i, j in zip(*upper)])
-        # (one constant per sign pattern, then the linear and the quadratic terms)
         root = np.sqrt(self.weight)[:, None]
         coefficients = np.linalg.lstsq(design * root, self.t * root[:, 0], rcond=None)[0]
         hessian = np.zeros((d, d))
         hessian[upper] = coefficients[self.ones.shape[1] + d :]
         hessian = hessian + hessian.T
         values, vectors = np.linalg.eigh(hessian)
-        return [vectors[:, k] for k in np.argsort(-np.abs(values))]
+        return vectors[:, np.argsort(-np.abs(values))]
 
     def refined(self, start):
-        """The unit direction of least index residual near ``start``, and that residual."""
+        """The orthonormal basis ``W`` (d, m) of least index residual near ``start``,
+        and that residual."""
         import scipy.optimize
 
-        def residual(direction):
-            return self.index_residual(direction / np.linalg.norm(direction)) * np.sqrt(self.weight)
+        shape = start.shape
 
-        result = scipy.optimize.least_squares(residual, start, method="lm", max_nfev=60 * len(start))
-        direction = result.x / np.linalg.norm(result.x)
-        return direction, self.share(self.index_residual(direction))
+        def basis(flat):
+            return np.linalg.qr(flat.reshape(shape))[0]
+
+        def residual(flat):
+            # (on every row: on half of them, the search for m*c**2/sqrt(1 - v**2/c**2)
+            # with a signed v stalls at 5e-4)
+            return self.index_residual(basis(flat)) * np.sqrt(self.weight)
+
+        result = scipy.optimize.least_squares(residual, start.ravel(), method="lm", max_nfev=REFINE_EVALUATIONS * start.size)
+        W = basis(result.x)
+        return W, self.share(self.index_residual(W))
+
+
+def _oriented(vector):
+    """``vector`` or ``-vector``: most positive entries, then the first non-zero positive."""
+    positive, negative = int(np.sum(vector > 0)), int(np.sum(vector < 0))
+    if negative > positive or (negative == positive and vector[np.flatnonzero(vector)[0]] < 0):
+        return -vector
+    return vector
+
+
+def _integer_vectors(vector, min_inputs=1):
+    """Small integer vectors near multiples of ``vector`` (the multiples that make one
+    of its entries 1, 2 or 3, rounded), each divided by its entries' gcd and oriented
+    (:func:`_oriented`): at most :data:`MAX_EXPONENT` in size, with at least
+    ``min_inputs`` non-zero entries. Every rounding is offered, the fit decides: on
+    noisy data the direction can be off by a third of an exponent."""
+    magnitude = np.abs(vector)
+    found = set()
+    if magnitude.max() == 0:
+        return found
+    for j in np.flatnonzero(magnitude > 0.02 * magnitude.max()):
+        for multiple in (1, 2, 3):
+            rounded = np.round(vector * multiple / magnitude[j])
+            if np.max(np.abs(rounded)) > MAX_EXPONENT or np.count_nonzero(rounded) < min_inputs:
+                continue
+            rounded = _oriented(rounded / np.gcd.reduce(rounded.astype(int)))
+            found.add(tuple(int(v) for v in rounded))
+    return found
+
+
+def _simplest(candidates):
+    return sorted(candidates, key=lambda candidate: (np.abs(candidate).sum(), candidate))[:MAX_ROUNDINGS]
 
 
 def _integer_groups(direction):
-    """Integer vectors (at most :data:`MAX_EXPONENT` in size) near multiples of
-    ``direction``, each with its sign fixed: most positive entries, then the first
-    non-zero one positive."""
-    magnitude = np.abs(direction)
+    """Integer groups of two or more inputs near multiples of ``direction``, simplest
+    first (see :func:`_integer_vectors`)."""
+    return [np.asarray(group) for group in _simplest(_integer_vectors(direction, min_inputs=2))]
+
+
+def _integer_planes(W):
+    """Pairs of integer groups spanning the plane of ``W`` (d, 2), simplest first.
+
+    For every pair of pivot inputs, the plane's basis that is (1, 0) and (0, 1) there
+    (reduced row echelon form, as dimensional analysis pivots on chosen variables),
+    each vector scaled to small integers (:func:`_integer_vectors`).
+    """
+    import itertools
+
     found = set()
-    for j in np.flatnonzero(magnitude > 0.02 * magnitude.max()):
-        for multiple in (1, 2, 3):
-            scaled = direction * multiple / magnitude[j]
-            rounded = np.round(scaled)
-            if np.max(np.abs(rounded)) > MAX_EXPONENT or np.count_nonzero(rounded) < 2:
-                continue
-            if np.max(np.abs(scaled - rounded)) > 0.25:
-                continue
-            divisor = np.gcd.reduce(rounded.astype(int))
-            rounded = rounded / divisor
-            positive, negative = int(np.sum(rounded > 0)), int(np.sum(rounded < 0))
-            if negative > positive or (negative == positive and rounded[np.flatnonzero(rounded)[0]] < 0):
-                rounded = -rounded
-            found.add(tuple(int(v) for v in rounded))
-    return sorted(found, key=lambda group: (np.abs(group).sum(), group))
+    for pivots in itertools.combinations(range(W.shape[0]), 2):
+        minor = W[list(pivots)]
+        if abs(np.linalg.det(minor)) < 1e-3 * np.abs(W).max() ** 2:
+            continue
+        basis = W @ np.linalg.inv(minor)
+        first, second = (_integer_vectors(basis[:, k]) for k in range(2))
+        for pair in itertools.product(first, second):
+            if np.linalg.matrix_rank(np.array(pair, dtype=float)) == 2:
+                found.add(tuple(sorted(pair)))
+    return [[np.asarray(vector) for vector in pair] for pair in _simplest(found)]
 
 
 def power_group(X, y, noise_level=None):
-    """The power-product group of ``y``, or None.
+    """The power-product groups of ``y``, or None.
 
-    Needs positive inputs (at least three), a ``y`` of one strict sign, and a fit of
-    ``log|y|`` by ``p . log x + g(q . log x)`` within :data:`GROUP_RESIDUAL` (or the
-    noise) with ``q`` small integers over at least two inputs and ``p`` halves, that a
-    plain monomial (``g`` linear) does not already reach.
+    Needs inputs without zeros (at most :data:`MAX_SIGNED` of both signs), a ``y``
+    of one strict sign, and a fit of ``log|y|`` by ``p . log|x| + g(Q . log|x|)``
+    within :data:`GROUP_RESIDUAL` (or the noise), with ``Q`` one or two groups of
+    small integers and ``p`` halves, that a plain monomial (``g`` linear) does not
+    already reach. One group is tried first (at least three inputs), then two (at
+    least four inputs, so that the sub-problem has two fewer).
 
     Parameters
     ----------
@@ -172,6 +252,15 @@ def power_group(X, y, noise_level=None):
     -------
     PowerGroup or None
     """
+    from threadpoolctl import threadpool_limits
+
+    # Thousands of small least-squares fits: BLAS threads only add overhead to them
+    # (I.13.4's search: 0.5 s on one thread, 7 s on two with the other core busy).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _power_group(X, y, noise_level)
+
+
+def _power_group(X, y, noise_level):
     from ._noise import finite_level
 
     n, d = X.shape
@@ -198,41 +287,66 @@ def power_group(X, y, noise_level=None):
     monomial = _weighted_residual(np.column_stack([patterns, fit.Z]), t, fit.weight)
     if fit.share(monomial) <= threshold:
         return None  # a monomial: the log trial of stage 1 finds it
-    best = None
-    for start in fit.quadratic_directions()[:2]:
-        direction, residual = fit.refined(start)
-        if best is None or residual < best[1]:
-            best = (direction, residual)
-    direction, residual = best
+    directions = fit.quadratic_directions()
+    # One index is cheap to refine, from either leading eigenvector: with a signed
+    # input the quadratic fit is a poor start (d**2*exp(-x*b/c), x on [-2, 2]: 0.07 to
+    # 0.2 of the variance left), yet the refinement reaches 1e-8.
+    for k in range(2):
+        W, residual = fit.refined(directions[:, [k]])
+        if residual <= threshold:
+            raw = W[:, 0] / fit.scale  # the direction in the raw logs
+            found = _rounded(fit, [[group] for group in _integer_groups(raw / np.abs(raw).max())], threshold, signed)
+            # One index fits: every plane holding it fits too, so none is tried (an
+            # index of one input is a monomial times a function of that input, which
+            # the log trial of stage 1 finds).
+            return None if found is None else PowerGroup(*found, residual)
+    # A plane is refined only from a start near a fit (each refinement costs up to a
+    # second).
+    if d < 4 or fit.share(fit.index_residual(directions[:, :2])) > START_RESIDUAL + START_NOISE_FACTOR * threshold:
+        return None
+    W, residual = fit.refined(directions[:, :2])
     if residual > threshold:
         return None
-    # The direction in the raw logs (the fit's columns are scaled).
-    raw = direction / fit.scale
-    for group in _integer_groups(raw / np.abs(raw).max()):
-        index = np.asarray(group, dtype=float)
-        u = L @ index
-        prefactor = _prefactor(fit, L, u, index, threshold, signed)
+    found = _rounded(fit, _integer_planes(W / fit.scale[:, None]), threshold, signed)
+    return None if found is None else PowerGroup(*found, residual)
+
+
+def _rounded(fit, candidates, threshold, signed):
+    """The first candidate list of integer groups whose fit, with a prefactor of
+    halves, holds: ``(prefactor, groups)`` as exponent tuples, or None."""
+    for groups in candidates:
+        Q = np.column_stack(groups).astype(float)
+        if fit.share(fit.index_residual(Q * fit.scale[:, None])) > threshold:
+            continue
+        prefactor = _prefactor(fit, Q, threshold, signed)
         if prefactor is not None:
-            exponents = tuple((i, Fraction(int(v))) for i, v in enumerate(group) if v)
+            exponents = tuple(tuple((i, Fraction(int(v))) for i, v in enumerate(group) if v) for group in groups)
             powers = tuple((i, Fraction(p).limit_denominator(2)) for i, p in enumerate(prefactor) if p)
-            return PowerGroup(powers, exponents, residual)
+            return powers, exponents
     return None
 
 
-def _prefactor(fit, L, u, index, threshold, signed):
+def _prefactor(fit, Q, threshold, signed):
     """Exponents ``p`` (halves; even integers for the ``signed`` inputs, so that
-    ``x**p`` keeps one sign) with ``log|y| - p . L`` a function of ``u``, the fewest
-    non-zero first, or None.
+    ``x**p`` keeps one sign) with ``log|y| - p . L`` a function of ``L @ Q``, the
+    fewest non-zero first, or None.
 
-    ``p`` is defined up to multiples of the group's exponents, so one input of the
-    group (the pivot) gets no power of its own; every pivot is tried.
+    ``p`` is defined up to combinations of the groups, so one input of each group (a
+    pivot, the pivots' minor of ``Q`` non-singular) gets no power of its own; every
+    choice of pivots is tried.
     """
-    index_basis = fit.index_basis(u)
+    import itertools
+
+    L = fit.L
+    index_basis = fit.index_basis(L @ Q)
+    supports = [np.flatnonzero(Q[:, k]) for k in range(Q.shape[1])]
     best = None
-    for pivot in np.flatnonzero(index):
-        others = [i for i in range(L.shape[1]) if i != pivot]
+    root = np.sqrt(fit.weight)[:, None]
+    for pivots in itertools.product(*supports):
+        if len(set(pivots)) < len(pivots) or abs(np.linalg.det(Q[list(pivots)])) < 0.5:
+            continue
+        others = [i for i in range(L.shape[1]) if i not in pivots]
         design = np.column_stack([index_basis, L[:, others]])
-        root = np.sqrt(fit.weight)[:, None]
         coefficients = np.linalg.lstsq(design * root, fit.t * root[:, 0], rcond=None)[0]
         powers = np.zeros(L.shape[1])
         powers[others] = np.round(2 * coefficients[index_basis.shape[1] :]) / 2
@@ -264,14 +378,14 @@ def _rms(values):
     return float(np.sqrt(np.mean(np.square(values))))
 
 
-def _log_residual(u, values):
-    """Root mean square of what a cubic spline of ``log|u|`` (one per sign of ``u``)
-    leaves of ``log|values|``."""
-    spline = _spline_basis(np.log(np.abs(u)))
-    signs = [u > 0, u < 0]
-    design = np.column_stack([mask[:, None] * np.column_stack([np.ones(len(u)), spline]) for mask in signs if mask.any()])
+def _log_residual(U, values):
+    """Root mean square of what a function of ``log|U|`` (one per pattern of the signs
+    of ``U``'s columns; see :meth:`_LogFit.index_basis`) leaves of ``log|values|``."""
+    codes = (U > 0) @ (2 ** np.arange(U.shape[1]))
+    patterns = (codes[:, None] == np.unique(codes)[None, :]).astype(float)
     target = np.log(np.abs(values))
-    return _rms(target - design @ np.linalg.lstsq(design, target, rcond=None)[0])
+    fit = _LogFit(np.log(np.abs(U)), target, np.ones(len(target)), patterns)
+    return _rms(target - fit.t + _weighted_residual(fit.index_basis(fit.Z), target, fit.weight))
 
 
 def _orientations(group, u_values, values):
@@ -290,45 +404,55 @@ def _orientations(group, u_values, values):
     return [group, inverse] if scores[0] <= scores[1] else [inverse, group]
 
 
+def _group_values(X, groups):
+    return np.column_stack([_power_values(X, group) for group in groups])
+
+
 def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``x**p * f(x**q)`` for the group of ``spec`` (``spec.monomial`` the
-    prefactor ``p``, ``spec.groups[0]`` the group ``q``, exponents as Fractions): ``f``
-    discovered on ``y / x**p`` over the one input ``u = x**q`` (or ``1/u``, see
-    :func:`_orientations`; the second only when the first finds no formula that fits
-    to the noise), every formula simplified against the real rows. Returns the
-    candidates and 0 training iterations (the sub-discovery's networks are its own)."""
+    """Candidates ``x**p * f(x**q_1, ...)`` for the groups of ``spec``
+    (``spec.monomial`` the prefactor ``p``, ``spec.groups`` the groups, exponents as
+    Fractions): ``f`` discovered on ``y / x**p`` over the inputs ``u_k = x**q_k``,
+    every formula simplified against the real rows. One group is tried as ``u`` and
+    as ``1/u`` (see :func:`_orientations`; the second only when the first finds no
+    formula that fits to the noise). Returns the candidates and 0 training
+    iterations (the sub-discovery's networks are its own)."""
     import sympy
 
     from ._factors import _factor_formulas, _simplified_candidates
     from ._noise import finite_level
     from ._trials import EXACT_LOSS
 
-    prefactor, (group,) = spec.monomial, spec.groups
+    prefactor, groups = spec.monomial, spec.groups
     divisor_fit, divisor_val = _power_values(X_fit, prefactor), _power_values(X_val, prefactor)
     values = (y_fit / divisor_fit, y_val / divisor_val)
     noise_level = finite_level(settings.get("noise_level"))
     # The noise of y / x**p, as one level (its root mean square over the rows), at
-    # most what a spline of log u leaves of log|y / x**p|: the estimate from a network
-    # of all the inputs can sit far above it on exact data (sqrt(8*pi*G*rho/3 -
-    # alpha*c**2/d**2): 6e-4 of y's spread, where the group fits log|y| to 3e-5), and
-    # a floor that high stops the sub-discovery at an approximation.
+    # most what a function of log u leaves of log|y / x**p|: the estimate from a
+    # network of all the inputs can sit far above it on exact data (sqrt(8*pi*G*rho/3
+    # - alpha*c**2/d**2): 6e-4 of y's spread, where the group fits log|y| to 3e-5),
+    # and a floor that high stops the sub-discovery at an approximation.
     level = noise_level * float(np.sqrt(np.mean(divisor_fit**-2.0))) if noise_level > 0 else settings.get("noise_level")
-    fitted_level = FITTED_NOISE_FACTOR * _log_residual(_power_values(X_fit, group), values[0]) * _rms(values[0])
+    fitted_level = FITTED_NOISE_FACTOR * _log_residual(_group_values(X_fit, groups), values[0]) * _rms(values[0])
     level = fitted_level if level is None else min(level, fitted_level)
     # A formula within twice the noise's share of the held-out variance ends the trial.
     enough = max(EXACT_LOSS, 2.0 * (level * _rms(divisor_val)) ** 2 / max(float(np.var(y_val)), 1e-300))
-    # One input affords a finer grid, and needs it: u often spans decades, where
-    # tanh(u) saturates within the first interval or two of a coarse quantile grid
-    # (n*mu*tanh(mu*B/(k_b*T)): not found with 3 intervals, found in 0.4 s with 10).
-    sub_settings = {**settings, "grid_size": max(settings["grid_size"], GROUP_GRID_SIZE)}
-    u = sympy.Dummy("u", positive=bool(np.all(_power_values(X_fit, group) > 0)) or None)
+    sub_settings = dict(settings)
+    if len(groups) == 1:
+        # One input affords a finer grid, and needs it: u often spans decades, where
+        # tanh(u) saturates within the first interval or two of a coarse quantile
+        # grid (n*mu*tanh(mu*B/(k_b*T)): not found with 3 intervals, in 0.4 s with 10).
+        sub_settings["grid_size"] = max(settings["grid_size"], GROUP_GRID_SIZE)
+        choices = [[group] for group in _orientations(groups[0], _power_values(X_fit, groups[0]), values[0])]
+    else:
+        choices = [list(groups)]
     outer = _power_expression(symbols, prefactor)
     candidates = []
-    for oriented in _orientations(group, _power_values(X_fit, group), values[0]):
-        U_fit, U_val = _power_values(X_fit, oriented)[:, None], _power_values(X_val, oriented)[:, None]
-        formulas, _ = _factor_formulas([0], values, U_fit, U_val, [u], sub_settings, level, spec.seed)
-        inner = _power_expression(symbols, oriented)
-        formulas = [outer * formula.subs(u, inner) for formula in formulas]
+    for oriented in choices:
+        U_fit, U_val = _group_values(X_fit, oriented), _group_values(X_val, oriented)
+        dummies = [sympy.Dummy(f"u{k}", positive=bool(np.all(U_fit[:, k] > 0)) or None) for k in range(len(oriented))]
+        formulas, _ = _factor_formulas(list(range(len(oriented))), values, U_fit, U_val, dummies, sub_settings, level, spec.seed)
+        inner = {dummy: _power_expression(symbols, group) for dummy, group in zip(dummies, oriented)}
+        formulas = [outer * formula.xreplace(inner) for formula in formulas]
         candidates += _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings)
         if any(candidate.loss <= enough for candidate in candidates):
             break

@@ -127,9 +127,10 @@ class TrialSpec:
             z = ", ".join(f"x{i}" for i in self.groups[0])
             return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials (seed {self.seed})"
         if self.transform == "group":
-            group = "*".join(f"x{i}^{e}" for i, e in self.groups[0])
+            groups = ", ".join(f"u{k} = " + "*".join(f"x{i}^{e}" for i, e in group) for k, group in enumerate(self.groups))
             prefactor = "*".join(f"x{i}^{e}" for i, e in self.monomial) or "1"
-            return f"y = {prefactor} * f(u), u = {group}, f discovered on one input (seed {self.seed})"
+            arguments = ", ".join(f"u{k}" for k in range(len(self.groups)))
+            return f"y = {prefactor} * f({arguments}), {groups}, f discovered on its own inputs (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
@@ -773,15 +774,16 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             if odd:
                 stages.insert(2 if screened else 1, odd)
         if sign != 0 and settings.get("groups", True):
-            # y a power product times a function of one other power product of
-            # positive inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one input,
-            # whatever the number of inputs, so it goes before the other sub-problems.
+            # y a power product times a function of one or two other power products
+            # of the inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one or two
+            # inputs, whatever the number of inputs, so it goes before the other
+            # sub-problems.
             from ._groups import power_group
 
             group = power_group(X_all, y_all, noise_level)
             if group is not None:
                 trial = TrialSpec(
-                    1, "group", (), None, int(stages[0][0].seed), monomial=group.prefactor, groups=(group.group,)
+                    1, "group", (), None, int(stages[0][0].seed), monomial=group.prefactor, groups=group.groups
                 )
                 stages.insert(2 if screened else 1, [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):

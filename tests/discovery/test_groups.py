@@ -30,7 +30,7 @@ def _oriented(group):
 def _is_function_of(u, values):
     """Whether ``log|values|`` is a smooth function of ``log|u|``: a spline leaves at
     most 1e-4 of its spread (a function of u: 3e-6; y itself: 0.5)."""
-    return _log_residual(u, values) <= 1e-4 * np.std(np.log(np.abs(values)))
+    return _log_residual(u[:, None], values) <= 1e-4 * np.std(np.log(np.abs(values)))
 
 
 # A prefactor times a function of one power product, over five positive inputs.
@@ -45,9 +45,9 @@ def test_a_group_and_its_prefactor_are_found_among_positive_inputs(seed):
     y = _saturating(X)
     group = power_group(X, y)
     assert group is not None
-    assert _oriented(group.group) == {1: 1, 2: 2, 3: -1, 4: -1}
+    assert _oriented(group.groups[0]) == {1: 1, 2: 2, 3: -1, 4: -1}
     # The prefactor is defined up to powers of the group: y over it is a function of u.
-    u = _power_values(X, group.group)
+    u = _power_values(X, group.groups[0])
     assert _is_function_of(u, y / _power_values(X, group.prefactor))
     assert not _is_function_of(u, y)  # the check can fail
     assert all(Fraction(2 * p).denominator == 1 for _, p in group.prefactor)  # halves
@@ -58,7 +58,9 @@ def test_laws_without_a_group_have_none(seed):
     X = _rows(seed, [(1, 5), (1, 5), (1, 5), (1, 5)])
     a, b, c, d = X.T
     assert power_group(X, a * b**2 / c) is None  # a monomial: the log trial's
-    assert power_group(X, a + b * c + d) is None  # a sum of terms
+    assert power_group(X, a + b**2 * c + np.sin(d)) is None  # a sum of terms
+    # (a + b*c + d is d*(1 + a/d + b*c/d): two groups, found.)
+    assert len(power_group(X, a + b * c + d).groups) == 2
     assert power_group(X, a * np.exp(-b / c) + np.sin(d)) is None
     assert power_group(X, np.sin(a) * b - c) is None  # changes sign: no log|y|
 
@@ -78,7 +80,7 @@ def test_a_signed_input_joins_the_group_through_a_branch_per_sign(seed):
     y = d**2 * np.exp(-x * b / c)
     group = power_group(X, y)
     assert group is not None
-    assert _oriented(group.group) == {0: 1, 1: 1, 2: -1}
+    assert _oriented(group.groups[0]) == {0: 1, 1: 1, 2: -1}
     assert dict(group.prefactor) == {3: 2}
 
 
@@ -91,12 +93,12 @@ def test_the_group_survives_noise(seed):
     assert np.all(noisy > 0)  # a log|y| to fit
     group = power_group(X, noisy, noise_level=level)
     assert group is not None
-    assert _oriented(group.group) == {1: 1, 2: 2, 3: -1, 4: -1}
+    assert _oriented(group.groups[0]) == {1: 1, 2: 2, 3: -1, 4: -1}
 
 
 def test_integer_groups_scale_a_direction_to_small_integers():
     direction = np.array([0.5, -0.25, 0.0, 0.7499])
-    assert (2, -1, 0, 3) in _integer_groups(direction)
+    assert (2, -1, 0, 3) in [tuple(group) for group in _integer_groups(direction)]
     # Sign: more positive than negative entries.
     assert all(sum(v > 0 for v in g) >= sum(v < 0 for v in g) for g in _integer_groups(-direction))
 
@@ -112,7 +114,7 @@ def test_discovery_solves_a_law_of_five_inputs_through_its_group(random_state):
 
     y = law(X)
     model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
-    assert any(trial["trial"].startswith("y = ") and "f(u)" in trial["trial"] for trial in model.trials_)
+    assert any("f(u0)" in trial["trial"] for trial in model.trials_)
     X_new = _rows(random_state + 100, [(1, 5)] * 5, n=500)
     error = model.predict(X_new) - law(X_new)
     assert np.sqrt(np.mean(error**2)) <= 1e-6 * np.std(law(X_new))
