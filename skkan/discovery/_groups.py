@@ -60,6 +60,13 @@ PLANE_DEGREE = 10
 # without two groups left 1e-2 to 0.9.
 START_RESIDUAL = 1e-2
 START_NOISE_FACTOR = 3.0
+# Planes (integer bases that fit) among which the smoothest coordinates are chosen,
+# and prefactors tried for each.
+PLANE_CHOICES = 8
+MAX_PREFACTORS = 4
+# A plane replaces one group that fits when its residual is at most this share of the
+# group's.
+PLANE_GAIN = 0.1
 # Residual evaluations of the refinement, per parameter.
 REFINE_EVALUATIONS = 40
 # Weight floor of a row in the noisy fit, as a share of log|y|'s variance (rows where
@@ -291,45 +298,98 @@ def _power_group(X, y, noise_level):
     # One index is cheap to refine, from either leading eigenvector: with a signed
     # input the quadratic fit is a poor start (d**2*exp(-x*b/c), x on [-2, 2]: 0.07 to
     # 0.2 of the variance left), yet the refinement reaches 1e-8.
+    single = None
     for k in range(2):
         W, residual = fit.refined(directions[:, [k]])
         if residual <= threshold:
             raw = W[:, 0] / fit.scale  # the direction in the raw logs
             found = _rounded(fit, [[group] for group in _integer_groups(raw / np.abs(raw).max())], threshold, signed)
-            # One index fits: every plane holding it fits too, so none is tried (an
-            # index of one input is a monomial times a function of that input, which
-            # the log trial of stage 1 finds).
-            return None if found is None else PowerGroup(*found, residual)
+            if found is None:
+                # An index of one input: a monomial times a function of that input,
+                # which the log trial of stage 1 finds (and every plane holding the
+                # index fits too).
+                return None
+            single = PowerGroup(*found, residual)
+            break
     # A plane is refined only from a start near a fit (each refinement costs up to a
-    # second).
+    # second). When one group fits, a plane must fit far better: on data the noise
+    # estimate calls inexact, (p**2 + m**2*w**2*x**2*(1 + a*x/y))/(2*m) passes with the
+    # one group a*x/y (p**2 is small on most rows), its plane fits 1e4 times better.
     if d < 4 or fit.share(fit.index_residual(directions[:, :2])) > START_RESIDUAL + START_NOISE_FACTOR * threshold:
-        return None
+        return single
     W, residual = fit.refined(directions[:, :2])
+    if single is not None:
+        threshold = min(threshold, PLANE_GAIN * single.residual)
     if residual > threshold:
-        return None
-    found = _rounded(fit, _integer_planes(W / fit.scale[:, None]), threshold, signed)
-    return None if found is None else PowerGroup(*found, residual)
+        return single
+    found = _smoothest_plane(fit, _integer_planes(W / fit.scale[:, None]), threshold, signed)
+    return single if found is None else PowerGroup(*found, residual)
+
+
+def _exponents(prefactor, groups):
+    """``(prefactor, groups)`` as tuples of ``(input, Fraction)``."""
+    exponents = tuple(tuple((i, Fraction(int(v))) for i, v in enumerate(group) if v) for group in groups)
+    powers = tuple((i, Fraction(p).limit_denominator(2)) for i, p in enumerate(prefactor) if p)
+    return powers, exponents
 
 
 def _rounded(fit, candidates, threshold, signed):
     """The first candidate list of integer groups whose fit, with a prefactor of
-    halves, holds: ``(prefactor, groups)`` as exponent tuples, or None."""
+    halves, holds: ``(prefactor, groups)`` as exponent tuples, or None (one group:
+    its orientation is the trial's choice)."""
     for groups in candidates:
         Q = np.column_stack(groups).astype(float)
         if fit.share(fit.index_residual(Q * fit.scale[:, None])) > threshold:
             continue
-        prefactor = _prefactor(fit, Q, threshold, signed)
-        if prefactor is not None:
-            exponents = tuple(tuple((i, Fraction(int(v))) for i, v in enumerate(group) if v) for group in groups)
-            powers = tuple((i, Fraction(p).limit_denominator(2)) for i, p in enumerate(prefactor) if p)
-            return powers, exponents
+        prefactors = _prefactors(fit, Q, threshold, signed)
+        if prefactors:
+            return _exponents(prefactors[0], groups)
     return None
 
 
-def _prefactor(fit, Q, threshold, signed):
+def _smoothest_plane(fit, candidates, threshold, signed):
+    """Of the first :data:`PLANE_CHOICES` candidate planes whose fit holds, the basis,
+    orientation and prefactor under which ``|y| / x**p`` is smoothest in the groups'
+    own values, or None.
+
+    The plane fixes the law's structure, not its coordinates: ``a**2*sqrt(1 + b/a +
+    (c*d/(a*e))**2)`` is ``a**2 * f(b/a, c*d/(a*e))`` with a square root of a
+    quadratic, or ``b**2 * g(b*e/(c*d), a/b)`` with no simple form. Smoothness is the
+    least relative residual of a quadratic polynomial of the two groups' values fitted
+    to ``f``, ``f**2``, ``1/f``, ``1/f**2`` or ``log f`` (the targets discovery tries).
+    """
+    import itertools
+
+    best, tried = None, 0
+    for groups in candidates:
+        Q = np.column_stack(groups).astype(float)
+        if fit.share(fit.index_residual(Q * fit.scale[:, None])) > threshold:
+            continue
+        tried += 1
+        for prefactor in _prefactors(fit, Q, threshold, signed):
+            log_values = fit.t - fit.L @ prefactor
+            targets = [np.exp(power * log_values) for power in (1, 2, -1, -2)] + [log_values]
+            for flips in itertools.product((1, -1), repeat=2):
+                oriented = Q * np.asarray(flips)
+                design = np.column_stack([np.ones(len(log_values)), _chebyshev_basis(np.exp(fit.L @ oriented), 2)])
+                key = (min(_relative_residual(design, target) for target in targets), np.count_nonzero(prefactor))
+                if best is None or key < best[0]:
+                    best = (key, prefactor, oriented.T)
+        if tried >= PLANE_CHOICES:
+            break
+    return None if best is None else _exponents(best[1], best[2])
+
+
+def _relative_residual(design, target):
+    scale = max(float(np.std(target)), 1e-300)
+    residual = target - design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    return _rms(residual) / scale
+
+
+def _prefactors(fit, Q, threshold, signed):
     """Exponents ``p`` (halves; even integers for the ``signed`` inputs, so that
     ``x**p`` keeps one sign) with ``log|y| - p . L`` a function of ``L @ Q``, the
-    fewest non-zero first, or None.
+    fewest non-zero first (at most :data:`MAX_PREFACTORS`).
 
     ``p`` is defined up to combinations of the groups, so one input of each group (a
     pivot, the pivots' minor of ``Q`` non-singular) gets no power of its own; every
@@ -340,7 +400,7 @@ def _prefactor(fit, Q, threshold, signed):
     L = fit.L
     index_basis = fit.index_basis(L @ Q)
     supports = [np.flatnonzero(Q[:, k]) for k in range(Q.shape[1])]
-    best = None
+    found = {}
     root = np.sqrt(fit.weight)[:, None]
     for pivots in itertools.product(*supports):
         if len(set(pivots)) < len(pivots) or abs(np.linalg.det(Q[list(pivots)])) < 0.5:
@@ -350,15 +410,12 @@ def _prefactor(fit, Q, threshold, signed):
         coefficients = np.linalg.lstsq(design * root, fit.t * root[:, 0], rcond=None)[0]
         powers = np.zeros(L.shape[1])
         powers[others] = np.round(2 * coefficients[index_basis.shape[1] :]) / 2
-        if np.any(powers[signed] % 2):
+        if np.any(powers[signed] % 2) or tuple(powers) in found:
             continue
         residual = _weighted_residual(index_basis, fit.t - L @ powers, fit.weight)
-        if fit.share(residual) > threshold:
-            continue
-        key = (np.count_nonzero(powers), float(np.abs(powers).sum()))
-        if best is None or key < best[0]:
-            best = (key, powers)
-    return None if best is None else best[1]
+        if fit.share(residual) <= threshold:
+            found[tuple(powers)] = (np.count_nonzero(powers), float(np.abs(powers).sum()))
+    return [np.asarray(powers) for powers in sorted(found, key=found.get)][:MAX_PREFACTORS]
 
 
 def _power_values(X, exponents):

@@ -118,3 +118,33 @@ def test_discovery_solves_a_law_of_five_inputs_through_its_group(random_state):
     X_new = _rows(random_state + 100, [(1, 5)] * 5, n=500)
     error = model.predict(X_new) - law(X_new)
     assert np.sqrt(np.mean(error**2)) <= 1e-6 * np.std(law(X_new))
+
+
+def _two_groups(X):
+    a, b, c, d, e = X.T
+    return a**2 * np.sqrt(1 + b / a + (c * d / (a * e)) ** 2)
+
+
+@pytest.mark.parametrize("seed", range(3))  # seeds 0-5 measured
+def test_two_groups_are_found_where_one_is_not_enough(seed):
+    X = _rows(seed, [(1, 3), (1, 5), (0.5, 2), (1, 3), (1, 4)])
+    y = _two_groups(X)
+    found = power_group(X, y)
+    assert found is not None and len(found.groups) == 2
+    U = np.column_stack([_power_values(X, group) for group in found.groups])
+    values = y / _power_values(X, found.prefactor)
+    assert _log_residual(U, values) <= 1e-4 * np.std(np.log(values))
+    # Neither group alone carries y over its prefactor.
+    for k in range(2):
+        assert _log_residual(U[:, [k]], values) > 1e-2 * np.std(np.log(values))
+
+
+@pytest.mark.parametrize("random_state", [0])  # 0-2 measured
+def test_discovery_solves_a_law_of_five_inputs_through_two_groups(random_state):
+    ranges = [(1, 3), (1, 5), (0.5, 2), (1, 3), (1, 4)]
+    X = _rows(random_state, ranges)
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, _two_groups(X))
+    assert any("f(u0, u1)" in trial["trial"] for trial in model.trials_)
+    X_new = _rows(random_state + 100, ranges, n=500)
+    error = model.predict(X_new) - _two_groups(X_new)
+    assert np.sqrt(np.mean(error**2)) <= 1e-6 * np.std(_two_groups(X_new))
