@@ -315,6 +315,8 @@ def _power_group(X, y, noise_level):
     # second). When one group fits, a plane must fit far better: on data the noise
     # estimate calls inexact, (p**2 + m**2*w**2*x**2*(1 + a*x/y))/(2*m) passes with the
     # one group a*x/y (p**2 is small on most rows), its plane fits 1e4 times better.
+    if single is not None and single.residual <= GROUP_RESIDUAL:
+        return single  # exact: a plane would only fit float rounding better
     if d < 4 or fit.share(fit.index_residual(directions[:, :2])) > START_RESIDUAL + START_NOISE_FACTOR * threshold:
         return single
     W, residual = fit.refined(directions[:, :2])

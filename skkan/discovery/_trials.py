@@ -19,7 +19,10 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    ``y`` and of ``sin(y)`` (read back as ``asin``), under every change of variables
    that merges two inputs (``x_i*x_j`` or ``x_i/x_j`` of positive inputs,
    ``x_i - x_j``) or makes two merges (:func:`skkan.discovery._screen.substitutions`;
-   :func:`screened_trials`); after those, when ``y`` changes sign with one input
+   :func:`screened_trials`); after those, when ``y`` keeps one sign and is a power
+   product times a function of one or two other power products of the inputs, a
+   discovery of that function on its one or two inputs
+   (:func:`skkan.discovery._groups.group_trial`); when ``y`` changes sign with one input
    ``x_i`` only, a discovery of the one-signed ``y/x_i``
    (:func:`skkan.discovery._coefficients.odd_factor_trial`); when a product of spline factors of
    one or two inputs each fits ``y`` (:func:`product_groups`,
@@ -30,7 +33,8 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    (:func:`skkan.discovery._coefficients.linear_structure`), a trial that discovers
    every coefficient on its fitted values and sums the formulas
    (:func:`skkan.discovery._coefficients.linear_trial`);
-2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``);
+2. additive models of the powers (``y = (sum f_i(x_i))**(1/p)``); with one positive
+   input ``x``, also of ``y/x**k`` and its reciprocal (:data:`ONE_INPUT_POWERS`);
 3. one hidden layer on every target above, one stage per random restart; when ``y``
    changes sign, a tree trial after the first of them
    (:func:`skkan.discovery._factors.factor_trial`: tables of a surrogate network's
