@@ -64,6 +64,8 @@ START_NOISE_FACTOR = 3.0
 # and prefactors tried for each.
 PLANE_CHOICES = 8
 MAX_PREFACTORS = 4
+# Relative residuals of the smoothness test below this are float rounding: they tie.
+SMOOTH_FLOOR = 1e-8
 # A plane replaces one group that fits when its residual is at most this share of the
 # group's.
 PLANE_GAIN = 0.1
@@ -374,7 +376,10 @@ def _smoothest_plane(fit, candidates, threshold, signed):
             for flips in itertools.product((1, -1), repeat=2):
                 oriented = Q * np.asarray(flips)
                 design = np.column_stack([np.ones(len(log_values)), _chebyshev_basis(np.exp(fit.L @ oriented), 2)])
-                key = (min(_relative_residual(design, target) for target in targets), np.count_nonzero(prefactor))
+                # Residuals at float rounding tie (so rounding never picks the
+                # coordinates); then the fewest and smallest exponents win.
+                smoothness = max(min(_relative_residual(design, target) for target in targets), SMOOTH_FLOOR)
+                key = (smoothness, np.count_nonzero(prefactor), float(np.abs(prefactor).sum() + np.abs(Q).sum()))
                 if best is None or key < best[0]:
                     best = (key, prefactor, oriented.T)
         if tried >= PLANE_CHOICES:
