@@ -1,22 +1,25 @@
-"""Power-product groups: ``y = x**p * f(x**q)`` (private; used by discovery).
+"""Power-product groups: ``y = x**p * f(x**q_1, ...)`` (private; used by discovery).
 
-Many laws of positive inputs are a power product of the inputs times a function of
-one other power product: ``n_0*exp(-m*g*x/(k_b*T))``, ``n*mu*tanh(mu*B/(k_b*T))``,
-``H**2/G * (1 + c**2*k/(r*H)**2)``. AI Feynman finds such dimensionless groups from
-the units; here they come from the data. In the logs of the inputs, ``L = log x``,
+Many laws are a power product of the inputs times a function of one or two other
+power products: ``n_0*exp(-m*g*x/(k_b*T))``, ``n*mu*tanh(mu*B/(k_b*T))``,
+``sqrt(2/m*(E - U - L**2/(2*m*r**2)))`` (``sqrt(U/m)`` times a function of ``E/U``
+and ``L**2/(m*U*r**2)``). AI Feynman finds such dimensionless groups from the units;
+here they come from the data. In the logs of the inputs, ``L = log|x|``,
 
-    log|y| = p . L + g(q . L)
+    log|y| = p . L + g(Q . L)
 
-is a linear part plus a function of one linear index (a partially linear
-single-index model). Its Hessian, ``g'' q q^T``, has rank one, so the leading
-eigenvectors of the Hessian of a quadratic fit start the search for ``q``; a
-variable-projection fit refines it (for a given ``q``, ``p`` and a cubic spline
-``g`` are one linear least-squares fit). The direction is then scaled to small
-integers and ``p`` rounded to halves, and each rounded structure is kept only if it
-fits the rows as well as the free one did, so a group is never forced onto a law
-without one. ``f`` is then a problem of one input, ``u = x**q``, on the values
+is a linear part plus a function of one or two linear indices (a partially linear
+single- or multiple-index model). Its Hessian, ``Q g'' Q^T``, has the rank of the
+number of groups, so the leading eigenvectors of the Hessian of a quadratic fit start
+the search for ``Q``; a variable-projection fit refines it (for a given ``Q``, ``p``
+and ``g``, a cubic spline of one index or a tensor Chebyshev polynomial of two, are
+one linear least-squares fit). ``Q`` is then scaled to small integers and ``p``
+rounded to halves, and each rounded structure is kept only if it still fits to float
+precision (or to the noise), so a group is never forced onto a law without one. Up to
+two inputs of both signs may take part: ``g`` then has a branch per pattern of their
+signs. ``f`` is a problem of one or two inputs, ``u_k = x**q_k``, on the values
 ``y / x**p``: a discovery of seconds whatever the number of inputs, read back as
-``x**p * f(x**q)``.
+``x**p * f(x**q_1, ...)``.
 """
 
 from dataclasses import dataclass
