@@ -137,19 +137,29 @@ def _is_constant(coefficient):
     return float(np.std(coefficient)) <= CONSTANT_COEFFICIENT * rms
 
 
-def _chebyshev_basis(X, z, degree):
-    """Tensor-product Chebyshev polynomials of the columns ``z`` (each mapped onto
-    [-1, 1] by its range in ``X``), of degree at most ``degree`` per column."""
+def chebyshev_basis(U, degree, total=False):
+    """Tensor-product Chebyshev polynomials of the columns of ``U`` (each mapped onto
+    [-1, 1] by its range), of degree at most ``degree`` per column, or in all columns
+    together when ``total`` (then without the constant). Columns in lexicographic
+    order of the degrees, the first column's slowest."""
     from numpy.polynomial import chebyshev
 
-    basis = np.ones((len(X), 1))
-    for i in z:
-        column = X[:, i]
+    basis = np.ones((len(U), 1))
+    degrees = np.zeros(1, dtype=int)
+    for column in U.T:
         low, high = float(np.min(column)), float(np.max(column))
         scaled = 2.0 * (column - low) / (high - low) - 1.0 if high > low else np.zeros_like(column)
         terms = chebyshev.chebvander(scaled, degree)
-        basis = (basis[:, :, None] * terms[:, None, :]).reshape(len(X), -1)
+        basis = (basis[:, :, None] * terms[:, None, :]).reshape(len(U), -1)
+        degrees = (degrees[:, None] + np.arange(degree + 1)[None, :]).ravel()
+    if total:
+        return basis[:, (degrees > 0) & (degrees <= degree)]
     return basis
+
+
+def _chebyshev_basis(X, z, degree):
+    """:func:`chebyshev_basis` of the columns ``z`` of ``X``."""
+    return chebyshev_basis(X[:, list(z)], degree)
 
 
 def _largest_degree(n_fit, z, n_linear):

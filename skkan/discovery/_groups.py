@@ -96,20 +96,11 @@ def _spline_basis(u):
 
 
 def _chebyshev_basis(U, degree):
-    """Tensor Chebyshev polynomials of the columns of ``U`` (each mapped onto [-1, 1])
-    of total degree at most ``degree``, the constant excluded."""
-    import itertools
+    """Tensor Chebyshev polynomials of the columns of ``U`` of total degree at most
+    ``degree``, the constant excluded."""
+    from ._coefficients import chebyshev_basis
 
-    from numpy.polynomial import chebyshev
-
-    low, high = U.min(0), U.max(0)
-    T = 2 * (U - low) / np.maximum(high - low, 1e-300) - 1
-    tables = [chebyshev.chebvander(T[:, k], degree) for k in range(U.shape[1])]
-    columns = []
-    for degrees in itertools.product(range(degree + 1), repeat=U.shape[1]):
-        if 0 < sum(degrees) <= degree:
-            columns.append(np.prod([table[:, k] for table, k in zip(tables, degrees)], axis=0))
-    return np.column_stack(columns)
+    return chebyshev_basis(U, degree, total=True)
 
 
 def _weighted_residual(design, target, weight):
