@@ -331,17 +331,23 @@ def _exponents(prefactor, groups):
     return powers, exponents
 
 
+def _fitting(fit, candidates, threshold, signed):
+    """``(Q, prefactors)`` of every candidate list of integer groups whose fit holds
+    (as columns of ``Q``), in order; ``prefactors`` (see :func:`_prefactors`) may be
+    empty."""
+    for groups in candidates:
+        Q = np.column_stack(groups).astype(float)
+        if fit.share(fit.index_residual(Q * fit.scale[:, None])) <= threshold:
+            yield Q, _prefactors(fit, Q, threshold, signed)
+
+
 def _rounded(fit, candidates, threshold, signed):
     """The first candidate list of integer groups whose fit, with a prefactor of
     halves, holds: ``(prefactor, groups)`` as exponent tuples, or None (one group:
     its orientation is the trial's choice)."""
-    for groups in candidates:
-        Q = np.column_stack(groups).astype(float)
-        if fit.share(fit.index_residual(Q * fit.scale[:, None])) > threshold:
-            continue
-        prefactors = _prefactors(fit, Q, threshold, signed)
+    for Q, prefactors in _fitting(fit, candidates, threshold, signed):
         if prefactors:
-            return _exponents(prefactors[0], groups)
+            return _exponents(prefactors[0], Q.T)
     return None
 
 
@@ -358,13 +364,9 @@ def _smoothest_plane(fit, candidates, threshold, signed):
     """
     import itertools
 
-    best, tried = None, 0
-    for groups in candidates:
-        Q = np.column_stack(groups).astype(float)
-        if fit.share(fit.index_residual(Q * fit.scale[:, None])) > threshold:
-            continue
-        tried += 1
-        for prefactor in _prefactors(fit, Q, threshold, signed):
+    best = None
+    for tried, (Q, prefactors) in enumerate(_fitting(fit, candidates, threshold, signed), 1):
+        for prefactor in prefactors:
             log_values = fit.t - fit.L @ prefactor
             targets = [np.exp(power * log_values) for power in (1, 2, -1, -2)] + [log_values]
             for flips in itertools.product((1, -1), repeat=2):
