@@ -27,6 +27,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._trials import EXACT_LOSS, _monomial_expression, _monomial_values
+
 __all__ = ["PowerGroup", "group_trial", "power_group"]
 
 # Rows the structure search fits (evenly spread): the fits cost milliseconds each.
@@ -421,19 +423,6 @@ def _prefactors(fit, Q, threshold, signed):
     return [np.asarray(powers) for powers in sorted(found, key=found.get)][:MAX_PREFACTORS]
 
 
-def _power_values(X, exponents):
-    values = np.ones(len(X))
-    for index, power in exponents:
-        values = values * X[:, index] ** float(power)
-    return values
-
-
-def _power_expression(symbols, exponents):
-    import sympy
-
-    return sympy.Mul(*(symbols[i] ** sympy.Rational(power.numerator, power.denominator) for i, power in exponents))
-
-
 def _rms(values):
     return float(np.sqrt(np.mean(np.square(values))))
 
@@ -465,7 +454,7 @@ def _orientations(group, u_values, values):
 
 
 def _group_values(X, groups):
-    return np.column_stack([_power_values(X, group) for group in groups])
+    return np.column_stack([_monomial_values(X, group) for group in groups])
 
 
 def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
@@ -480,10 +469,9 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
 
     from ._factors import _factor_formulas, _simplified_candidates
     from ._noise import finite_level
-    from ._trials import EXACT_LOSS
 
     prefactor, groups = spec.monomial, spec.groups
-    divisor_fit, divisor_val = _power_values(X_fit, prefactor), _power_values(X_val, prefactor)
+    divisor_fit, divisor_val = _monomial_values(X_fit, prefactor), _monomial_values(X_val, prefactor)
     values = (y_fit / divisor_fit, y_val / divisor_val)
     noise_level = finite_level(settings.get("noise_level"))
     # The noise of y / x**p, as one level (its root mean square over the rows), at
@@ -502,16 +490,16 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         # tanh(u) saturates within the first interval or two of a coarse quantile
         # grid (n*mu*tanh(mu*B/(k_b*T)): not found with 3 intervals, in 0.4 s with 10).
         sub_settings["grid_size"] = max(settings["grid_size"], GROUP_GRID_SIZE)
-        choices = [[group] for group in _orientations(groups[0], _power_values(X_fit, groups[0]), values[0])]
+        choices = [[group] for group in _orientations(groups[0], _monomial_values(X_fit, groups[0]), values[0])]
     else:
         choices = [list(groups)]
-    outer = _power_expression(symbols, prefactor)
+    outer = _monomial_expression(symbols, prefactor)
     candidates = []
     for oriented in choices:
         U_fit, U_val = _group_values(X_fit, oriented), _group_values(X_val, oriented)
         dummies = [sympy.Dummy(f"u{k}", positive=bool(np.all(U_fit[:, k] > 0)) or None) for k in range(len(oriented))]
         formulas, _ = _factor_formulas(list(range(len(oriented))), values, U_fit, U_val, dummies, sub_settings, level, spec.seed)
-        inner = {dummy: _power_expression(symbols, group) for dummy, group in zip(dummies, oriented)}
+        inner = {dummy: _monomial_expression(symbols, group) for dummy, group in zip(dummies, oriented)}
         formulas = [outer * formula.xreplace(inner) for formula in formulas]
         candidates += _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings)
         if any(candidate.loss <= enough for candidate in candidates):

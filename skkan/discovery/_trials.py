@@ -237,9 +237,10 @@ def _monomial_expression(symbols, monomial):
 
 
 def _monomial_values(X, monomial):
+    """``prod_i x_i**power`` over ``((i, power), ...)`` (powers float or Fraction)."""
     values = np.ones(len(X))
     for index, power in monomial:
-        values = values * X[:, index] ** power
+        values = values * X[:, index] ** float(power)
     return values
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from skkan import KANSymbolicRegressor
-from skkan.discovery._groups import _integer_groups, _log_residual, _power_values, power_group
+from skkan.discovery._groups import _integer_groups, _log_residual, power_group
+from skkan.discovery._trials import _monomial_values
 
 
 def _rows(seed, ranges, n=2000):
@@ -47,8 +48,8 @@ def test_a_group_and_its_prefactor_are_found_among_positive_inputs(seed):
     assert group is not None and len(group.groups) == 1  # a plane holding it fits too
     assert _oriented(group.groups[0]) == {1: 1, 2: 2, 3: -1, 4: -1}
     # The prefactor is defined up to powers of the group: y over it is a function of u.
-    u = _power_values(X, group.groups[0])
-    assert _is_function_of(u, y / _power_values(X, group.prefactor))
+    u = _monomial_values(X, group.groups[0])
+    assert _is_function_of(u, y / _monomial_values(X, group.prefactor))
     assert not _is_function_of(u, y)  # the check can fail
     assert all(Fraction(2 * p).denominator == 1 for _, p in group.prefactor)  # halves
 
@@ -133,8 +134,8 @@ def test_two_groups_are_found_where_one_is_not_enough(seed):
     y = _two_groups(X)
     found = power_group(X, y)
     assert found is not None and len(found.groups) == 2
-    U = np.column_stack([_power_values(X, group) for group in found.groups])
-    values = y / _power_values(X, found.prefactor)
+    U = np.column_stack([_monomial_values(X, group) for group in found.groups])
+    values = y / _monomial_values(X, found.prefactor)
     assert _log_residual(U, values) <= 1e-4 * np.std(np.log(values))
     # Neither group alone carries y over its prefactor.
     for k in range(2):
