@@ -44,7 +44,10 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         :meth:`plot_terms`.
     grid_size : "auto" or int, default="auto"
         Number of grid intervals ``G`` of every spline; ``"auto"`` is 4 from 500
-        training rows (and in ``partial_fit``), else 5.
+        training rows (and in ``partial_fit``), else 5; with early stopping, the
+        grids are then doubled while that raises the validation score by more than
+        ``tol``, up to 40 intervals and 100 training rows per interval
+        (``grid_size_`` gives the grid in use).
     spline_order : int, default=3
         B-spline order ``k`` (3: cubic).
     grid_eps : float, default=0.02

@@ -43,7 +43,10 @@ class KANRegressor(RegressorMixin, BaseKAN):
         :meth:`plot_terms`.
     grid_size : "auto" or int, default="auto"
         Number of grid intervals ``G`` of every spline. ``"auto"``: 10 with at least
-        100 training rows per feature, else 3 (smooth curves for small data).
+        100 training rows per feature, else 3 (smooth curves for small data); with
+        early stopping, the grids are then doubled (pykan's grid extension) while
+        that raises the validation score by more than ``tol``, up to 40 intervals
+        and 100 training rows per interval. ``grid_size_`` gives the grid in use.
     spline_order : int, default=3
         B-spline order ``k`` (3: cubic).
     grid_eps : float, default=0.02

@@ -365,7 +365,8 @@ def test_auto_capacity_follows_rows_per_feature():
         explicit = KANRegressor(hidden_layer_sizes=(2,), grid_size=4, max_iter=3).fit(X[:300], y[:300])
         classifier_small = KANClassifier(max_iter=3, random_state=0).fit(X[:300], labels[:300])
         classifier_wide = KANClassifier(max_iter=3, random_state=0).fit(X[:300, :2], labels[:300])  # 150 per feature
-        classifier_large = KANClassifier(max_iter=3, random_state=0).fit(X, labels)  # from 500 rows
+        # The grid "auto" starts from (grid extension: tests/engine/test_grid_extension.py).
+        classifier_large = KANClassifier(max_iter=3, early_stopping=False, random_state=0).fit(X, labels)  # from 500 rows
     assert (small.hidden_layer_sizes_, small.grid_size_) == ((), 3)
     assert (large.hidden_layer_sizes_, large.grid_size_) == ((6,), 10)
     assert (chunked.hidden_layer_sizes_, chunked.grid_size_) == ((6,), 10)
