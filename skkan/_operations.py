@@ -282,16 +282,24 @@ def formula_fidelity(network, formula, outside):
     -------
     dict
         ``r2`` (of the formula against the network), ``max_abs_error``,
-        ``n_outside_range`` and ``max_abs_error_in_range`` (over the other rows).
+        ``n_outside_range``, and ``max_abs_error_in_range`` and ``r2_in_range``
+        (over the other rows).
     """
-    residual = ((formula - network) ** 2).sum(0)
-    total = ((network - network.mean(0)) ** 2).sum(0)
-    r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))
     error = np.abs(formula - network)
     inside = error[~outside]
     return {
-        "r2": r2,
+        "r2": _r2(network, formula),
         "max_abs_error": error.max(0) if len(error) else np.zeros(network.shape[1]),
         "n_outside_range": int(outside.sum()),
         "max_abs_error_in_range": inside.max(0) if len(inside) else np.zeros(network.shape[1]),
+        "r2_in_range": _r2(network[~outside], formula[~outside]),
     }
+
+
+def _r2(network, formula):
+    """R^2 of ``formula`` against ``network`` per output (1 where both are constant and equal)."""
+    if not len(network):
+        return np.ones(network.shape[1])
+    residual = ((formula - network) ** 2).sum(0)
+    total = ((network - network.mean(0)) ** 2).sum(0)
+    return np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual == 0, 1.0, 0.0))

@@ -345,7 +345,7 @@ class SymbolicMethods:
             ``formula``, ``r2`` (formula against the network's outputs, per output),
             ``max_abs_error``, ``spline_edges`` (names of the edges still splines),
             ``symbolic_edges`` (what :meth:`auto_symbolic` chose, with R^2),
-            ``n_outside_range`` and ``max_abs_error_in_range``.
+            ``n_outside_range``, ``max_abs_error_in_range`` and ``r2_in_range``.
 
         Notes
         -----
@@ -353,8 +353,8 @@ class SymbolicMethods:
         formula does not (it is meant to be read and to extrapolate as written). Rows
         of ``X`` with a feature outside that range are compared as they are, and
         counted in ``n_outside_range``: a large ``max_abs_error`` beside an R^2 near
-        1 usually comes from them, and ``max_abs_error_in_range`` gives the error on
-        the remaining rows.
+        1 usually comes from them, and ``max_abs_error_in_range`` and ``r2_in_range``
+        give the error and the R^2 on the remaining rows.
         """
         check_is_fitted(self, "module_")
         training_rows = X is None

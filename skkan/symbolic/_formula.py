@@ -247,6 +247,9 @@ class FormulaReport:
         ``max_abs_error`` beside an R^2 near 1).
     max_abs_error_in_range : ndarray of shape (n_outputs,)
         ``max_abs_error`` over the other rows (0 if there are none).
+    r2_in_range : ndarray of shape (n_outputs,)
+        ``r2`` over the other rows (1 if there are none): how faithful the formula
+        is where the network was trained.
     snapping_scores : tuple (before, after) or None
         The estimator's ``score`` on the data given to the last ``auto_symbolic``,
         before and after snapping (None when it had no data).
@@ -262,6 +265,7 @@ class FormulaReport:
         n_outside_range=0,
         max_abs_error_in_range=None,
         snapping_scores=None,
+        r2_in_range=None,
     ):
         self.formula = formula
         self.r2 = r2
@@ -271,6 +275,7 @@ class FormulaReport:
         self.snapping_scores = snapping_scores
         self.n_outside_range = n_outside_range
         self.max_abs_error_in_range = max_abs_error if max_abs_error_in_range is None else max_abs_error_in_range
+        self.r2_in_range = r2 if r2_in_range is None else r2_in_range
 
     def __repr__(self):
         formula = str(self.formula)
@@ -283,7 +288,8 @@ class FormulaReport:
         if self.n_outside_range:
             parts.append(
                 f"n_outside_range={self.n_outside_range} (the formula does not clip; "
-                f"max_abs_error_in_range={np.round(self.max_abs_error_in_range, 6).tolist()})"
+                f"max_abs_error_in_range={np.round(self.max_abs_error_in_range, 6).tolist()}, "
+                f"r2_in_range={np.round(self.r2_in_range, 6).tolist()})"
             )
         if self.snapping_scores is not None:
             parts.append(f"score before/after snapping={np.round(self.snapping_scores, 4).tolist()}")

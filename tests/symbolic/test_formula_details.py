@@ -42,6 +42,8 @@ def test_formula_report_counts_rows_outside_the_training_range():
     assert report.n_outside_range == 10
     assert report.max_abs_error[0] > 1.0
     assert report.max_abs_error_in_range[0] < 1e-3
+    assert report.r2_in_range[0] > 1 - 1e-6 > report.r2[0]
+    np.testing.assert_array_equal(inside.r2_in_range, inside.r2)
     text = repr(report)
     assert "n_outside_range=10" in text and "does not clip" in text
 
