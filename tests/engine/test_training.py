@@ -101,7 +101,9 @@ def test_california_chunk_by_chunk_reaches_the_full_fit(california):
     # The big-data issue's check: 30 passes over 8 chunks against one fit on all rows.
     X, y = california
     X_train, X_test, y_train, y_test = train_test_split(X.to_numpy(), y.to_numpy(), test_size=0.2, random_state=0)
-    full = KANRegressor(random_state=0).fit(X_train, y_train).score(X_test, y_test)
+    # partial_fit keeps its grid (it has no validation rows to judge a finer one), so
+    # the full fit it is held to keeps the same grid too (grid extension: test_grid_extension.py).
+    full = KANRegressor(grid_size=10, random_state=0).fit(X_train, y_train).score(X_test, y_test)
     chunks = np.array_split(np.random.default_rng(0).permutation(len(X_train)), 8)
     model = KANRegressor(random_state=0)
     for _ in range(30):
