@@ -764,8 +764,9 @@ def extension_grids(grid_size, n_rows):
     """
     largest = min(MAX_EXTENDED_GRID, n_rows // ROWS_PER_GRID_INTERVAL)
     grids = []
-    while 2 * (grids[-1] if grids else grid_size) <= largest:
-        grids.append(2 * (grids[-1] if grids else grid_size))
+    while 2 * grid_size <= largest:
+        grid_size *= 2
+        grids.append(grid_size)
     return grids
 
 
