@@ -18,6 +18,16 @@ Two structures that no target transform exposes when ``y`` changes sign:
   leaves ``y`` linear in the others, and :func:`linear_trial` discovers every
   coefficient ``g_j`` on its fitted values, a sub-problem of one or two inputs, and
   combines their formulas.
+
+  Where a coefficient has a pole at the edge of the data (``1/sqrt(1 - u**2/c**2)``
+  with ``|u|`` up to ``c``), no polynomial of ``z`` fits it, and the global fit cannot
+  tell linearity from its own error. Local fits can: around a row, ``y`` is fitted as
+  quadratics of ``z`` plus ``x_j`` times quadratics of ``z`` on the nearest rows in
+  ``z`` (over which the ``x_j`` still span their whole range), so that a nonlinear
+  ``x_j`` leaves a residual at every row while a pole spoils only the rows near it.
+  :func:`local_linear_structure` judges the median residual over rows, and
+  :func:`linear_trial` takes the local coefficients where they predict held-out rows
+  better, discovering each on the rows whose local fit is closest.
 """
 
 import itertools
@@ -26,7 +36,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-__all__ = ["linear_structure", "linear_trial", "odd_factor_trial", "odd_factors"]
+__all__ = ["linear_structure", "linear_trial", "local_linear_structure", "odd_factor_trial", "odd_factors"]
 
 # An odd factor on noisy data: y/x_i must keep one sign on the rows where |x_i| is at
 # least this quantile of |x_i| (near x_i = 0 the noise flips the sign of y, and
@@ -38,28 +48,32 @@ MAX_ODD_FACTORS = 2
 
 
 def odd_factors(X, y, noise_level=None):
-    """Signed inputs ``x_i`` such that ``y / x_i`` keeps one strict sign.
+    """Signed inputs ``x_i``, or products ``x_i * x_j`` of two, such that ``y`` over
+    them keeps one strict sign.
 
-    Without noise every row must agree; with any noise (``noise_level`` > 0, which
-    includes the tiny errors of a sub-problem's fitted values, whose sign flips where
-    they cross 0) the rows with the smallest ``|x_i|`` are left out (see
-    :data:`NOISY_ROWS_QUANTILE`).
+    Pairs are looked for only where no single input does (``q1*q2/r**2`` with two
+    signed charges: ``y/q1`` still changes sign with ``q2``). Without noise every row
+    must agree; with any noise (``noise_level`` > 0, which includes the tiny errors of
+    a sub-problem's fitted values, whose sign flips where they cross 0) the rows with
+    the smallest ``|x_i|`` are left out (see :data:`NOISY_ROWS_QUANTILE`).
 
     Returns
     -------
-    list of int
-        At most :data:`MAX_ODD_FACTORS` inputs, in input order.
+    list of tuple of int
+        At most :data:`MAX_ODD_FACTORS` factors, each the tuple of its inputs, in
+        input order.
     """
-    found = []
     noisy = _any_noise(noise_level)
-    for i in range(X.shape[1]):
-        column = X[:, i]
-        if np.all(column > 0) or np.all(column < 0):
-            continue  # one-signed: a monomial's business (or y's own sign)
-        rows = factor_rows(column, noisy)
-        quotient = y[rows] / column[rows]
-        if np.all(quotient > 0) or np.all(quotient < 0):
-            found.append(i)
+    signed = [i for i in range(X.shape[1]) if not (np.all(X[:, i] > 0) or np.all(X[:, i] < 0))]
+    found = []
+    for size in (1, 2):
+        for factor in itertools.combinations(signed, size):
+            rows = np.logical_and.reduce([factor_rows(X[:, i], noisy) for i in factor])
+            quotient = y[rows] / np.prod(X[rows][:, list(factor)], axis=1)
+            if np.all(quotient > 0) or np.all(quotient < 0):
+                found.append(factor)
+        if found:
+            break
     return found[:MAX_ODD_FACTORS]
 
 
@@ -80,22 +94,30 @@ def factor_rows(column, noisy):
 
 
 def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``x_i * f`` for the odd factor ``x_i`` (``spec.monomial == ((i, 1),)``):
-    ``f`` discovered on ``y / x_i``, every formula simplified against the real rows.
+    """Candidates ``x_i * f`` for the odd factor ``x_i`` (``spec.monomial == ((i, 1),)``,
+    or ``x_i * x_j * f`` for a product of two): ``f`` discovered on ``y / x_i``, every
+    formula simplified against the real rows.
 
     ``settings["noise_level"]`` (the noise of ``y``, None when unknown) decides which
     rows the sub-problem keeps (:func:`factor_rows`). Returns the candidates and 0
     training iterations (the sub-discovery's networks are its own).
     """
+    import sympy
+
     from ._factors import _factor_formulas, _simplified_candidates
 
-    (index, _), = spec.monomial
+    factor = [index for index, _ in spec.monomial]
     noise_level = settings.get("noise_level")
     noisy = _any_noise(noise_level)
-    fit_rows, val_rows = factor_rows(X_fit[:, index], noisy), factor_rows(X_val[:, index], noisy)
-    values = (y_fit[fit_rows] / X_fit[fit_rows, index], y_val[val_rows] / X_val[val_rows, index])
+
+    def kept(X):
+        return np.logical_and.reduce([factor_rows(X[:, i], noisy) for i in factor])
+
+    fit_rows, val_rows = kept(X_fit), kept(X_val)
+    fit_divisor, val_divisor = np.prod(X_fit[fit_rows][:, factor], axis=1), np.prod(X_val[val_rows][:, factor], axis=1)
+    values = (y_fit[fit_rows] / fit_divisor, y_val[val_rows] / val_divisor)
     # The noise of y / x_i on the rows kept, as one level (its root mean square).
-    level = noise_level * float(np.sqrt(np.mean(X_fit[fit_rows, index] ** -2.0))) if noisy else None
+    level = noise_level * float(np.sqrt(np.mean(fit_divisor**-2.0))) if noisy else None
     inputs = list(range(X_fit.shape[1]))
     # What y/x_i gains is a one-signed target (its log, its powers, the screen): the
     # sub-discovery runs the trials without a hidden layer only, which the main
@@ -104,7 +126,8 @@ def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     formulas, _ = _factor_formulas(
         inputs, values, X_fit[fit_rows], X_val[val_rows], symbols, {**settings, "hidden": False}, level, spec.seed
     )
-    formulas = [symbols[index] * formula for formula in formulas]
+    product = sympy.Mul(*[symbols[i] for i in factor])
+    formulas = [product * formula for formula in formulas]
     return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings), 0
 
 
@@ -219,14 +242,156 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
     return None
 
 
+# Local varying-coefficient fits (see the module docstring). A set ``z`` is accepted
+# when the median over rows of a local fit's RMS residual, over the spread of y among
+# its neighbours, is at most LOCAL_RESIDUAL, or the residual is within the noise. With
+# cubics of z on 2 rows per column of the design (LOCAL_DEGREE, LOCAL_ROWS_PER_COLUMN;
+# at least LOCAL_MIN_NEIGHBOURS rows), exact structures give 1.2e-5 with a pole in
+# their coefficients ((a - b*u)/(c - u), c down to 1 and u up to 1) and 2.5e-6 and less
+# without one, and a y slightly nonlinear in an input taken as linear 1.2e-3 and more
+# (1/(a + b) + u*c on [1, 5]: the nonlinear part is small beside u*c; quadratics of z
+# gave 4e-4 against 1.4e-3, too close). Judged at LOCAL_ANCHORS rows spread over the data.
+LOCAL_RESIDUAL = 1e-4
+LOCAL_DEGREE = 3
+LOCAL_ROWS_PER_COLUMN = 2
+LOCAL_MIN_NEIGHBOURS = 40
+LOCAL_ANCHORS = 100
+# Local coefficients are accurate to about 1e-4 of their size: one whose spread is
+# below this share of its root mean square is a constant, and a structure needs a
+# coefficient whose spread, times its input's size, exceeds this share of y's.
+LOCAL_CONSTANT = 1e-2
+# The sub-discovery of a local coefficient uses the rows whose local fit's relative
+# residual is within this quantile (the others lie near the pole, where the local
+# quadratics fit worst).
+RELIABLE_QUANTILE = 0.8
+# The coefficients a trial discovers come from the local fits (degree, rows per column)
+# that predict the held-out rows best: on exact data, high degrees on small
+# neighbourhoods (the coefficient of x in (t - u*x/c**2)/sqrt(1 - u**2/c**2): RMS error
+# 3e-4 with quadratics on 3 rows per column, 1.2e-5 with quartics on 1.5, where its
+# sub-discovery needs about 1e-4); with noise, larger ones.
+LOCAL_FITS = tuple((degree, rows) for degree in (2, 3, 4) for rows in (1.5, 2.0, 3.0))
+
+
+def _polynomial_basis(offsets, degree):
+    """The monomials of total degree at most ``degree`` in the last axis of ``offsets``
+    (..., q), the constant first: shape (..., number of monomials)."""
+    q = offsets.shape[-1]
+    columns = [np.ones(offsets.shape[:-1])]
+    for order in range(1, degree + 1):
+        for factors in itertools.combinations_with_replacement(range(q), order):
+            columns.append(np.prod(offsets[..., list(factors)], axis=-1))
+    return np.stack(columns, axis=-1)
+
+
+def _n_neighbours(n_z, n_linear, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PER_COLUMN):
+    """Rows of one local fit: ``rows_per_column`` per column of its design (at least
+    :data:`LOCAL_MIN_NEIGHBOURS`)."""
+    n_columns = math.comb(n_z + degree, degree) * (n_linear + 1)
+    return max(LOCAL_MIN_NEIGHBOURS, int(math.ceil(rows_per_column * n_columns)))
+
+
+def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PER_COLUMN):
+    """Varying-coefficient fits of ``y`` on the rows of ``X`` nearest to each row of
+    ``X_at`` in the inputs ``z``: polynomials of ``z`` of total degree ``degree`` plus
+    every other input times such polynomials, on ``rows_per_column`` rows per column.
+
+    Returns
+    -------
+    coefficients : ndarray of shape (n_at, n_linear + 1)
+        ``g_0`` and the ``g_j`` (the other inputs in order) at each row's ``z``.
+    prediction : ndarray of shape (n_at,)
+        ``y`` predicted at the rows of ``X_at``.
+    relative_residual : ndarray of shape (n_at,)
+        Each fit's RMS residual over its rows, divided by the spread of their ``y``.
+    residual : ndarray of shape (n_at,)
+        Each fit's RMS residual.
+    """
+    from scipy.spatial import cKDTree
+
+    z = list(z)
+    linear = [j for j in range(X.shape[1]) if j not in z]
+    low, high = X[:, z].min(axis=0), X[:, z].max(axis=0)
+    width = np.where(high > low, high - low, 1.0)
+    Z, Z_at = (X[:, z] - low) / width, (X_at[:, z] - low) / width
+    n_neighbours = min(len(y), _n_neighbours(len(z), len(linear), degree, rows_per_column))
+    _, neighbours = cKDTree(Z).query(Z_at, k=n_neighbours)
+    offsets = Z[neighbours] - Z_at[:, None, :]
+    radius = np.max(np.abs(offsets), axis=(1, 2))
+    basis = _polynomial_basis(offsets / np.where(radius > 0, radius, 1.0)[:, None, None], degree)
+    n_basis = basis.shape[-1]
+    design = np.concatenate([basis] + [basis * X[neighbours][..., [j]] for j in linear], axis=-1)
+    scale = np.sqrt(np.mean(design**2, axis=1, keepdims=True))
+    design = design / np.where(scale > 0, scale, 1.0)
+    target = y[neighbours]
+    # Normal equations on unit-scaled columns (a pseudo-inverse per neighbourhood was
+    # 5x slower), with a ridge of 1e-12 of the diagonal: an input constant over a
+    # neighbourhood leaves its fit rank-deficient, not singular.
+    transposed = design.transpose(0, 2, 1)
+    gram = transposed @ design
+    gram += 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(gram.shape[-1])
+    solution = np.linalg.solve(gram, transposed @ target[..., None])[..., 0]
+    residual = np.sqrt(np.mean((target - (design @ solution[..., None])[..., 0]) ** 2, axis=1))
+    spread = np.std(target, axis=1)
+    solution = solution / np.where(scale > 0, scale, 1.0)[:, 0, :]
+    # At the row itself every offset is 0: only the constant of each polynomial remains.
+    coefficients = solution[:, ::n_basis]
+    prediction = coefficients[:, 0] + np.sum(coefficients[:, 1:] * X_at[:, linear], axis=1)
+    return coefficients, prediction, residual / np.maximum(spread, 1e-300), residual
+
+
+def _locally_constant(coefficient):
+    rms = max(float(np.sqrt(np.mean(coefficient**2))), 1e-300)
+    return float(np.std(coefficient)) <= LOCAL_CONSTANT * rms
+
+
+def _varying(coefficients, X, linear, spread):
+    """Whether some ``g_j`` (``j`` > 0) varies by more than :data:`LOCAL_CONSTANT` of
+    ``y``'s spread, times its input's size (a coefficient that is constant or 0 does
+    not: an additive ``y``)."""
+    sizes = np.sqrt(np.mean(X[:, linear] ** 2, axis=0))
+    return bool(np.any(np.std(coefficients[:, 1:], axis=0) * sizes > LOCAL_CONSTANT * spread))
+
+
+def local_linear_structure(X, y, noise_variance=0.0):
+    """:func:`linear_structure` by local fits (:func:`local_fits`), for coefficients
+    that no polynomial fits; the smallest set ``z`` of one or two inputs, or None.
+
+    A set is accepted when the median over :data:`LOCAL_ANCHORS` rows of the local
+    fits' relative residual is at most :data:`LOCAL_RESIDUAL`, or their residual
+    within :data:`NOISE_FACTOR` times the noise variance; and when some coefficient
+    but ``g_0`` varies.
+    """
+    n_samples, n_features = X.shape
+    spread = float(np.std(y))
+    anchors = np.linspace(0, n_samples - 1, min(LOCAL_ANCHORS, n_samples)).round().astype(int)
+    for size in (1, 2):
+        best = None
+        for z in itertools.combinations(range(n_features), size):
+            n_linear = n_features - size
+            if not n_linear or 2 * _n_neighbours(size, n_linear) > n_samples:
+                continue
+            coefficients, _, relative, residual = local_fits(X, y, z, X[anchors])
+            accepted = np.minimum(relative / LOCAL_RESIDUAL, residual**2 / max(NOISE_FACTOR * noise_variance, 1e-300))
+            score = float(np.median(accepted))
+            linear = [j for j in range(n_features) if j not in z]
+            varying = _varying(coefficients, X, linear, spread)
+            if score <= 1.0 and varying and (best is None or score < best[0]):
+                best = (score, z)
+        if best is not None:
+            return best[1]
+    return None
+
+
 def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     """Candidates ``g_0(z) + sum_j x_j g_j(z)`` for ``z = spec.groups[0]``.
 
     The coefficients are fitted as Chebyshev polynomials of ``z`` on the training
-    rows (the degree with the lowest held-out residual); each
+    rows (the degree with the lowest held-out residual), or locally
+    (:func:`local_fits`) where that predicts the held-out rows better; each
     coefficient's formula is discovered on its values over the rows (a sub-problem of
-    the inputs ``z``), and the sums of the formulas are simplified against the real
-    rows. Returns the candidates and 0 training iterations.
+    the inputs ``z``; for local fits, the rows whose fit is closest), and the sums of
+    the formulas are simplified against the real rows. Returns the candidates and 0
+    training iterations.
     """
     import sympy
 
@@ -241,9 +406,32 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         _fit_coefficients(X, y, n_fit, z, linear, degree)
         for degree in range(MIN_DEGREE, _largest_degree(n_fit, z, len(linear)) + 1, 2)
     ]
-    if not fits:
+    values, residual = min(fits, key=lambda fit: fit[1]) if fits else (None, math.inf)
+    fit_rows, val_rows = np.ones(n_fit, dtype=bool), np.ones(len(y_val), dtype=bool)
+    constant = _is_constant
+    if values is not None:
+        polynomial_errors = (values[0] + sum(X[:, j] * g for j, g in zip(linear, values[1:])))[n_fit:] - y_val
+    local = None
+    for degree, rows_per_column in LOCAL_FITS:
+        if 2 * _n_neighbours(len(z), len(linear), degree, rows_per_column) > n_fit:
+            continue
+        coefficients, prediction, relative, _ = local_fits(X_fit, y_fit, z, X, degree, rows_per_column)
+        # The held-out rows away from the pole judge (with a pole, the rows near it
+        # decide the mean): the coefficients are discovered on such rows.
+        limit = float(np.quantile(relative[:n_fit], RELIABLE_QUANTILE))
+        rows = (relative[:n_fit] <= limit, relative[n_fit:] <= limit)
+        if not rows[1].any():
+            continue
+        reliable_residual = float(np.mean((prediction[n_fit:][rows[1]] - y_val[rows[1]]) ** 2))
+        if values is not None and reliable_residual >= float(np.mean(polynomial_errors[rows[1]] ** 2)):
+            continue  # the polynomials predict those rows better
+        if local is None or reliable_residual < local[0]:
+            local = (reliable_residual, coefficients, rows)
+    if local is not None:
+        residual, coefficients, (fit_rows, val_rows) = local
+        values, constant = list(coefficients.T), _locally_constant
+    if values is None or not val_rows.any():
         return [], 0
-    values, residual = min(fits, key=lambda fit: fit[1])
     error = math.sqrt(max(residual, 0.0))
     scale = float(np.std(y))
     choices = []
@@ -254,14 +442,15 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         if rms * column_rms <= ZERO_COEFFICIENT * scale:
             continue  # y does not depend on this input (or has no g_0)
         factor = sympy.Integer(1) if k == 0 else symbols[linear[k - 1]]
-        if _is_constant(coefficient):
+        if constant(coefficient):
             choices.append([factor * sympy.Float(float(np.mean(coefficient)))])
             continue
         # The coefficient's error is about the fit's residual over its input's size
         # (measured: within a factor of two): the noise floor of its sub-discovery.
         level = leaf_error_factor(settings, scale) * error / max(column_rms, 1e-300)
+        sub_values = (coefficient[:n_fit][fit_rows], coefficient[n_fit:][val_rows])
         formulas, _ = _factor_formulas(
-            z, (coefficient[:n_fit], coefficient[n_fit:]), X_fit, X_val, symbols, settings, level, spec.seed + k + 1
+            z, sub_values, X_fit[fit_rows], X_val[val_rows], symbols, settings, level, spec.seed + k + 1
         )
         if not formulas:
             return [], 0

@@ -17,7 +17,7 @@ discovery trains KANs only on the candidates that look additive.
 
 import numpy as np
 
-__all__ = ["MERGES", "additive_residuals", "apply_substitution", "merged_column", "substitutions"]
+__all__ = ["MERGES", "additive_residuals", "apply_substitution", "merged_column", "polynomial_basis", "substitutions"]
 
 # Interior knots of the screening spline per input, half at quantiles (where the data
 # are) and half evenly spaced (where a product such as k*d spreads thin but still
@@ -98,7 +98,16 @@ def apply_substitution(X, substitution):
     return X
 
 
-def additive_residuals(X, targets, changes):
+def polynomial_basis(x):
+    """Cubic polynomial basis of one column (mapped onto [0, 1]), without the constant:
+    the coarse basis that tells targets additive in low-degree polynomials from those
+    only a spline fits (see :func:`skkan.discovery._trials.screened_trials`)."""
+    low, high = float(np.min(x)), float(np.max(x))
+    t = (x - low) / (high - low) if high > low else np.zeros_like(x)
+    return np.column_stack([t, t**2, t**3])
+
+
+def additive_residuals(X, targets, changes, basis=spline_basis):
     """Relative residual of the best additive spline fit, per change and target.
 
     Parameters
@@ -108,6 +117,8 @@ def additive_residuals(X, targets, changes):
         Finite candidate targets (transforms of ``y``), one per column.
     changes : list of tuple
         Changes of variables, as :func:`substitutions` returns them.
+    basis : callable, default=spline_basis
+        The basis of one column (without the constant).
 
     Returns
     -------
@@ -119,14 +130,14 @@ def additive_residuals(X, targets, changes):
     targets = np.asarray(targets, dtype=np.float64)
     variance = np.var(targets, axis=0)
     variance = np.where(variance > 0, variance, 1.0)
-    raw_bases = [spline_basis(X[:, k]) for k in range(X.shape[1])]
+    raw_bases = [basis(X[:, k]) for k in range(X.shape[1])]
     intercept = np.ones((len(X), 1))
     residuals = np.empty((len(changes), targets.shape[1]))
     for row, change in enumerate(changes):
         bases = list(raw_bases)
         changed = apply_substitution(X, change)
         for i, _, _ in change:
-            bases[i] = spline_basis(changed[:, i])
+            bases[i] = basis(changed[:, i])
         design = np.hstack(bases + [intercept])
         # All targets share the design: one least-squares solve for every column.
         coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]

@@ -69,7 +69,7 @@ import numpy as np
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
 from ._noise import finite_level, indistinguishable, squared_errors, within_noise
-from ._screen import additive_residuals, apply_substitution, merged_column, substitutions
+from ._screen import additive_residuals, apply_substitution, merged_column, polynomial_basis, substitutions
 
 __all__ = [
     "TrialSpec", "discover", "format_uncertainties", "noise_columns", "pareto_table", "select_best", "supported_digits",
@@ -125,11 +125,11 @@ class TrialSpec:
 
     def describe(self):
         if self.transform == "odd factor":
-            (index, _), = self.monomial
-            return f"y = x{index} * f(x), f discovered on y/x{index} (seed {self.seed})"
+            factor = "*".join(f"x{index}" for index, _ in self.monomial)
+            return f"y = {factor} * f(x), f discovered on y/({factor}) (seed {self.seed})"
         if self.transform == "linear":
             z = ", ".join(f"x{i}" for i in self.groups[0])
-            return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials (seed {self.seed})"
+            return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials or locally (seed {self.seed})"
         if self.transform == "group":
             groups = ", ".join(f"u{k} = " + "*".join(f"x{i}^{e}" for i, e in group) for k, group in enumerate(self.groups))
             prefactor = "*".join(f"x{i}^{e}" for i, e in self.monomial) or "1"
@@ -373,7 +373,7 @@ def screened_trials(X, y, monomial, seed):
     # monomial_prefactor misses when the merged input depends on c, leaves a function
     # of the merged input whose powers may be polynomials ((y/c**2)**-2 = 1 - (v/c)**2).
     logs = [k for k, spec in enumerate(specs) if spec.transform == "log" and spec.outer == "" and spec.power == 1]
-    extra_residual_of = {}
+    extra_residual_of, extra_target_of = {}, {}
     for row, change in enumerate(changes):
         if not change or not logs or residuals[row, logs[0]] > SCREEN_RESIDUAL:
             continue
@@ -389,15 +389,34 @@ def screened_trials(X, y, monomial, seed):
         if not extra:
             continue
         extra_residuals = np.maximum(additive_residuals(X, np.column_stack([t for _, t in extra]), [change]), SCREEN_FLOOR)
-        for (spec, _), residual in zip(extra, extra_residuals[0]):
+        for (spec, target), residual in zip(extra, extra_residuals[0]):
             if residual <= SCREEN_RESIDUAL and residual <= SCREEN_GAIN * reference:
                 specs.append(spec)
                 extra_residual_of[len(specs) - 1] = residual
+                extra_target_of[len(specs) - 1] = target
                 ranked.append((residual * SCREEN_CHANGE_COST ** len(change), row, len(specs) - 1))
-    ranked.sort()
 
     def residuals_at(row, k):
         return residuals[row, k] if k < residuals.shape[1] else extra_residual_of[k]
+
+    def target_of(k):
+        return targets[k] if k < len(targets) else extra_target_of[k]
+
+    # Candidates a spline fits to its precision (or, on a sub-problem's fitted values,
+    # to their error) tie on the spline's residual; the targets that additive cubic
+    # polynomials fit as well go first, since their curves snap: (y*c**2)**-2 = 1 -
+    # (v/c)**2 of a coefficient known to 3e-5 ranked fifth by its spline residual.
+    near_exact = {}
+    for _, row, k in ranked:
+        if residuals_at(row, k) <= SCREEN_NEAR_EXACT:
+            near_exact.setdefault(row, []).append(k)
+    coarse = {}
+    for row, columns in near_exact.items():
+        fitted = additive_residuals(X, np.column_stack([target_of(k) for k in columns]), [changes[row]], polynomial_basis)
+        coarse.update({(row, k): max(float(value), SCREEN_FLOOR) for k, value in zip(columns, fitted[0])})
+    ranked = sorted(
+        ((coarse[row, k] * SCREEN_CHANGE_COST ** len(changes[row]), row, k) for _, row, k in ranked if (row, k) in coarse)
+    ) + sorted(entry for entry in ranked if (entry[1], entry[2]) not in coarse)
 
     # Candidates that fit to spline precision all look additive, and the residual
     # cannot tell which one's curves snap (sqrt((1 + u)/(1 - u)) does not, its inverse
@@ -753,28 +772,32 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
             # y linear in some inputs, with coefficients that are functions of one or
             # two others ((x - u*t)/sqrt(1 - u**2/c**2)): each coefficient is a
             # sub-problem of those one or two inputs.
-            from ._coefficients import linear_structure
+            from ._coefficients import linear_structure, local_linear_structure
 
             X_a, y_a = _spread_rows(X_fit, y_fit, LINEAR_SCREEN_ROWS[0])
             X_b, y_b = _spread_rows(X_val, y_val, LINEAR_SCREEN_ROWS[1])
             z = linear_structure(
                 np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), len(y_a), finite_level(noise_level) ** 2
             )
+            if z is None:
+                # Coefficients with a pole at the data's edge (1/sqrt(1 - u**2/c**2))
+                # fit no polynomial: local fits judge the structure instead.
+                z = local_linear_structure(X_fit, y_fit, finite_level(noise_level) ** 2)
             if z is not None:
                 first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
                 stages.insert(first_later, [TrialSpec(1, "linear", (), None, int(stages[0][0].seed), groups=(z,))])
         if sign == 0 and settings.get("odd_factors", True):
             # y changes sign with one input x_i and y/x_i keeps one sign
-            # (m_0*v/sqrt(1 - v**2/c**2)): y/x_i is a one-signed sub-problem on the
-            # real rows, tried after the additive and screened trials and before the
+            # (m_0*v/sqrt(1 - v**2/c**2)), or with a product of two: y/x_i is a
+            # one-signed sub-problem on the real rows, tried after the additive and screened trials and before the
             # product's factors, which are splines' values (the product's factor
             # v/sqrt(1 - v**2/c**2) of m_0*v/sqrt(1 - v**2/c**2) is off by 4e-4 and
             # its sub-discovery fails in 22 s; y/v is exact in 4 s).
             from ._coefficients import odd_factors
 
             odd = [
-                TrialSpec(1, "odd factor", (), None, int(stages[0][0].seed), monomial=((index, 1),))
-                for index in odd_factors(X_all, y_all, noise_level)
+                TrialSpec(1, "odd factor", (), None, int(stages[0][0].seed), monomial=tuple((i, 1) for i in factor))
+                for factor in odd_factors(X_all, y_all, noise_level)
             ]
             if odd:
                 stages.insert(2 if screened else 1, odd)

@@ -12,7 +12,13 @@ import pytest
 import sympy
 
 from skkan import KANSymbolicRegressor
-from skkan.discovery._coefficients import _fit_coefficients, linear_structure, odd_factors
+from skkan.discovery._coefficients import (
+    _fit_coefficients,
+    linear_structure,
+    local_fits,
+    local_linear_structure,
+    odd_factors,
+)
 from skkan.symbolic._simplify import drop_positive_abs
 
 N_FIT = 1600
@@ -33,10 +39,14 @@ def test_an_odd_factor_is_the_one_signed_input_that_y_changes_sign_with(seed):
     X = _rows(seed, [(1, 5), (-1, 1), (1.5, 3)])
     m, v, c = X.T
     y = m * v / np.sqrt(1 - v**2 / c**2)
-    assert odd_factors(X, y) == [1]
-    # Two signed factors: y/v still changes sign with the other one.
+    assert odd_factors(X, y) == [(1,)]
+    # Two signed factors: y/x_0 still changes sign with x_1, y/(x_0*x_1) does not.
     X2 = _rows(seed, [(-1, 1), (-1, 1), (1.5, 3)])
-    assert odd_factors(X2, X2[:, 0] * X2[:, 1] * X2[:, 2]) == []
+    assert odd_factors(X2, X2[:, 0] * X2[:, 1] * X2[:, 2]) == [(0, 1)]
+    # Three: neither one input nor a pair leaves one sign.
+    X3 = _rows(seed, [(-1, 1), (-1, 1), (-1, 1)])
+    assert odd_factors(X3, X3[:, 0] * X3[:, 1] * np.exp(X3[:, 2])) == [(0, 1)]
+    assert odd_factors(X3, X3[:, 0] * X3[:, 1] * X3[:, 2]) == []
     # A sum changes sign where v does not.
     assert odd_factors(X, v + 0.5) == []
 
@@ -48,7 +58,7 @@ def test_an_odd_factor_survives_noise_when_the_smallest_inputs_are_left_out():
     noise = 0.01 * np.sqrt(np.mean(y**2))
     noisy = y + np.random.default_rng(1).normal(0, noise, len(y))
     assert odd_factors(X, noisy) == []  # some rows near v = 0 flip sign
-    assert odd_factors(X, noisy, noise_level=noise) == [1]
+    assert odd_factors(X, noisy, noise_level=noise) == [(1,)]
 
 
 @pytest.mark.parametrize("seed", range(3))  # seeds 0-5 measured
@@ -81,6 +91,54 @@ def test_noisy_data_accept_a_linear_structure_within_the_noise():
     noisy = y + np.random.default_rng(2).normal(0, noise, len(y))
     assert linear_structure(X, noisy, N_FIT) is None
     assert linear_structure(X, noisy, N_FIT, noise_variance=noise**2) == (0, 1)
+
+
+def _pole(X):
+    a, b, u, c = X.T
+    return (a - b * u) / (c - u)
+
+
+@pytest.mark.parametrize("seed", range(3))  # seeds 0-5 measured
+def test_coefficients_with_a_pole_are_found_by_local_fits(seed):
+    # u up to 1 and c down to 1: 1/(c - u) reaches 40 in a corner, where no
+    # polynomial of u and c follows it, but local cubics do everywhere else.
+    X = _rows(seed, [(-1, 1), (-1, 1), (0, 1), (1, 2)])
+    y = _pole(X)
+    assert linear_structure(X, y, N_FIT) is None
+    assert local_linear_structure(X, y) == (2, 3)
+    coefficients, prediction, relative, _ = local_fits(X, y, (2, 3), X, 4, 1.5)
+    a, b, u, c = X.T
+    close = relative <= np.quantile(relative, 0.8)
+    # Intercept 0, then 1/(c - u) and -u/(c - u), to 1e-3 of their size on those rows.
+    size = np.max(1 / (c - u)[close])
+    for value, truth in zip(coefficients.T, [0 * u, 1 / (c - u), -u / (c - u)]):
+        np.testing.assert_allclose(value[close], truth[close], atol=1e-3 * size)
+    np.testing.assert_allclose(prediction[close], y[close], atol=1e-3)
+    # With noise the structure holds within the noise.
+    for level in (0.01, 0.1):
+        noise = level * np.std(y)
+        noisy = y + np.random.default_rng(seed + 10).normal(0, noise, len(y))
+        assert local_linear_structure(X, noisy, noise**2) is not None
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_local_fits_find_no_structure_where_no_input_enters_linearly(seed):
+    X = _rows(seed, [(-1, 1), (-1, 1), (0, 1), (1, 2)])
+    a, b, u, c = X.T
+    assert local_linear_structure(X, np.sqrt(a**2 + b**2 - 2 * a * b * np.cos(u - c))) is None
+    # Nearly linear in a and u (sin(a*b) for |a*b| <= 1) is not linear.
+    assert local_linear_structure(X, np.sin(a * b) + u * c) is None
+    # Additive in u: its coefficient is constant, the additive trials' case.
+    assert local_linear_structure(X, np.exp(a * b) + u) is None
+
+
+@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3 (also with OMP_NUM_THREADS=1)
+def test_a_law_linear_in_two_inputs_with_a_pole_in_its_coefficients_is_found(random_state):
+    rng_rows = _rows(random_state, [(-1, 1), (-1, 1), (0, 1), (1, 2)], n=2500)
+    X = pd.DataFrame(rng_rows[:2000], columns=["a", "b", "u", "c"])
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, _pole(X.to_numpy()))
+    formula, (a, b, u, c) = _law(model, ["a", "b", "u", "c"])
+    assert sympy.simplify(formula - (a - b * u) / (c - u)) == 0
 
 
 def test_abs_guards_of_arguments_positive_on_the_data_are_lifted():
