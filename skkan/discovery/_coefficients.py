@@ -290,15 +290,20 @@ def _n_neighbours(n_z, n_linear, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS
     return max(LOCAL_MIN_NEIGHBOURS, int(math.ceil(rows_per_column * n_columns)))
 
 
-def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PER_COLUMN):
+def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PER_COLUMN, fractional=False):
     """Varying-coefficient fits of ``y`` on the rows of ``X`` nearest to each row of
     ``X_at`` in the inputs ``z``: polynomials of ``z`` of total degree ``degree`` plus
     every other input times such polynomials, on ``rows_per_column`` rows per column.
 
+    ``fractional`` fits ``y = (g_0 + sum_j x_j g_j) / (1 + sum_j x_j h_j)`` instead,
+    as the linear equation ``y = g_0 + sum_j x_j g_j - sum_j x_j y h_j``: a law
+    linear-fractional in the other inputs (``(u + v)/(1 + u*v/c**2)`` in ``u``).
+
     Returns
     -------
-    coefficients : ndarray of shape (n_at, n_linear + 1)
-        ``g_0`` and the ``g_j`` (the other inputs in order) at each row's ``z``.
+    coefficients : ndarray of shape (n_at, n_linear + 1) or (n_at, 2 n_linear + 1)
+        ``g_0`` and the ``g_j`` (the other inputs in order) at each row's ``z``, then
+        the ``h_j`` when ``fractional``.
     prediction : ndarray of shape (n_at,)
         ``y`` predicted at the rows of ``X_at``.
     relative_residual : ndarray of shape (n_at,)
@@ -319,7 +324,10 @@ def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PE
     radius = np.max(np.abs(offsets), axis=(1, 2))
     basis = _polynomial_basis(offsets / np.where(radius > 0, radius, 1.0)[:, None, None], degree)
     n_basis = basis.shape[-1]
-    design = np.concatenate([basis] + [basis * X[neighbours][..., [j]] for j in linear], axis=-1)
+    columns = [basis] + [basis * X[neighbours][..., [j]] for j in linear]
+    if fractional:
+        columns += [basis * (X[neighbours][..., [j]] * y[neighbours][..., None]) for j in linear]
+    design = np.concatenate(columns, axis=-1)
     scale = np.sqrt(np.mean(design**2, axis=1, keepdims=True))
     design = design / np.where(scale > 0, scale, 1.0)
     target = y[neighbours]
@@ -335,7 +343,12 @@ def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PE
     solution = solution / np.where(scale > 0, scale, 1.0)[:, 0, :]
     # At the row itself every offset is 0: only the constant of each polynomial remains.
     coefficients = solution[:, ::n_basis]
-    prediction = coefficients[:, 0] + np.sum(coefficients[:, 1:] * X_at[:, linear], axis=1)
+    n_linear = len(linear)
+    prediction = coefficients[:, 0] + np.sum(coefficients[:, 1 : n_linear + 1] * X_at[:, linear], axis=1)
+    if fractional:
+        coefficients[:, n_linear + 1 :] *= -1.0  # the h_j
+        denominator = 1.0 + np.sum(coefficients[:, n_linear + 1 :] * X_at[:, linear], axis=1)
+        prediction = prediction / np.where(denominator != 0, denominator, np.nan)
     return coefficients, prediction, residual / np.maximum(spread, 1e-300), residual
 
 
@@ -352,14 +365,15 @@ def _varying(coefficients, X, linear, spread):
     return bool(np.any(np.std(coefficients[:, 1:], axis=0) * sizes > LOCAL_CONSTANT * spread))
 
 
-def local_linear_structure(X, y, noise_variance=0.0):
+def local_linear_structure(X, y, noise_variance=0.0, fractional=False):
     """:func:`linear_structure` by local fits (:func:`local_fits`), for coefficients
     that no polynomial fits; the smallest set ``z`` of one or two inputs, or None.
 
     A set is accepted when the median over :data:`LOCAL_ANCHORS` rows of the local
     fits' relative residual is at most :data:`LOCAL_RESIDUAL`, or their residual
     within :data:`NOISE_FACTOR` times the noise variance; and when some coefficient
-    but ``g_0`` varies.
+    but ``g_0`` varies (``fractional``: when some ``x_j h_j`` is not negligible
+    beside 1, else the law is linear).
     """
     n_samples, n_features = X.shape
     spread = float(np.std(y))
@@ -370,11 +384,17 @@ def local_linear_structure(X, y, noise_variance=0.0):
             n_linear = n_features - size
             if not n_linear or 2 * _n_neighbours(size, n_linear) > n_samples:
                 continue
-            coefficients, _, relative, residual = local_fits(X, y, z, X[anchors])
+            linear = [j for j in range(n_features) if j not in z]
+            if fractional and 2 * _n_neighbours(size, 2 * n_linear) > n_samples:
+                continue
+            coefficients, _, relative, residual = local_fits(X, y, z, X[anchors], fractional=fractional)
             accepted = np.minimum(relative / LOCAL_RESIDUAL, residual**2 / max(NOISE_FACTOR * noise_variance, 1e-300))
             score = float(np.median(accepted))
-            linear = [j for j in range(n_features) if j not in z]
-            varying = _varying(coefficients, X, linear, spread)
+            if fractional:
+                terms = coefficients[:, n_linear + 1 :] * X[anchors][:, linear]
+                varying = bool(np.any(np.sqrt(np.mean(terms**2, axis=0)) > LOCAL_CONSTANT))
+            else:
+                varying = _varying(coefficients, X, linear, spread)
             if score <= 1.0 and varying and (best is None or score < best[0]):
                 best = (score, z)
         if best is not None:
@@ -383,26 +403,29 @@ def local_linear_structure(X, y, noise_variance=0.0):
 
 
 def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates ``g_0(z) + sum_j x_j g_j(z)`` for ``z = spec.groups[0]``.
+    """Candidates ``g_0(z) + sum_j x_j g_j(z)`` for ``z = spec.groups[0]``, or
+    ``(g_0(z) + sum_j x_j g_j(z)) / (1 + sum_j x_j h_j(z))`` for the transform
+    ``"fractional"``.
 
     The coefficients are fitted as Chebyshev polynomials of ``z`` on the training
     rows (the degree with the lowest held-out residual), or locally
-    (:func:`local_fits`) where that predicts the held-out rows better; each
-    coefficient's formula is discovered on its values over the rows (a sub-problem of
-    the inputs ``z``; for local fits, the rows whose fit is closest), and the sums of
-    the formulas are simplified against the real rows. Returns the candidates and 0
-    training iterations.
+    (:func:`local_fits`) where that predicts the held-out rows better (always for
+    ``"fractional"``); each coefficient's formula is discovered on its values over the
+    rows (a sub-problem of the inputs ``z``; for local fits, the rows whose fit is
+    closest), and the combinations of the formulas are simplified against the real
+    rows. Returns the candidates and 0 training iterations.
     """
     import sympy
 
     from ._factors import _factor_formulas, _simplest_combinations, _simplified_candidates, leaf_error_factor
 
+    fractional = spec.transform == "fractional"
     z = list(spec.groups[0])
     linear = [j for j in range(X_fit.shape[1]) if j not in z]
     X = np.vstack([X_fit, X_val])
     y = np.concatenate([y_fit, y_val])
     n_fit = len(y_fit)
-    fits = [
+    fits = [] if fractional else [
         _fit_coefficients(X, y, n_fit, z, linear, degree)
         for degree in range(MIN_DEGREE, _largest_degree(n_fit, z, len(linear)) + 1, 2)
     ]
@@ -411,43 +434,66 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     constant = _is_constant
     if values is not None:
         polynomial_errors = (values[0] + sum(X[:, j] * g for j, g in zip(linear, values[1:])))[n_fit:] - y_val
-    local = None
+    local = runner_up = None
+    n_columns = 2 * len(linear) if fractional else len(linear)
     for degree, rows_per_column in LOCAL_FITS:
-        if 2 * _n_neighbours(len(z), len(linear), degree, rows_per_column) > n_fit:
+        if 2 * _n_neighbours(len(z), n_columns, degree, rows_per_column) > n_fit:
             continue
-        coefficients, prediction, relative, _ = local_fits(X_fit, y_fit, z, X, degree, rows_per_column)
+        coefficients, prediction, relative, _ = local_fits(X_fit, y_fit, z, X, degree, rows_per_column, fractional)
         # The held-out rows away from the pole judge (with a pole, the rows near it
         # decide the mean): the coefficients are discovered on such rows.
         limit = float(np.quantile(relative[:n_fit], RELIABLE_QUANTILE))
         rows = (relative[:n_fit] <= limit, relative[n_fit:] <= limit)
-        if not rows[1].any():
+        errors = prediction[n_fit:][rows[1]] - y_val[rows[1]]
+        if not rows[1].any() or not np.all(np.isfinite(errors)):
             continue
-        reliable_residual = float(np.mean((prediction[n_fit:][rows[1]] - y_val[rows[1]]) ** 2))
+        reliable_residual = float(np.mean(errors**2))
         if values is not None and reliable_residual >= float(np.mean(polynomial_errors[rows[1]] ** 2)):
             continue  # the polynomials predict those rows better
         if local is None or reliable_residual < local[0]:
-            local = (reliable_residual, coefficients, rows)
+            local, runner_up = (reliable_residual, coefficients, rows), local
+        elif runner_up is None or reliable_residual < runner_up[0]:
+            runner_up = (reliable_residual, coefficients, rows)
+    spread_of = {}
     if local is not None:
         residual, coefficients, (fit_rows, val_rows) = local
         values, constant = list(coefficients.T), _locally_constant
+        if runner_up is not None:
+            # Local coefficients are less accurate than the fit's predictions, by a
+            # factor that varies: the next best local fit's coefficients differ from
+            # them by about their error (1/c, a coefficient of (u + a*c)/(c + a*u):
+            # 8e-7 estimated from the residual, 2e-5 off; the sub-discovery then ran
+            # every stage, 39 s, where it ends after its first trial).
+            both = fit_rows & runner_up[2][0]
+            spread_of = {
+                k: float(np.sqrt(np.mean((coefficients[:n_fit][both, k] - runner_up[1][:n_fit][both, k]) ** 2)))
+                for k in range(coefficients.shape[1])
+            } if both.any() else {}
     if values is None or not val_rows.any():
         return [], 0
     error = math.sqrt(max(residual, 0.0))
     scale = float(np.std(y))
-    choices = []
+    choices, in_denominator = [], []
     for k, coefficient in enumerate(values):
-        column = np.ones(len(y)) if k == 0 else X[:, linear[k - 1]]
+        denominator = k > len(linear)
+        # The column a coefficient multiplies in the linear equation for y: 1, x_j, or
+        # x_j * y for the h_j (y = g_0 + sum_j x_j g_j - sum_j x_j y h_j).
+        if k == 0:
+            column, factor = np.ones(len(y)), sympy.Integer(1)
+        else:
+            j = linear[(k - 1) % len(linear)]
+            column, factor = (X[:, j] * y if denominator else X[:, j]), symbols[j]
         column_rms = float(np.sqrt(np.mean(column**2)))
         rms = float(np.sqrt(np.mean(coefficient**2)))
         if rms * column_rms <= ZERO_COEFFICIENT * scale:
             continue  # y does not depend on this input (or has no g_0)
-        factor = sympy.Integer(1) if k == 0 else symbols[linear[k - 1]]
+        in_denominator.append(denominator)
         if constant(coefficient):
             choices.append([factor * sympy.Float(float(np.mean(coefficient)))])
             continue
-        # The coefficient's error is about the fit's residual over its input's size
+        # The coefficient's error is about the fit's residual over its column's size
         # (measured: within a factor of two): the noise floor of its sub-discovery.
-        level = leaf_error_factor(settings, scale) * error / max(column_rms, 1e-300)
+        level = leaf_error_factor(settings, scale) * max(error / max(column_rms, 1e-300), spread_of.get(k, 0.0))
         sub_values = (coefficient[:n_fit][fit_rows], coefficient[n_fit:][val_rows])
         formulas, _ = _factor_formulas(
             z, sub_values, X_fit[fit_rows], X_val[val_rows], symbols, settings, level, spec.seed + k + 1
@@ -457,5 +503,9 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         choices.append([factor * formula for formula in formulas])
     if not choices:
         return [], 0
-    formulas = [sympy.Add(*picks) for picks in _simplest_combinations(choices)]
+    formulas = []
+    for picks in _simplest_combinations(choices):
+        numerator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if not down])
+        denominator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if down])
+        formulas.append(numerator / (1 + denominator) if fractional else numerator)
     return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings), 0

@@ -127,6 +127,12 @@ class TrialSpec:
         if self.transform == "odd factor":
             factor = "*".join(f"x{index}" for index, _ in self.monomial)
             return f"y = {factor} * f(x), f discovered on y/({factor}) (seed {self.seed})"
+        if self.transform == "fractional":
+            z = ", ".join(f"x{i}" for i in self.groups[0])
+            return (
+                f"y = (g_0({z}) + sum_j x_j * g_j({z})) / (1 + sum_j x_j * h_j({z})), coefficients fitted locally "
+                f"(seed {self.seed})"
+            )
         if self.transform == "linear":
             z = ", ".join(f"x{i}" for i in self.groups[0])
             return f"y = g_0({z}) + sum_j x_j * g_j({z}), coefficients fitted as polynomials or locally (seed {self.seed})"
@@ -547,7 +553,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._coefficients import odd_factor_trial
 
         return odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
-    if spec.transform == "linear":
+    if spec.transform in ("linear", "fractional"):
         from ._coefficients import linear_trial
 
         return linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
@@ -783,9 +789,15 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
                 # Coefficients with a pole at the data's edge (1/sqrt(1 - u**2/c**2))
                 # fit no polynomial: local fits judge the structure instead.
                 z = local_linear_structure(X_fit, y_fit, finite_level(noise_level) ** 2)
+            transform = "linear"
+            if z is None:
+                # Or linear-fractional in them: (u + v)/(1 + u*v/c**2) is (g_0 + u*g_1)
+                # over (1 + u*h_1), with coefficients of v and c.
+                z = local_linear_structure(X_fit, y_fit, finite_level(noise_level) ** 2, fractional=True)
+                transform = "fractional"
             if z is not None:
                 first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
-                stages.insert(first_later, [TrialSpec(1, "linear", (), None, int(stages[0][0].seed), groups=(z,))])
+                stages.insert(first_later, [TrialSpec(1, transform, (), None, int(stages[0][0].seed), groups=(z,))])
         if sign == 0 and settings.get("odd_factors", True):
             # y changes sign with one input x_i and y/x_i keeps one sign
             # (m_0*v/sqrt(1 - v**2/c**2)), or with a product of two: y/x_i is a

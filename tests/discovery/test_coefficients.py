@@ -141,6 +141,34 @@ def test_a_law_linear_in_two_inputs_with_a_pole_in_its_coefficients_is_found(ran
     assert sympy.simplify(formula - (a - b * u) / (c - u)) == 0
 
 
+def _fractional(X):
+    a, u, c = X.T
+    return (u + a * c) / (c + a * u)
+
+
+@pytest.mark.parametrize("seed", range(3))  # seeds 0-5 measured
+def test_a_linear_fractional_law_is_found_by_local_fits(seed):
+    X = _rows(seed, [(-1, 1), (-1, 1), (1, 2)])
+    y = _fractional(X)
+    assert local_linear_structure(X, y) is None  # y is not linear in any input
+    z = local_linear_structure(X, y, fractional=True)
+    assert z is not None and 2 in z
+    # At each row, y is (g_0 + x g_1) / (1 + x h_1) for the input x left out of z.
+    coefficients, prediction, relative, _ = local_fits(X, y, z, X, 3, 2.0, fractional=True)
+    close = relative <= np.quantile(relative, 0.8)
+    np.testing.assert_allclose(prediction[close], y[close], atol=1e-4)
+    a, u, c = X.T
+    assert local_linear_structure(X, np.sqrt(1 + a**2 + u**2 - 2 * a * u * np.cos(c)), fractional=True) is None
+
+
+@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3
+def test_a_linear_fractional_law_is_discovered_exactly(random_state):
+    X = pd.DataFrame(_rows(random_state, [(-1, 1), (-1, 1), (1, 2)]), columns=["a", "u", "c"])
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, _fractional(X.to_numpy()))
+    formula, (a, u, c) = _law(model, ["a", "u", "c"])
+    assert sympy.simplify(formula - (u + a * c) / (c + a * u)) == 0
+
+
 def test_abs_guards_of_arguments_positive_on_the_data_are_lifted():
     u, c = sympy.symbols("u c")
     X = _rows(0, [(-1, 1), (1.5, 3)])
