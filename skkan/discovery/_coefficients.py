@@ -22,12 +22,18 @@ Two structures that no target transform exposes when ``y`` changes sign:
   Where a coefficient has a pole at the edge of the data (``1/sqrt(1 - u**2/c**2)``
   with ``|u|`` up to ``c``), no polynomial of ``z`` fits it, and the global fit cannot
   tell linearity from its own error. Local fits can: around a row, ``y`` is fitted as
-  quadratics of ``z`` plus ``x_j`` times quadratics of ``z`` on the nearest rows in
+  cubics of ``z`` plus ``x_j`` times cubics of ``z`` on the nearest rows in
   ``z`` (over which the ``x_j`` still span their whole range), so that a nonlinear
   ``x_j`` leaves a residual at every row while a pole spoils only the rows near it.
   :func:`local_linear_structure` judges the median residual over rows, and
   :func:`linear_trial` takes the local coefficients where they predict held-out rows
   better, discovering each on the rows whose local fit is closest.
+
+  With the columns ``x_j * y`` added, the same local fits find laws that are
+  linear-fractional in some inputs, ``y = (g_0 + sum_j x_j g_j) / (1 + sum_j x_j h_j)``
+  (as the linear equation ``y = g_0 + sum_j x_j g_j - sum_j x_j y h_j``): relativistic
+  velocity addition ``(u + v)/(1 + u*v/c**2)`` in ``u``, with ``g_0 = v``, ``g_1 = 1``
+  and ``h_1 = v/c**2``.
 """
 
 import itertools
@@ -70,7 +76,7 @@ def odd_factors(X, y, noise_level=None):
         for factor in itertools.combinations(signed, size):
             rows = np.logical_and.reduce([factor_rows(X[:, i], noisy) for i in factor])
             quotient = y[rows] / np.prod(X[rows][:, list(factor)], axis=1)
-            if np.all(quotient > 0) or np.all(quotient < 0):
+            if rows.any() and (np.all(quotient > 0) or np.all(quotient < 0)):
                 found.append(factor)
         if found:
             break
