@@ -58,10 +58,13 @@ def odd_factors(X, y, noise_level=None):
     them keeps one strict sign.
 
     Pairs are looked for only where no single input does (``q1*q2/r**2`` with two
-    signed charges: ``y/q1`` still changes sign with ``q2``). Without noise every row
-    must agree; with any noise (``noise_level`` > 0, which includes the tiny errors of
-    a sub-problem's fitted values, whose sign flips where they cross 0) the rows with
-    the smallest ``|x_i|`` are left out (see :data:`NOISY_ROWS_QUANTILE`).
+    signed charges: ``y/q1`` still changes sign with ``q2``). A single input: without
+    noise every row must agree; with any noise (``noise_level`` > 0, which includes the
+    tiny errors of a sub-problem's fitted values, whose sign flips where they cross 0)
+    the rows with the smallest ``|x_i|`` are left out (see
+    :data:`NOISY_ROWS_QUANTILE`). A pair: every row must agree, noise or not (dividing
+    by both inputs squares the noise's growth near their zeros, and a pair that holds
+    only on exact data costs nothing on noisy data).
 
     Returns
     -------
@@ -69,10 +72,9 @@ def odd_factors(X, y, noise_level=None):
         At most :data:`MAX_ODD_FACTORS` factors, each the tuple of its inputs, in
         input order.
     """
-    noisy = _any_noise(noise_level)
     signed = [i for i in range(X.shape[1]) if not (np.all(X[:, i] > 0) or np.all(X[:, i] < 0))]
     found = []
-    for size in (1, 2):
+    for size, noisy in ((1, _any_noise(noise_level)), (2, False)):
         for factor in itertools.combinations(signed, size):
             rows = np.logical_and.reduce([factor_rows(X[:, i], noisy) for i in factor])
             quotient = y[rows] / np.prod(X[rows][:, list(factor)], axis=1)
