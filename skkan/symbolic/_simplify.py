@@ -36,6 +36,8 @@ __all__ = [
     "column_signs",
     "drop_column_abs",
     "drop_positive_abs",
+    "absorb_root_constants",
+    "combine_logs",
     "combine_roots",
     "complexity",
     "evaluate",
@@ -517,8 +519,8 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     X_check = X_val if len(X_val) else X_fit
     finished, normalised = [], {}
     for step in path:
-        formula = combine_roots(step.expression, symbols, signs)
-        if complexity(formula) >= step.complexity:
+        formula = absorb_root_constants(combine_logs(combine_roots(step.expression, symbols, signs), symbols, signs))
+        if not _cleaner(formula, step.expression):
             formula = step.expression
         if formula not in normalised:
             normalised[formula] = normalise_formula(formula, symbols, X_check)
@@ -838,6 +840,105 @@ def combine_roots(expression, symbols, signs):
         return node
 
     return _rewrite_bottom_up(expression, merge)
+
+
+def inexact_numbers(expression):
+    """Floats, named constants and irrational powers of numbers (``sqrt(2)``) in
+    ``expression``, each occurrence counted."""
+    import sympy
+
+    return sum(
+        1
+        for node in sympy.preorder_traversal(expression)
+        if node.is_Float or node.is_NumberSymbol
+        or (node.is_Pow and node.is_number and node.base.is_Rational and not node.exp.is_integer)
+    )
+
+
+def _cleaner(candidate, expression):
+    """No more nodes, inexact numbers (:func:`inexact_numbers`) or function calls,
+    and fewer of one of them."""
+    import sympy
+
+    if candidate == expression:
+        return False
+
+    def counts(e):
+        calls = sum(1 for node in sympy.preorder_traversal(e) if isinstance(node, sympy.Function))
+        return complexity(e), inexact_numbers(e), calls
+
+    new, old = counts(candidate), counts(expression)
+    return all(a <= b for a, b in zip(new, old)) and new != old
+
+
+def combine_logs(expression, symbols, signs):
+    """Logarithms of positive bases in one sum written as one logarithm.
+
+    ``log(V2) - log(V1)`` is ``log(V2/V1)`` and ``log(a) + 2*log(b)`` is
+    ``log(a*b**2)`` when sympy proves every base positive from ``signs`` (see
+    :func:`column_signs`) of the columns: the value is the same wherever the formula
+    is defined. Only logarithms with integer coefficients are combined, and only two
+    or more of them; a sum is rewritten only where the result has no more nodes.
+    """
+    import sympy
+
+    if not expression.has(sympy.log):
+        return expression
+    dummies = _sign_dummies(symbols, signs)
+
+    def merge(node):
+        if not node.is_Add:
+            return node
+        logs, others = [], []
+        for term in node.args:
+            coefficient, rest = term.as_coeff_Mul()
+            if (isinstance(rest, sympy.log) and coefficient.is_Integer
+                    and rest.args[0].xreplace(dummies).is_positive is True):
+                logs.append((int(coefficient), rest.args[0]))
+            else:
+                others.append(term)
+        if len(logs) < 2:
+            return node
+        combined = sympy.Add(*others, sympy.log(sympy.Mul(*(base**power for power, base in logs))))
+        return combined if _cleaner(combined, node) else node
+
+    return _rewrite_bottom_up(expression, merge)
+
+
+def absorb_root_constants(expression):
+    """A positive number multiplying the root of a sum taken under the root.
+
+    ``sqrt(2)*sqrt(a*b + 1/2)`` is ``sqrt(2*a*b + 1)``: the number's power is
+    multiplied into the (expanded) sum. The value is the same everywhere (the number is
+    positive); a product is rewritten only where the result is cleaner: no more nodes
+    and no more inexact numbers, fewer of one (``sqrt(2)*(y + 1/2)**(3/2)`` keeps
+    its form, which needs no ``2**(1/3)``).
+    """
+    import sympy
+
+    if not expression.has(sympy.Pow):
+        return expression
+
+    def absorb(node):
+        if not node.is_Mul:
+            return node
+        coefficient, rest = node.as_coeff_Mul()
+        sign = -1 if coefficient.is_negative else 1
+        factors = sympy.Mul.make_args(rest)
+        numbers = [f for f in factors if f.is_number]
+        magnitude = abs(coefficient) * sympy.Mul(*numbers)
+        if magnitude == 1 or not magnitude.is_positive:
+            return node
+        roots = [f for f in factors if f.is_Pow and f.base.is_Add and f.exp.is_Rational and not f.exp.is_integer]
+        if len(roots) != 1:
+            return node
+        root = roots[0]
+        others = [f for f in factors if f is not root and not f.is_number]
+        base = sympy.expand(magnitude ** (1 / root.exp) * root.base)
+        candidate = sign * sympy.Mul(*others) * sympy.Pow(base, root.exp)
+        return candidate if _cleaner(candidate, node) else node
+
+    return _rewrite_bottom_up(expression, absorb)
 
 
 def real_roots(expression, symbols, signs):

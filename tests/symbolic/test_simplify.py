@@ -7,7 +7,9 @@ import sympy
 from skkan.symbolic._simplify import (
     LOSS_FLOOR,
     SimplifiedFormula,
+    absorb_root_constants,
     column_signs,
+    combine_logs,
     combine_roots,
     complexity,
     drop_column_abs,
@@ -319,6 +321,59 @@ def test_combine_roots_merges_what_is_valid(expression, expected):
     np.testing.assert_allclose(
         evaluate(combined, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12, equal_nan=True
     )
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        ("x0*x1*(log(x0) - log(x1))", "x0*x1*log(x0/x1)"),
+        ("x2 + log(x0) - log(x1)", "x2 + log(x0/x1)"),
+        ("log(x0) + 2*log(x1) - x2", "log(x0*x1**2) - x2"),
+        # A base of unknown sign: log(x2) - log(x0) is log(x2/x0) only for x2 > 0.
+        ("log(x2) - log(x0)", "log(x2) - log(x0)"),
+        # Non-integer coefficients stay (0.5*log(x0) is not written log(x0**0.5)).
+        ("0.5*log(x0) - log(x1)", "0.5*log(x0) - log(x1)"),
+        ("log(x0) + x1", "log(x0) + x1"),
+    ],
+)
+def test_combine_logs_merges_logarithms_of_positive_bases(expression, expected):
+    symbols = [x0, x1, x2]
+    signs = ["positive", "positive", "real"]
+    combined = combine_logs(sympy.sympify(expression), symbols, signs)
+    assert combined == sympy.sympify(expected)
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 3))
+    np.testing.assert_allclose(
+        evaluate(combined, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        ("sqrt(2)*sqrt(x0*x1**2/x2 + 1/2)", "sqrt(2*x0*x1**2/x2 + 1)"),
+        ("2*sqrt(x0*x1 + 1/4)", "sqrt(4*x0*x1 + 1)"),
+        # Taking the number in would add nodes or inexact numbers: left as it is.
+        ("sqrt(2)*(x0*x1 + 1/2)**(3/2)", "sqrt(2)*(x0*x1 + 1/2)**(3/2)"),
+        ("sqrt(pi)*sqrt(x0 + 1)", "sqrt(pi)*sqrt(x0 + 1)"),
+        ("3*sqrt(x0 + 1)", "3*sqrt(x0 + 1)"),
+    ],
+)
+def test_absorb_root_constants_takes_a_number_under_the_root_when_cleaner(expression, expected):
+    symbols = [x0, x1, x2]
+    absorbed = absorb_root_constants(sympy.sympify(expression))
+    assert absorbed == sympy.sympify(expected)
+    X = np.random.default_rng(1).uniform(0.5, 2.0, size=(50, 3))
+    np.testing.assert_allclose(
+        evaluate(absorbed, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12
+    )
+
+
+def test_simplified_path_prints_one_logarithm_of_a_quotient():
+    law = lambda X: X[:, 0] * np.log(X[:, 1] / X[:, 2])  # noqa: E731
+    path, _ = _simplify("x0*(log(x1) - log(x2))", law, 3, 1.0, 5.0)
+    best = _final(path)
+    assert best.expression == x0 * sympy.log(x1 / x2)
+    assert best.validation_loss <= LOSS_FLOOR
 
 
 def test_simplified_path_prints_the_merged_root_when_it_is_simpler():
