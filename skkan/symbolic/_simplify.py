@@ -842,7 +842,7 @@ def combine_roots(expression, symbols, signs):
     return _rewrite_bottom_up(expression, merge)
 
 
-def inexact_numbers(expression):
+def _inexact_numbers(expression):
     """Floats, named constants and irrational powers of numbers (``sqrt(2)``) in
     ``expression``, each occurrence counted."""
     import sympy
@@ -856,7 +856,7 @@ def inexact_numbers(expression):
 
 
 def _cleaner(candidate, expression):
-    """No more nodes, inexact numbers (:func:`inexact_numbers`) or function calls,
+    """No more nodes, inexact numbers (:func:`_inexact_numbers`) or function calls,
     and fewer of one of them."""
     import sympy
 
@@ -865,7 +865,7 @@ def _cleaner(candidate, expression):
 
     def counts(e):
         calls = sum(1 for node in sympy.preorder_traversal(e) if isinstance(node, sympy.Function))
-        return complexity(e), inexact_numbers(e), calls
+        return complexity(e), _inexact_numbers(e), calls
 
     new, old = counts(candidate), counts(expression)
     return all(a <= b for a, b in zip(new, old)) and new != old

@@ -315,11 +315,15 @@ def test_approximate_root_stays_real_beyond_the_rows_it_was_fitted_on():
 def test_combine_roots_merges_what_is_valid(expression, expected):
     symbols = [x0, x1, x2]
     signs = ["positive", "positive", "real"]
-    combined = combine_roots(sympy.sympify(expression), symbols, signs)
-    assert combined == sympy.sympify(expected)
-    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 3))
+    _assert_same_values(combine_roots(sympy.sympify(expression), symbols, signs), expression, expected, symbols)
+
+
+def _assert_same_values(rewritten, expression, expected, symbols):
+    """``rewritten`` is ``expected`` and has the values of ``expression`` on rows in [0.5, 2]."""
+    assert rewritten == sympy.sympify(expected)
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, len(symbols)))
     np.testing.assert_allclose(
-        evaluate(combined, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12, equal_nan=True
+        evaluate(rewritten, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12, equal_nan=True
     )
 
 
@@ -339,12 +343,7 @@ def test_combine_roots_merges_what_is_valid(expression, expected):
 def test_combine_logs_merges_logarithms_of_positive_bases(expression, expected):
     symbols = [x0, x1, x2]
     signs = ["positive", "positive", "real"]
-    combined = combine_logs(sympy.sympify(expression), symbols, signs)
-    assert combined == sympy.sympify(expected)
-    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 3))
-    np.testing.assert_allclose(
-        evaluate(combined, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12
-    )
+    _assert_same_values(combine_logs(sympy.sympify(expression), symbols, signs), expression, expected, symbols)
 
 
 @pytest.mark.parametrize(
@@ -360,12 +359,7 @@ def test_combine_logs_merges_logarithms_of_positive_bases(expression, expected):
 )
 def test_absorb_root_constants_takes_a_number_under_the_root_when_cleaner(expression, expected):
     symbols = [x0, x1, x2]
-    absorbed = absorb_root_constants(sympy.sympify(expression))
-    assert absorbed == sympy.sympify(expected)
-    X = np.random.default_rng(1).uniform(0.5, 2.0, size=(50, 3))
-    np.testing.assert_allclose(
-        evaluate(absorbed, symbols, X), evaluate(sympy.sympify(expression), symbols, X), rtol=1e-12
-    )
+    _assert_same_values(absorb_root_constants(sympy.sympify(expression)), expression, expected, symbols)
 
 
 def test_simplified_path_prints_one_logarithm_of_a_quotient():
