@@ -552,6 +552,9 @@ class TrainingConfig:
     #: Refine the grids after training while the validation score improves
     #: (``grid_size="auto"``; see :func:`extension_grids`).
     grid_extension: bool = False
+    #: Networks ``(hidden_sizes, grid_size)`` that, each trained from its own start,
+    #: compete with the first one on the validation rows (see :func:`train`).
+    competitors: tuple = ()
 
     @classmethod
     def from_params(cls, params, targets, n_samples, n_features):
@@ -561,6 +564,7 @@ class TrainingConfig:
         gives the capacity and step size of large data.
         """
         auto_sizes, auto_grid = targets.auto_capacity(n_samples, n_features)
+        auto_grid_size = isinstance(params["grid_size"], str)
         hidden = params["hidden_layer_sizes"]
         if isinstance(hidden, str) and params.get("interactions", 0):
             auto_sizes = ()  # pair terms belong to the additive model (see skkan._additive)
@@ -586,7 +590,13 @@ class TrainingConfig:
             verbose=params["verbose"],
             device=params["device"],
             dtype=DTYPES[params["dtype"]],
-            grid_extension=isinstance(params["grid_size"], str),
+            grid_extension=auto_grid_size,
+            # Only for the default network with a hidden layer (hidden_layer_sizes and
+            # grid_size both "auto"; the additive models have coarse grids of their own).
+            competitors=(
+                targets.auto_competitors(tuple(auto_sizes), auto_grid)
+                if auto_grid_size and isinstance(hidden, str) and auto_sizes else ()
+            ),
         )
 
     def batch_size_for(self, n_rows):
@@ -687,9 +697,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     else:
         scaler = InputScaler.fit(X, sample_weight, rng)
         widths = [X.shape[1], *config.hidden_sizes, config.targets.n_outputs]
-        module = KAN(widths, grid_size=config.grid_size, spline_order=config.spline_order, generator=generator, dtype=dtype)
-        for layer, mask in zip(module.layers, config.layer_masks):
-            layer.mask.copy_(torch.as_tensor(mask, dtype=layer.mask.dtype))
+        module = _new_network(X.shape[1], config, config.grid_size, generator, dtype)
         module = module.to(device)
         n_iter, loss_curve = 0, []
 
@@ -728,6 +736,9 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
             module, config.new_optimizer, data, generator=generator, validation=validation, progress=progress,
             average=average, **options
         )
+        if validation is not None and previous is None and config.competitors:
+            result, config = _competition(trainer, config, result, X.shape[1], data, validation, generator, average,
+                                          description, device)
         if validation is not None and previous is None and config.grid_extension:
             result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
     if validation is not None:
@@ -753,6 +764,47 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         optimizer_state=result["optimizer_state"] if incremental else None,
         attribution=attribution,
     )
+
+
+def _new_network(n_features, config, grid_size, generator, dtype):
+    """A new network of ``config``'s widths and masks on a grid of ``grid_size``."""
+    widths = [n_features, *config.hidden_sizes, config.targets.n_outputs]
+    module = KAN(widths, grid_size=grid_size, spline_order=config.spline_order, generator=generator, dtype=dtype)
+    for layer, mask in zip(module.layers, config.layer_masks):
+        layer.mask.copy_(torch.as_tensor(mask, dtype=layer.mask.dtype))
+    return module
+
+
+def _competition(trainer, config, result, n_features, data, validation, generator, average, description, device):
+    """The best on the validation rows of ``result`` and networks of
+    ``config.competitors``, each trained from its own start; and its config.
+
+    On noisy tables a fine grid or a hidden layer fits noise that early stopping does
+    not remove (it stops the epochs, not the wiggles), while on clean ones they win;
+    the validation rows tell which holds (see the targets' ``auto_competitors``).
+    The first network wins ties.
+    """
+    dtype = next(result["module"].parameters()).dtype
+    best, best_config = result, config
+    best_score = trainer.evaluate(result["module"], validation)
+    n_iter, loss_curve, scores = result["n_iter"], list(result["loss_curve"]), list(result["validation_scores"])
+    for hidden_sizes, grid_size in config.competitors:
+        candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
+        module = _new_network(n_features, candidate_config, grid_size, generator, dtype).to(device)
+        progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
+        candidate = trainer.run(
+            module, candidate_config.new_optimizer, data, max_epochs=config.max_iter, generator=generator,
+            grid_update_epochs=candidate_config.grid_update_epochs(), validation=validation, progress=progress,
+            average=average,
+        )
+        n_iter += candidate["n_iter"]
+        loss_curve += candidate["loss_curve"]
+        scores += candidate["validation_scores"]
+        score = trainer.evaluate(candidate["module"], validation)
+        if score > best_score:
+            best, best_config, best_score = candidate, candidate_config, score
+    best.update(n_iter=n_iter, loss_curve=loss_curve, validation_scores=scores)
+    return best, best_config
 
 
 def extension_grids(grid_size, n_rows):
