@@ -696,9 +696,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         n_iter, loss_curve = previous.n_iter, list(previous.loss_curve)
     else:
         scaler = InputScaler.fit(X, sample_weight, rng)
-        widths = [X.shape[1], *config.hidden_sizes, config.targets.n_outputs]
-        module = _new_network(X.shape[1], config, config.grid_size, generator, dtype)
-        module = module.to(device)
+        module = _new_network(X.shape[1], config, config.grid_size, generator, dtype).to(device)
         n_iter, loss_curve = 0, []
 
     targets = config.targets.tensor(encoded, torch.device("cpu"), dtype)
