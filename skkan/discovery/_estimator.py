@@ -14,7 +14,7 @@ from .._persistence import dump_state, load_state
 from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate, noise_tie
-from ._noise import estimate_noise
+from ._noise import estimate_noise, noise_rows
 from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best, supported_digits
 
 __all__ = ["KANSymbolicRegressor"]
@@ -242,6 +242,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], self._symbols(), settings,
             n_restarts=self.n_restarts, hidden_width=self.hidden_width, transforms=self.transforms,
             random_state=seed, n_jobs=self.n_jobs, verbose=self.verbose, noise_level=noise,
+            n_noise_rows=noise_rows(len(fit_rows)),
         )
         # On noisy data, losses within two standard deviations of a mean of squares tie.
         variance = float(np.var(y[validation_rows]))
@@ -251,7 +252,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             # Every trial failed (tiny or degenerate data): the mean is a formula too.
             rows = pareto_table(_constant_candidate(y))
         errors, flags, self.noise_level_ = noise_columns(
-            rows, X[validation_rows], y[validation_rows], self._symbols(), noise
+            rows, X[validation_rows], y[validation_rows], self._symbols(), noise, noise_rows(len(fit_rows))
         )
         for row, flag in zip(rows, flags):
             row["within_noise"] = flag

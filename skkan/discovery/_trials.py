@@ -68,7 +68,7 @@ import numpy as np
 
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
-from ._noise import finite_level, indistinguishable, squared_errors, within_noise
+from ._noise import NOISE_ROWS, finite_level, indistinguishable, squared_errors, within_noise
 from ._screen import additive_residuals, apply_substitution, merged_column, polynomial_basis, substitutions
 
 __all__ = [
@@ -696,14 +696,15 @@ def _sequential_until_found(stage, arguments, found, pool, within_reach):
 
 
 def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidden_width, transforms, random_state,
-             n_jobs=None, verbose=0, noise_level=None):
+             n_jobs=None, verbose=0, noise_level=None, n_noise_rows=NOISE_ROWS):
     """Run the trials stage by stage; every candidate formula found.
 
     Discovery stops after the first stage that finds an exact formula or, given the
     estimated ``noise_level`` (standard deviation of the noise on ``y``, see
     :func:`skkan.discovery._noise.estimate_noise`), a formula whose held-out error is
     indistinguishable from that noise floor: later stages only add more complex
-    candidates, and no formula can fit noisy rows better than the noise. Trials run
+    candidates, and no formula can fit noisy rows better than the noise
+    (``n_noise_rows``: the rows behind that estimate). Trials run
     one at a time (``n_jobs`` 1 or None) also end their stage there.
 
     Returns
@@ -718,7 +719,9 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
     def found(pool):
         if pool and min(c.loss for c in pool) <= EXACT_LOSS:
             return True
-        return bool(pool) and noise_level is not None and _reaches_noise(pool, X_val, y_val, symbols, noise_level)
+        return bool(pool) and noise_level is not None and _reaches_noise(
+            pool, X_val, y_val, symbols, noise_level, n_noise_rows
+        )
 
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     if found(pool):
@@ -922,11 +925,11 @@ def _formula_errors(equation, symbols, X_val, y_val, variance):
         return np.full(len(y_val), np.inf)
 
 
-def _reaches_noise(pool, X_val, y_val, symbols, noise_level):
+def _reaches_noise(pool, X_val, y_val, symbols, noise_level, n_noise_rows=NOISE_ROWS):
     """Whether a formula of the pool's Pareto front with few constants fits the held-out
     rows to the noise floor, and as well as the most accurate formula of the pool (a
     paired test on the same rows, far more sensitive than the comparison with an
-    estimated floor)."""
+    estimated floor; ``n_noise_rows``: the rows that estimated it)."""
     variance = max(float(np.var(y_val)), 1e-300)
     floor = _noise_variance(noise_level, variance)
     rows = pareto_table(pool)
@@ -940,18 +943,19 @@ def _reaches_noise(pool, X_val, y_val, symbols, noise_level):
     for k, row in enumerate(rows):
         if float_count(row["equation"]) > len(symbols) + STOP_EXTRA_CONSTANTS:
             continue
-        if within_noise(row_errors(k), floor) and indistinguishable(row_errors(k), row_errors(len(rows) - 1)):
+        if within_noise(row_errors(k), floor, n_noise_rows) and indistinguishable(row_errors(k), row_errors(len(rows) - 1)):
             return True
     return False
 
 
-def noise_columns(rows, X_val, y_val, symbols, noise_level):
+def noise_columns(rows, X_val, y_val, symbols, noise_level, n_noise_rows=NOISE_ROWS):
     """Held-out squared errors of every row of a table, its ``within_noise`` flags, and the noise level.
 
     The level reported is the smaller of ``noise_level`` (a smooth model's estimate,
     which errs upwards where that model underfits) and the held-out root mean squared
     error of the most accurate formula (an upper bound too); NaN estimates count as
-    missing. Returns ``(errors, flags, level)``, ``errors`` one array per row.
+    missing; ``n_noise_rows`` rows estimated ``noise_level``. Returns ``(errors, flags,
+    level)``, ``errors`` one array per row.
     """
     variance = max(float(np.var(y_val)), 1e-300)
     errors = [_formula_errors(row["equation"], symbols, X_val, y_val, variance) for row in rows]
@@ -963,7 +967,7 @@ def noise_columns(rows, X_val, y_val, symbols, noise_level):
     if level**2 <= LOSS_FLOOR * variance:
         level = 0.0
     floor = _noise_variance(level, variance)
-    flags = [within_noise(e, floor) for e in errors]
+    flags = [within_noise(e, floor, n_noise_rows) for e in errors]
     return errors, flags, float(level)
 
 

@@ -11,7 +11,8 @@ import pytest
 import sympy
 
 from skkan import KANSymbolicRegressor
-from skkan.discovery._noise import estimate_noise, indistinguishable, within_noise
+from skkan.discovery import _noise
+from skkan.discovery._noise import estimate_noise, indistinguishable, noise_rows, within_noise
 from skkan.discovery._trials import noise_columns, select_best
 from skkan.symbolic._simplify import evaluate
 
@@ -40,6 +41,47 @@ def test_noise_estimate_is_close_to_the_truth_and_tiny_without_noise(n_inputs, s
         assert abs(estimate_noise(X, y, random_state=seed) / sigma - 1) < 0.25
     X, y, _, spread = _noisy(n_inputs, 0.0, seed)
     assert estimate_noise(X, y, random_state=seed) < 2e-3 * spread
+
+
+def test_noisy_data_average_disjoint_estimates_and_noiseless_data_fit_one(monkeypatch):
+    fitted = []
+    original = _noise._white_noise_variance
+
+    def recording(X, y, smooth=None):
+        fitted.append((X.copy(), smooth))
+        return original(X, y, smooth)
+
+    monkeypatch.setattr(_noise, "_white_noise_variance", recording)
+    X, y, sigma, _ = _noisy(3, 0.1, 0)
+    level = estimate_noise(X, y, random_state=0)
+    assert len(fitted) == _noise.NOISE_SUBSETS
+    rows = np.concatenate([part for part, _ in fitted])
+    assert len(rows) == noise_rows(len(y)) == _noise.NOISE_ROWS * _noise.NOISE_SUBSETS
+    assert len(np.unique(rows, axis=0)) == len(rows)  # disjoint sets of rows
+    # The first process fits its smooth part; the others keep it and fit the noise.
+    first, smooth = original(fitted[0][0], y[np.isin(X[:, 0], fitted[0][0][:, 0])])
+    assert fitted[0][1] is None and all(kernel is not None for _, kernel in fitted[1:])
+    variances = [first] + [original(part, y[np.isin(X[:, 0], part[:, 0])], smooth)[0] for part, _ in fitted[1:]]
+    assert level == pytest.approx(np.sqrt(np.mean(variances)), rel=1e-6)
+    # Noiseless data: one process, and the same estimate as that process alone.
+    fitted.clear()
+    X, y, _, _ = _noisy(3, 0.0, 0)
+    assert estimate_noise(X, y, random_state=0) == estimate_noise(X, y, random_state=0, subsets=1)
+    assert len(fitted) == 2
+    # Fewer rows than one set: all of them, once.
+    fitted.clear()
+    X, y, _, _ = _noisy(1, 0.1, 0, n=200)
+    estimate_noise(X, y)
+    assert len(fitted) == 1 and len(fitted[0][0]) == 200 == noise_rows(200)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_averaged_noise_estimate_is_close_to_the_truth(seed):
+    # One process's variance errs by about sqrt(2 / 300) = 8 % (one case in twenty by
+    # 11 % or more); the average of three by about 5 %, so 15 % is far in its tail.
+    for level in (0.01, 0.1):
+        X, y, sigma, _ = _noisy(3, level, seed)
+        assert abs(estimate_noise(X, y, random_state=seed) ** 2 / sigma**2 - 1) < 0.15
 
 
 def test_noise_estimate_of_a_constant_target_is_zero():
@@ -118,6 +160,21 @@ def test_noisy_law_is_within_noise_with_its_noise_level(random_state):
     assert ratio.is_number and abs(float(ratio) - 3.2) < 0.02
     # Discovery stopped at the noise floor: the hidden-layer stages did not run.
     assert all("KAN[]" in trial["trial"] for trial in model.trials_)
+
+
+@pytest.mark.parametrize("random_state", range(3))
+def test_a_noisy_signed_product_ends_discovery_at_the_first_stage(random_state):
+    # Found by the product screen in a second; with a noise floor estimated too low
+    # (one process on 300 rows is low by 11 % or more one time in twenty) the same
+    # search on a law of the benchmark ran every stage, for 30 s.
+    rng = np.random.default_rng([random_state, 7])
+    X = rng.uniform(-1, 1, size=(2000, 2))
+    y_clean = X[:, 0] * X[:, 1]
+    y = y_clean + rng.normal(0, 0.1 * np.sqrt(np.mean(y_clean**2)), len(y_clean))
+    model = KANSymbolicRegressor(random_state=random_state, n_jobs=1).fit(X, y)
+    assert all(trial["trial"].startswith(("y ~ KAN[]", "y = f(x0) * f(x1)")) for trial in model.trials_)
+    ratio = sympy.simplify(model.get_formula(precision=None) / (X0 * X1))
+    assert ratio.is_number and abs(float(ratio) - 1) < 0.05
 
 
 def test_on_noisy_data_exact_constants_win_ties_of_their_complexity():
