@@ -45,8 +45,9 @@ PAIR_WIDTH = 5
 AUTO_MAX_PAIRS = 10
 # Chance that "auto" takes a pair of unrelated inputs as useful, over all pairs ranked.
 _FALSE_PAIR_RATE = 0.05
-# "auto" keeps its pairs when they lower the out-of-fold loss by this many standard errors.
-_PAIRS_KEPT_Z = 1.645
+# "auto" keeps pairs when they lower the out-of-fold loss significantly (one-sided, at
+# this level over the sets of pairs tried).
+_PAIRS_KEPT_RATE = 0.05
 # Pairs are ranked among the inputs whose main effects vary most, at most this many
 # (so ranking stays quick with hundreds of one-hot columns: 528 pairs).
 _MAX_RANKED_INPUTS = 33
@@ -163,11 +164,13 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
     is fitted on each half and its residuals taken on the other: residuals of the rows
     a model was fitted on would hide what it overfits. The pairs are ranked on those
     residuals (:func:`rank_pairs`). A number keeps that many of the best; ``"auto"``
-    keeps up to :data:`AUTO_MAX_PAIRS` with a significant held-out score, and then only
-    if the model with them, fitted on each half the same way, has a lower loss on the
-    other half than the additive model (one-sided paired test over the rows at 5 %):
-    a pair term has more freedom than a step function on a few bins, and on small or
-    noisy data it can cost more than it gains.
+    tries two sets of up to :data:`AUTO_MAX_PAIRS`, the best pairs whose held-out score
+    is significant family-wise and those whose score is significant on its own, and
+    keeps the set whose model, fitted on each half the same way, has the lowest loss
+    on the other half, provided that loss is significantly below the additive model's
+    (one-sided paired tests over the rows, 5 % over the sets): a pair term has more
+    freedom than a step function on a few bins, and on small or noisy data it can
+    cost more than it gains.
     """
     from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.utils import check_random_state
@@ -193,21 +196,35 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
     candidates = np.sort(np.argsort(-spread, kind="stable")[:_MAX_RANKED_INPUTS])
     # Bins are quantiles, so raw columns bin as the scaled ones do.
     values = np.asarray(X[rows], dtype=np.float64)
-    ranking = rank_pairs(values, residual, sample_weight[rows], inputs=candidates, random_state=seed)
+    ranking = rank_pairs(values, residual, sample_weight[rows], inputs=candidates, random_state=seed, with_errors=True)
     if interactions != "auto":
-        return tuple(pair for pair, _, _ in ranking)[:interactions]
-    pairs = tuple(pair for pair, _, useful in ranking if useful)[:AUTO_MAX_PAIRS]
-    if not pairs:
+        return tuple(pair for pair, *_ in ranking)[:interactions]
+    # Two nested sets: the pairs significant family-wise, and those significant each on
+    # its own. The family-wise test is strict over hundreds of pairs, while together
+    # weaker pairs can lower the loss clearly (a churn table: ROC AUC +0.024 with ten
+    # pairs, none significant family-wise).
+    z_pair = NormalDist().inv_cdf(1 - _FALSE_PAIR_RATE)
+    significant = tuple(pair for pair, _, useful, _ in ranking if useful)[:AUTO_MAX_PAIRS]
+    promising = tuple(pair for pair, gain, _, error in ranking if gain > z_pair * error)[:AUTO_MAX_PAIRS]
+    candidates = [pairs for pairs in dict.fromkeys((significant, promising)) if pairs]
+    if not candidates:
         return ()
-    width, mask = interaction_structure(X.shape[1], pairs)
-    pair_config = replace(config, hidden_sizes=(width,), layer_masks=(mask,))
-    pair_losses = np.zeros(len(rows))
-    for fit_rows, loss_rows, positions in halves:
-        pair_losses[positions] = _fit_and_score(X, encoded, pair_config, seed, sample_weight, fit_rows, loss_rows)[2]
-    # A one-sided paired test over the rows: the pairs must lower the out-of-fold loss.
+    # One-sided paired tests over the rows, Bonferroni over the sets: the pairs must
+    # lower the out-of-fold loss. The set with the lowest loss of those that pass wins.
+    z = NormalDist().inv_cdf(1 - _PAIRS_KEPT_RATE / len(candidates))
     weight = sample_weight[rows] / sample_weight[rows].mean()
-    drop = weight * (main_losses - pair_losses)
-    return pairs if drop.mean() > _PAIRS_KEPT_Z * drop.std() / np.sqrt(len(drop)) else ()
+    best, best_loss = (), np.inf
+    for pairs in candidates:
+        width, mask = interaction_structure(X.shape[1], pairs)
+        pair_config = replace(config, hidden_sizes=(width,), layer_masks=(mask,))
+        pair_losses = np.zeros(len(rows))
+        for fit_rows, loss_rows, positions in halves:
+            pair_losses[positions] = _fit_and_score(X, encoded, pair_config, seed, sample_weight, fit_rows, loss_rows)[2]
+        drop = weight * (main_losses - pair_losses)
+        loss = float(np.mean(weight * pair_losses))
+        if drop.mean() > z * drop.std() / np.sqrt(len(drop)) and loss < best_loss:
+            best, best_loss = pairs, loss
+    return best
 
 
 def _fit_and_score(X, encoded, config, seed, sample_weight, fit_rows, loss_rows):
@@ -251,7 +268,7 @@ def _interaction_table(sums, weights, n_iter=20):
     return np.where(filled[..., None], means - rows[:, None] - columns[None], 0.0)
 
 
-def rank_pairs(x, residual, sample_weight, inputs=None, n_bins=None, random_state=0):
+def rank_pairs(x, residual, sample_weight, inputs=None, n_bins=None, random_state=0, with_errors=False):
     """Pairs of inputs ranked by how much of ``residual`` they explain together (FAST).
 
     For every pair, the residuals' cell means on a grid of quantile bins of the two
@@ -275,13 +292,16 @@ def rank_pairs(x, residual, sample_weight, inputs=None, n_bins=None, random_stat
         12, so that a cell of either half holds about 20 rows.
     random_state : int, default=0
         Seed of the split into halves.
+    with_errors : bool, default=False
+        Also give each score's standard error.
 
     Returns
     -------
-    list of ((int, int), float, bool)
+    list of ((int, int), float, bool) or ((int, int), float, bool, float)
         Every pair, its held-out score, and whether the score is significantly
         positive (one-sided, at a family-wise 5 % over all the pairs ranked, from
-        the rows' spread of squared-residual drops); the best first.
+        the rows' spread of squared-residual drops), and its standard error with
+        ``with_errors``; the best first.
     """
     n_samples = x.shape[0]
     residual = np.asarray(residual, dtype=np.float64).reshape(n_samples, -1)
@@ -320,7 +340,7 @@ def rank_pairs(x, residual, sample_weight, inputs=None, n_bins=None, random_stat
             entries.append((pair, float(gain), float(error)))
     # One-sided test of a positive gain, Bonferroni-corrected over the pairs ranked.
     z = NormalDist().inv_cdf(1 - _FALSE_PAIR_RATE / max(len(entries), 1))
-    ranking = [(pair, gain, bool(gain > z * error)) for pair, gain, error in entries]
+    ranking = [(pair, gain, bool(gain > z * error), *((error,) if with_errors else ())) for pair, gain, error in entries]
     ranking.sort(key=lambda entry: -entry[1])
     return ranking
 

@@ -69,6 +69,19 @@ def test_rank_pairs_finds_the_interacting_pair_and_only_it_is_significant(seed):
     assert significant == [(1, 3)]
 
 
+def test_rank_pairs_with_errors_gives_the_same_ranking_and_positive_errors():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 4))
+    residual = (x[:, 0] * x[:, 2] + rng.normal(size=2000))[:, None]
+    plain = rank_pairs(x, residual, np.ones(2000))
+    detailed = rank_pairs(x, residual, np.ones(2000), with_errors=True)
+    assert [entry[:3] for entry in detailed] == plain
+    assert all(error > 0 for *_, error in detailed)
+    # The interacting pair is far beyond its error; the flag is a stricter z than 1.
+    (pair, gain, flag, error) = detailed[0]
+    assert pair == (0, 2) and flag and gain > 5 * error
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_rank_pairs_sees_no_interaction_in_additive_signal(seed):
     rng = np.random.default_rng(seed)

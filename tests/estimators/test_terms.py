@@ -144,7 +144,7 @@ def test_plot_terms_draws_one_panel_per_term_by_importance():
         model.plot_terms(max_terms=0)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(4))
 def test_auto_adds_no_pair_to_additive_data(seed):
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.uniform(-1, 1, size=(800, 4)), columns=["a", "b", "c", "d"])
@@ -152,6 +152,26 @@ def test_auto_adds_no_pair_to_additive_data(seed):
     model = KANRegressor(hidden_layer_sizes=(), interactions="auto", random_state=seed, **FAST).fit(X, y)
     assert model.term_names_ == ["a", "b", "c", "d"]
     assert model.module_.widths == [4, 1]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_auto_tries_pairs_significant_on_their_own_as_a_set(seed, monkeypatch):
+    # No pair passes the family-wise test (as weak pairs among hundreds of one-hot
+    # columns rarely do); the pairs significant on their own are still tried
+    # together, and kept because together they lower the out-of-fold loss.
+    from skkan import _additive
+
+    original = _additive.rank_pairs
+
+    def nothing_significant_family_wise(*args, **kwargs):
+        return [(pair, gain, False, *rest) for pair, gain, _, *rest in original(*args, **kwargs)]
+
+    monkeypatch.setattr(_additive, "rank_pairs", nothing_significant_family_wise)
+    X, y = _interacting_data(seed)
+    model = KANRegressor(hidden_layer_sizes=(), interactions="auto", random_state=seed, **FAST).fit(X, y)
+    assert "c & d" in model.term_names_
+    X_test, y_test = _interacting_data(seed + 100)
+    assert model.score(X_test, y_test) > 0.9
 
 
 @pytest.mark.parametrize("seed", range(3))
