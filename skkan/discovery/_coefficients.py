@@ -36,6 +36,7 @@ Two structures that no target transform exposes when ``y`` changes sign:
   and ``h_1 = v/c**2``.
 """
 
+import functools
 import itertools
 import math
 
@@ -161,11 +162,11 @@ ZERO_COEFFICIENT = 1e-6
 CONSTANT_COEFFICIENT = 1e-6
 
 
-def _is_constant(coefficient):
-    """Whether a coefficient's spread is within :data:`CONSTANT_COEFFICIENT` of its
-    root mean square."""
+def _is_constant(coefficient, tolerance=CONSTANT_COEFFICIENT):
+    """Whether a coefficient's spread is within ``tolerance`` of its root mean square
+    (:data:`LOCAL_CONSTANT` for locally fitted coefficients)."""
     rms = max(float(np.sqrt(np.mean(coefficient**2))), 1e-300)
-    return float(np.std(coefficient)) <= CONSTANT_COEFFICIENT * rms
+    return float(np.std(coefficient)) <= tolerance * rms
 
 
 def chebyshev_basis(U, degree, total=False):
@@ -360,11 +361,6 @@ def local_fits(X, y, z, X_at, degree=LOCAL_DEGREE, rows_per_column=LOCAL_ROWS_PE
     return coefficients, prediction, residual / np.maximum(spread, 1e-300), residual
 
 
-def _locally_constant(coefficient):
-    rms = max(float(np.sqrt(np.mean(coefficient**2))), 1e-300)
-    return float(np.std(coefficient)) <= LOCAL_CONSTANT * rms
-
-
 def _varying(coefficients, X, linear, spread):
     """Whether some ``g_j`` (``j`` > 0) varies by more than :data:`LOCAL_CONSTANT` of
     ``y``'s spread, times its input's size (a coefficient that is constant or 0 does
@@ -465,7 +461,7 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     spread_of = {}
     if local is not None:
         residual, coefficients, (fit_rows, val_rows) = local
-        values, constant = list(coefficients.T), _locally_constant
+        values, constant = list(coefficients.T), functools.partial(_is_constant, tolerance=LOCAL_CONSTANT)
         if runner_up is not None:
             # Local coefficients are less accurate than the fit's predictions, by a
             # factor that varies: the next best local fit's coefficients differ from
