@@ -696,7 +696,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         n_iter, loss_curve = previous.n_iter, list(previous.loss_curve)
     else:
         scaler = InputScaler.fit(X, sample_weight, rng)
-        module = _new_network(X.shape[1], config, config.grid_size, generator, dtype).to(device)
+        module = _new_network(X.shape[1], config, generator, dtype).to(device)
         n_iter, loss_curve = 0, []
 
     targets = config.targets.tensor(encoded, torch.device("cpu"), dtype)
@@ -764,10 +764,10 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     )
 
 
-def _new_network(n_features, config, grid_size, generator, dtype):
-    """A new network of ``config``'s widths and masks on a grid of ``grid_size``."""
+def _new_network(n_features, config, generator, dtype):
+    """A new network of ``config``'s widths, masks and grid."""
     widths = [n_features, *config.hidden_sizes, config.targets.n_outputs]
-    module = KAN(widths, grid_size=grid_size, spline_order=config.spline_order, generator=generator, dtype=dtype)
+    module = KAN(widths, grid_size=config.grid_size, spline_order=config.spline_order, generator=generator, dtype=dtype)
     for layer, mask in zip(module.layers, config.layer_masks):
         layer.mask.copy_(torch.as_tensor(mask, dtype=layer.mask.dtype))
     return module
@@ -788,7 +788,7 @@ def _competition(trainer, config, result, n_features, data, validation, generato
     n_iter, loss_curve, scores = result["n_iter"], list(result["loss_curve"]), list(result["validation_scores"])
     for hidden_sizes, grid_size in config.competitors:
         candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
-        module = _new_network(n_features, candidate_config, grid_size, generator, dtype).to(device)
+        module = _new_network(n_features, candidate_config, generator, dtype).to(device)
         progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
         candidate = trainer.run(
             module, candidate_config.new_optimizer, data, max_epochs=config.max_iter, generator=generator,
