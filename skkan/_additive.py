@@ -206,15 +206,15 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
     z_pair = NormalDist().inv_cdf(1 - _FALSE_PAIR_RATE)
     significant = tuple(pair for pair, _, useful, _ in ranking if useful)[:AUTO_MAX_PAIRS]
     promising = tuple(pair for pair, gain, _, error in ranking if gain > z_pair * error)[:AUTO_MAX_PAIRS]
-    candidates = [pairs for pairs in dict.fromkeys((significant, promising)) if pairs]
-    if not candidates:
+    pair_sets = [pairs for pairs in dict.fromkeys((significant, promising)) if pairs]
+    if not pair_sets:
         return ()
     # One-sided paired tests over the rows, Bonferroni over the sets: the pairs must
     # lower the out-of-fold loss. The set with the lowest loss of those that pass wins.
-    z = NormalDist().inv_cdf(1 - _PAIRS_KEPT_RATE / len(candidates))
+    z = NormalDist().inv_cdf(1 - _PAIRS_KEPT_RATE / len(pair_sets))
     weight = sample_weight[rows] / sample_weight[rows].mean()
     best, best_loss = (), np.inf
-    for pairs in candidates:
+    for pairs in pair_sets:
         width, mask = interaction_structure(X.shape[1], pairs)
         pair_config = replace(config, hidden_sizes=(width,), layer_masks=(mask,))
         pair_losses = np.zeros(len(rows))
