@@ -410,12 +410,22 @@ def gplearn_to_sympy(program, names, X=None):
 
 
 def fit_skkan(X, y, seed, n_jobs=2):
-    """Fit ``KANSymbolicRegressor`` and return ``(formula, seconds)``."""
+    """Fit ``KANSymbolicRegressor`` and return ``(formula, seconds, search)``.
+
+    ``search`` records how discovery went: its trials in order (description, seconds,
+    best held-out loss), the trial of the chosen formula and the estimated noise level.
+    """
     estimator = load_skkan()(random_state=seed, n_jobs=n_jobs)
     start = time.perf_counter()
     estimator.fit(X, y)
     formula = estimator.get_formula(precision=None)  # the formula predict evaluates
-    return sympy.sympify(formula), time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    search = {
+        "trials": [[t["trial"], round(float(t["seconds"]), 3), float(t["loss"])] for t in estimator.trials_],
+        "chosen_trial": str(estimator.equations_["trial"][estimator.best_index_]),
+        "noise_level": float(estimator.noise_level_),
+    }
+    return sympy.sympify(formula), seconds, search
 
 
 def fit_gplearn(X, y, seed, population_size, generations):
@@ -738,7 +748,8 @@ def run_task(task, settings):
     dict
         The task's keys and ``table``, ``half``, ``n_inputs``, ``time_s``, ``formula``,
         ``closed``, ``r2``, ``ops``, ``law_ops``, ``compact``, ``exact``, ``srbench``,
-        ``srbench_how``, ``error``, ``score_s``, ``machine``, ``date``; on an exception
+        ``srbench_how``, ``error``, ``score_s``, ``machine``, ``date`` (skkan also ``search``, see
+        :func:`fit_skkan`); on an exception
         inside the method ``error`` holds it and the metrics are false.
     """
     warnings.filterwarnings("ignore", category=RuntimeWarning)
@@ -754,7 +765,7 @@ def run_task(task, settings):
     y_train = add_noise(y, noise, law, kind, seed)
     try:
         if method == "skkan":
-            formula, record["time_s"] = fit_skkan(X, y_train, seed, settings["skkan_jobs"])
+            formula, record["time_s"], record["search"] = fit_skkan(X, y_train, seed, settings["skkan_jobs"])
         else:
             formula, record["time_s"] = fit_gplearn(
                 X, y_train, seed, settings["gp_population"], settings["gp_generations"]

@@ -71,6 +71,12 @@ _MAX_NFEV = 60
 SNAP_STANDARD_ERRORS = 2.5
 _SNAP_RELATIVE = 1e-6
 
+# A term whose constant's confidence interval holds 0 is dropped when the held-out
+# rows cannot tell the formula without it from the best so far: paired per-row test,
+# one-sided at two standard errors, on at least this many held-out rows.
+PAIRED_STANDARD_ERRORS = 2.0
+_MIN_PAIRED_ROWS = 30
+
 # Formulas with more constants than this are not simplified step by step (only
 # refitted): each step costs a refit per constant, and such a formula is far from any
 # law anyway.
@@ -289,6 +295,23 @@ def standard_errors(model, X, y, scale, values=None):
     return errors
 
 
+def not_significantly_worse(new_rows, reference_rows):
+    """Whether the held-out squared errors ``new_rows`` are not significantly larger
+    than ``reference_rows`` on the same rows: their mean paired difference is within
+    :data:`PAIRED_STANDARD_ERRORS` standard errors of 0.
+
+    Pairing cancels the noise both formulas share, so this tells a term of the size of
+    the noise from none far better than comparing the two mean losses."""
+    new_rows = np.asarray(new_rows, dtype=np.float64)
+    if len(new_rows) < _MIN_PAIRED_ROWS or not np.all(np.isfinite(new_rows)):
+        return False
+    differences = new_rows - np.asarray(reference_rows, dtype=np.float64)
+    mean = float(np.mean(differences))
+    if mean <= 0.0:
+        return True
+    return mean <= PAIRED_STANDARD_ERRORS * float(np.std(differences, ddof=1)) / math.sqrt(len(differences))
+
+
 def within_interval(option, value, error):
     """Whether the simple number ``option`` lies in the confidence interval of ``value``."""
     distance = abs(float(option) - value)
@@ -469,6 +492,10 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     def lenient(new, current):
         return acceptable(new, current) or max(new, LOSS_FLOOR) <= max(current, LOSS_FLOOR) * lenient_factor
 
+    def row_losses(model, values=None):
+        with np.errstate(all="ignore"):
+            return (model(X_val, values) - y_val) ** 2 / variance
+
     def start_from(candidate, max_constants=None):
         try:
             model = _Parametrised(candidate, symbols)
@@ -482,7 +509,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         train, validation = losses(model)
         return model, train, validation
 
-    moves_context = (symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient)
+    moves_context = (symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient, row_losses)
     original = start_from(expression)
     if original is None:
         return []
@@ -1022,7 +1049,7 @@ def _greedy(state, context):
     """Accepted steps from ``state`` (a refitted model and its losses) on."""
     import sympy
 
-    symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient = context
+    symbols, X_fit, y_fit, scale, losses, acceptable, max_steps, lenient, row_losses = context
     model, train, validation = state
 
     def step_of(model, train, validation, errors):
@@ -1034,6 +1061,14 @@ def _greedy(state, context):
     reference = validation
     if len(model.values) > _MAX_GREEDY_CONSTANTS:
         return path
+    # Held-out squared errors of the best formula so far, for the paired test that
+    # drops terms the data cannot tell from none.
+    reference_rows = row_losses(model)
+
+    def insignificant(k, values):
+        return within_interval(0, model.values[k], errors[k]) and not_significantly_worse(
+            row_losses(model, values), reference_rows
+        )
     for _ in range(max_steps):
         moves = []
         for k, value in enumerate(model.values):
@@ -1046,19 +1081,26 @@ def _greedy(state, context):
             for rank, option in enumerate(options):
                 trial = model.values.copy()
                 trial[k] = float(option)
-                moves.append((k, option, losses(model, trial)[1], rank >= structural))
+                moves.append((k, option, losses(model, trial)[1], rank >= structural, trial))
         if not moves:
             break
         # Zero first (it removes the most), then 1 or -1, then the simplest nice value.
         # Cheap checks without refitting decide most steps; a few moves of each kind
         # may refit the other constants (a redundant scale moves into the others).
+        # On noisy data a term may also go when 0 is inside its constant's confidence
+        # interval and the held-out rows cannot tell the difference (0.009*y2**2 beside
+        # x1*y1 + x2*y2 + x3*y3 at 10 % noise: 1.1e-4 of root loss, over the tolerance).
         passing_zero = [m for m in moves if m[1] == 0 and acceptable(m[2], reference)]
+        dropped_by_test = False
+        if not passing_zero:
+            passing_zero = [m for m in moves if m[1] == 0 and math.isfinite(m[2]) and insignificant(m[0], m[4])]
+            dropped_by_test = bool(passing_zero)
         chosen, fixed_values = None, None
         if passing_zero:
-            chosen = min(passing_zero, key=lambda m: m[2])
+            chosen = min(passing_zero, key=lambda m: m[2])[:4]
         else:
             budget = {0: 2, 1: 3, 2: 1}
-            queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
+            queue = sorted((m[:4] for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
             for k, option, loss, snap in queue:
                 # 1 and -1 are simple values too: inside the interval, the same leniency.
                 snap = snap or (option != 0 and within_interval(option, model.values[k], errors[k]))
@@ -1089,10 +1131,13 @@ def _greedy(state, context):
         if len(next_model.values):
             next_model.values = _refit(next_model, X_fit, y_fit, scale)
         train, validation = losses(next_model)
-        if not (lenient if snap else acceptable)(validation, reference):
+        if not (lenient if snap else acceptable)(validation, reference) and not (
+            dropped_by_test and not_significantly_worse(row_losses(next_model), reference_rows)
+        ):
             break
         model = next_model
-        reference = min(reference, validation)
+        if validation < reference:
+            reference, reference_rows = validation, row_losses(model)
         errors = standard_errors(model, X_fit, y_fit, scale)
         path.append(step_of(model, train, validation, errors))
     # Exact rewriting can still shorten the result: x**2/2 + y**2/2 - (x - y)**2/2 is x*y.

@@ -15,6 +15,7 @@ from skkan.symbolic._simplify import (
     drop_column_abs,
     evaluate,
     float_count,
+    not_significantly_worse,
     real_roots,
     simplify_formula,
 )
@@ -184,6 +185,44 @@ def test_tiny_term_is_dropped_on_noisy_data():
     assert last.expression == sympy.Rational(5, 2) * x0 + sympy.Rational(3, 10) * x1**2
     best_loss = min(max(step.validation_loss, LOSS_FLOOR) for step in path)
     assert np.sqrt(max(last.validation_loss, LOSS_FLOOR)) <= np.sqrt(best_loss) + 1e-4 + 1e-12
+
+
+def _signed_products(X):
+    return X[:, 0] * X[:, 1] + X[:, 2] * X[:, 3]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_term_the_noise_cannot_tell_from_none_is_dropped(seed):
+    """A spurious x2**2 beside x0*x1 + x2*x3 under 30 % noise: its refitted constant
+    is noise (0.002 to 0.036), which changes the held-out root loss by more than the
+    tolerance for 5 of these 8 seeds. 0 inside the constant's confidence interval and a
+    paired test on the held-out rows drop it."""
+    noise = 0.3 * np.sqrt(2.0 / 9.0)
+    path, _ = _simplify("x0*x1 + x2*x3 + 0.009*x2**2", _signed_products, 4, -1.0, 1.0, seed=seed, noise=noise)
+    assert path[-1].expression == x0 * x1 + x2 * x3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_a_real_term_of_the_size_of_the_noise_is_kept(seed):
+    """0.5*x1**2 under noise of std 0.3 (as large as the term's spread) stays: its
+    constant is far from 0 in standard errors, and the held-out rows tell it apart."""
+    law = lambda X: 2 * X[:, 0] + 0.5 * X[:, 1] ** 2  # noqa: E731
+    path, _ = _simplify("2*x0 + 0.5*x1**2", law, 2, -1.0, 1.0, seed=seed, noise=0.3)
+    assert all(step.expression.has(x1) for step in path)
+
+
+def test_paired_test_of_held_out_rows():
+    rng = np.random.default_rng(0)
+    residuals = 0.1 * rng.standard_normal(400)
+    signal = rng.uniform(-1, 1, 400)
+    reference = residuals**2
+    # A change far below the noise, and one well above the paired test's resolution.
+    assert not_significantly_worse((residuals + 1e-3 * signal) ** 2, reference)
+    assert not not_significantly_worse((residuals + 0.05 * signal) ** 2, reference)
+    # Better is never significantly worse; too few rows or a failed formula never pass.
+    assert not_significantly_worse(0.5 * reference, reference)
+    assert not not_significantly_worse(reference[:10], reference[:10])
+    assert not not_significantly_worse(np.full(400, np.inf), reference)
 
 
 def test_abs_of_a_column_of_one_sign_is_the_column():
