@@ -59,7 +59,9 @@ A trial trains its network through the engine (:func:`skkan._training.train` and
 and ``get_formula`` of :class:`skkan.KANRegressor` run.
 """
 
+import functools
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -971,12 +973,22 @@ def noise_columns(rows, X_val, y_val, symbols, noise_level, n_noise_rows=NOISE_R
     return errors, flags, float(level)
 
 
-def _key(expression):
-    """Identity of a formula up to float noise (constants to 4 significant digits)."""
-    import sympy
+# A float literal as sympy prints it (2.5, 0.00217232824354962, 1.0e-5).
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])\d+\.\d*(?:e[-+]?\d+)?")
 
-    replacements = {f: sympy.Float(float(f"{float(f):.4g}")) for f in expression.atoms(sympy.Float)}
-    return sympy.srepr(expression.xreplace(replacements))
+
+# The pool's Pareto front is built again after every trial (to test the noise floor),
+# from the same formulas: their keys and prints are kept (seen: 5 s of 59 s a law).
+@functools.lru_cache(maxsize=4096)
+def _key(expression):
+    """Identity of a formula up to float noise: its print with every float constant to 4
+    significant digits (marked, so that ``2.0*x`` and ``2*x`` differ)."""
+    return _FLOAT_LITERAL.sub(lambda match: f"{float(match.group()):.4g}f", _printed(expression))
+
+
+@functools.lru_cache(maxsize=4096)
+def _printed(expression):
+    return str(expression)
 
 
 def pareto_table(candidates, tie=0.0):
@@ -1004,7 +1016,7 @@ def pareto_table(candidates, tie=0.0):
         seen.add(key)
         # Among equals, exact constants beat floats, then a fixed order (not the
         # order in which trials happened to finish).
-        rank = (max(candidate.loss, LOSS_FLOOR), float_count(candidate.expression), str(candidate.expression))
+        rank = (max(candidate.loss, LOSS_FLOOR), float_count(candidate.expression), _printed(candidate.expression))
         current = best_by_complexity.get(candidate.complexity)
         if current is None or rank < current[0]:
             best_by_complexity[candidate.complexity] = (rank, candidate)

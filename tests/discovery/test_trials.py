@@ -199,6 +199,18 @@ def test_pareto_table_keeps_what_beats_every_simpler_formula():
     assert select_best(rows, "accuracy") == 2
 
 
+def test_pareto_table_counts_a_formula_once_up_to_float_noise():
+    # The same formula met twice (constants equal to 4 significant digits) is one
+    # formula: the first met stays. Integers and floats of one value stay apart.
+    rows = pareto_table([_candidate(2.10001 * X0, 0.5), _candidate(2.10002 * X0, 0.4)])
+    assert [(row["equation"], row["loss"]) for row in rows] == [(2.10001 * X0, 0.5)]
+    pool = [_candidate(sympy.Float(2.0) * X0, 0.5), _candidate(2 * X0, 0.4)]
+    assert [row["equation"] for row in pareto_table(pool)] == [2 * X0]
+    # Different constants are different formulas, also in exponents and negative values.
+    pool = [_candidate(-2.1 * X0**1.5, 0.5), _candidate(-2.2 * X0**1.5, 0.4), _candidate(-2.1 * X0**2.5, 0.3)]
+    assert [row["loss"] for row in pareto_table(pool)] == [0.3]
+
+
 def test_exact_constants_beat_floats_among_equals():
     pool = [_candidate(sympy.sin(3.14159265358979 * X0), 1e-30), _candidate(sympy.sin(sympy.pi * X0), 1e-29)]
     rows = pareto_table(pool)
