@@ -155,6 +155,29 @@ def test_screen_proposes_the_change_of_variables_and_the_sine_target():
     assert screened_trials(X, y, monomial_prefactor(X, y), seed=0) == []
 
 
+def test_discovery_screens_on_one_thread(monkeypatch):
+    # Many small least-squares solves: two threads fight when the other core is busy.
+    import threadpoolctl
+
+    import skkan.discovery._trials
+
+    class Screened(Exception):
+        pass
+
+    threads = []
+
+    def spy(*args, **kwargs):
+        threads.extend(pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas")
+        raise Screened  # the rest of the fit does not matter here
+
+    monkeypatch.setattr(skkan.discovery._trials, "additive_residuals", spy)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(300, 3))
+    with pytest.raises(Screened):
+        KANSymbolicRegressor(random_state=0).fit(X, X[:, 0] * np.exp(X[:, 1] / 5) + X[:, 2])
+    assert threads and max(threads) == 1
+
+
 def test_screen_cost_is_bounded_on_wide_data(monkeypatch):
     import skkan.discovery._trials
 
