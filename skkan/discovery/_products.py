@@ -403,30 +403,25 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
         return None
     variance = float(np.var(y[n_fit:]))
 
-    def within_noise(fit):
-        return fit.residual * variance <= NOISE_FACTOR * noise_variance
-
     def fits(fit):
-        return (fit.residual <= PRODUCT_RESIDUAL or within_noise(fit)) and fit.n_varying >= 2
+        close = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
+        return close and fit.n_varying >= 2
 
     # A pure product first; then a product plus a constant (1 + x*y*z), which also
     # covers every pure product, so it is tried only when no pure product fits
     # exactly, and taken when it fits and lowers the residual as a merge must (a pure
     # product of six factors passes for 1 + p*E*cos(theta)/(k*T) at 1e-5).
-    pure = _grouped_fit(X, y, n_fit, seed, offset=False, within_noise=within_noise)
+    pure = _grouped_fit(X, y, n_fit, seed, offset=False)
     if pure.residual <= EXACT_PRODUCT and fits(pure):
         return pure
-    shifted = _grouped_fit(X, y, n_fit, seed, offset=True, within_noise=within_noise)
+    shifted = _grouped_fit(X, y, n_fit, seed, offset=True)
     if fits(shifted) and (not fits(pure) or shifted.residual * MERGE_GAIN <= pure.residual):
         return shifted
     return pure if fits(pure) else None
 
 
-def _grouped_fit(X, y, n_fit, seed, offset, within_noise=lambda fit: False):
-    """Every input its own factor, then greedy merges into two-input factors.
-
-    A merge is taken when it lowers the held-out residual by :data:`MERGE_GAIN`, or
-    when it brings a fit above the noise (``within_noise``) within it."""
+def _grouped_fit(X, y, n_fit, seed, offset):
+    """Every input its own factor, then greedy merges into two-input factors."""
     groups = [(i,) for i in range(X.shape[1])]
     fit = fit_product(X, y, groups, n_fit, seed, offset=offset)
     for _ in range(MAX_MERGES):
@@ -440,12 +435,9 @@ def _grouped_fit(X, y, n_fit, seed, offset, within_noise=lambda fit: False):
                     grouping = sorted(tuple(sorted(g)) for g in merged)
                     options.append(fit_product(X, y, grouping, n_fit, seed, polish=False, offset=offset))
         best = min(options, key=lambda option: option.residual, default=None)
-        # A merge must explain most of what is left: a coarser two-input basis fits an
-        # exact product no better. On noisy data no residual falls below the noise, so
-        # a merge that reaches it from above explains all that is left
-        # (m*(omega**2 + omega_0**2)*x**2 at 10 % noise: 4 times the noise variance
-        # with four factors, within it with omega and omega_0 as one).
-        if best is None or (best.residual * MERGE_GAIN > fit.residual and not (within_noise(best) and not within_noise(fit))):
+        # A merge must explain most of what is left: on noisy data no merge beats the
+        # noise, and a coarser two-input basis fits an exact product no better.
+        if best is None or best.residual * MERGE_GAIN > fit.residual:
             break
         fit, groups = fit_product(X, y, best.groups, n_fit, seed, offset=offset), list(best.groups)
     return fit
