@@ -186,22 +186,31 @@ def test_noisy_data_gives_a_simple_formula_not_an_overfit():
     X_test = rng.uniform(-1, 1, size=(400, 3))
     assert model.score(X_test, 2 * X_test[:, 0] + 0.5 * X_test[:, 1] ** 2) > 0.95
     # No constant is printed with more digits than its standard error supports (two
-    # significant digits of the error), and each stays within a tenth of its error.
-    errors = model._constant_errors[model.best_index_]
-    exact = model.get_formula(precision=None)
-    printed = model.get_formula()
-    assert len(errors) == len(exact.atoms(sympy.Float)) > 0
-    assert len(printed.atoms(sympy.Float)) == len(exact.atoms(sympy.Float))
+    # significant digits of the error), and each stays within a tenth of its error: in
+    # every formula of the table (the chosen one may have snapped all its constants;
+    # which one is chosen varies with float rounding, as from OMP_NUM_THREADS=1).
 
     def decimals(number):
         text = repr(float(number))
         return len(text.split(".")[1].rstrip("0")) if "." in text and "e" not in text else 0
 
-    for value, error in errors:
-        allowed = max(0, 1 - math.floor(math.log10(error)))
-        assert any(
-            abs(float(c) - value) <= 0.51 * 10.0**-allowed and decimals(c) <= allowed for c in printed.atoms(sympy.Float)
-        ), (printed, value, error)
+    checked = 0
+    for index in range(len(model.equations_)):
+        errors = model._constant_errors[index]
+        exact = model.get_formula(index=index, precision=None)
+        printed = model.get_formula(index=index)
+        assert len(errors) == len(exact.atoms(sympy.Float))
+        assert len(printed.atoms(sympy.Float)) == len(exact.atoms(sympy.Float))
+        for value, error in errors:
+            if not (math.isfinite(error) and error > 0):
+                continue  # unknown error: printed to ``precision`` instead
+            allowed = max(0, 1 - math.floor(math.log10(error)))
+            assert any(
+                abs(float(c) - value) <= 0.51 * 10.0**-allowed and decimals(c) <= allowed
+                for c in printed.atoms(sympy.Float)
+            ), (printed, value, error)
+            checked += 1
+    assert checked > 0
 
 
 def test_verbose_shows_a_bar_over_trials_where_it_renders(capsys, monkeypatch):
