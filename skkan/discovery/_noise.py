@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from ..symbolic._simplify import LOSS_FLOOR, evaluate
+from ..symbolic._simplify import LOSS_FLOOR, evaluate, not_significantly_worse
 
 __all__ = ["estimate_noise", "finite_level", "indistinguishable", "noise_rows", "squared_errors", "within_noise"]
 
@@ -161,15 +161,8 @@ def indistinguishable(errors, best_errors, z=Z):
     """Whether ``errors`` are not significantly larger than ``best_errors``.
 
     One-sided paired test on the per-row differences (the same held-out rows): the
-    mean difference is at most ``z`` standard errors above zero.
+    mean difference is at most ``z`` standard errors above zero
+    (:func:`skkan.symbolic._simplify.not_significantly_worse`, which simplification
+    uses to drop terms).
     """
-    errors = np.asarray(errors, dtype=np.float64)
-    best_errors = np.asarray(best_errors, dtype=np.float64)
-    if not np.all(np.isfinite(errors)):
-        return False
-    difference = errors - best_errors
-    mean = float(np.mean(difference))
-    if mean <= 0:
-        return True
-    spread = float(np.std(difference, ddof=1)) if len(difference) > 1 else 0.0
-    return bool(mean <= z * spread / math.sqrt(len(difference)))
+    return not_significantly_worse(errors, best_errors, z, min_rows=1)

@@ -295,21 +295,23 @@ def standard_errors(model, X, y, scale, values=None):
     return errors
 
 
-def not_significantly_worse(new_rows, reference_rows):
-    """Whether the held-out squared errors ``new_rows`` are not significantly larger
-    than ``reference_rows`` on the same rows: their mean paired difference is within
-    :data:`PAIRED_STANDARD_ERRORS` standard errors of 0.
+def not_significantly_worse(errors, reference_errors, z=PAIRED_STANDARD_ERRORS, min_rows=_MIN_PAIRED_ROWS):
+    """Whether the squared errors ``errors`` are not significantly larger than
+    ``reference_errors`` on the same rows: one-sided paired test, the mean per-row
+    difference at most ``z`` standard errors above 0; never on fewer than ``min_rows``
+    rows or with a non-finite error.
 
     Pairing cancels the noise both formulas share, so this tells a term of the size of
     the noise from none far better than comparing the two mean losses."""
-    new_rows = np.asarray(new_rows, dtype=np.float64)
-    if len(new_rows) < _MIN_PAIRED_ROWS or not np.all(np.isfinite(new_rows)):
+    errors = np.asarray(errors, dtype=np.float64)
+    if len(errors) < min_rows or not np.all(np.isfinite(errors)):
         return False
-    differences = new_rows - np.asarray(reference_rows, dtype=np.float64)
-    mean = float(np.mean(differences))
-    if mean <= 0.0:
+    difference = errors - np.asarray(reference_errors, dtype=np.float64)
+    mean = float(np.mean(difference))
+    if mean <= 0:
         return True
-    return mean <= PAIRED_STANDARD_ERRORS * float(np.std(differences, ddof=1)) / math.sqrt(len(differences))
+    spread = float(np.std(difference, ddof=1)) if len(difference) > 1 else 0.0
+    return bool(mean <= z * spread / math.sqrt(len(difference)))
 
 
 def within_interval(option, value, error):
@@ -1065,10 +1067,12 @@ def _greedy(state, context):
     # drops terms the data cannot tell from none.
     reference_rows = row_losses(model)
 
-    def insignificant(k, values):
-        return within_interval(0, model.values[k], errors[k]) and not_significantly_worse(
-            row_losses(model, values), reference_rows
-        )
+    def insignificant(k):
+        if not within_interval(0, model.values[k], errors[k]):
+            return False
+        without = model.values.copy()
+        without[k] = 0.0
+        return not_significantly_worse(row_losses(model, without), reference_rows)
     for _ in range(max_steps):
         moves = []
         for k, value in enumerate(model.values):
@@ -1081,7 +1085,7 @@ def _greedy(state, context):
             for rank, option in enumerate(options):
                 trial = model.values.copy()
                 trial[k] = float(option)
-                moves.append((k, option, losses(model, trial)[1], rank >= structural, trial))
+                moves.append((k, option, losses(model, trial)[1], rank >= structural))
         if not moves:
             break
         # Zero first (it removes the most), then 1 or -1, then the simplest nice value.
@@ -1094,14 +1098,14 @@ def _greedy(state, context):
         passing_zero = [m for m in moves if m[1] == 0 and acceptable(m[2], reference)]
         dropped_by_test = False
         if not passing_zero:
-            passing_zero = [m for m in moves if m[1] == 0 and math.isfinite(m[2]) and insignificant(m[0], m[4])]
+            passing_zero = [m for m in moves if m[1] == 0 and math.isfinite(m[2]) and insignificant(m[0])]
             dropped_by_test = bool(passing_zero)
         chosen, fixed_values = None, None
         if passing_zero:
-            chosen = min(passing_zero, key=lambda m: m[2])[:4]
+            chosen = min(passing_zero, key=lambda m: m[2])
         else:
             budget = {0: 2, 1: 3, 2: 1}
-            queue = sorted((m[:4] for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
+            queue = sorted((m for m in moves if math.isfinite(m[2])), key=lambda m: (_niceness(m[1]), m[2]))
             for k, option, loss, snap in queue:
                 # 1 and -1 are simple values too: inside the interval, the same leniency.
                 snap = snap or (option != 0 and within_interval(option, model.values[k], errors[k]))
