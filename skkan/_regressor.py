@@ -18,6 +18,17 @@ class KANRegressor(RegressorMixin, BaseKAN):
     features work without a scaler; targets are standardised internally. All scaling
     is undone in :meth:`predict` and folded into formulas.
 
+    Without a hidden layer (and without pair terms) the network is an additive model
+    that is linear in its weights, and ``fit`` solves it in closed form: least squares
+    with a ridge penalty on every curve's weights, the penalty (and, with
+    ``grid_size="auto"``, the grid) chosen by exact leave-one-out cross-validation on
+    all training rows, as scikit-learn's ``RidgeCV`` chooses its penalty. That is
+    deterministic and fast, and the penalty keeps the curves from fitting the noise
+    of small or wide tables (benchmarks/tables.py: R^2 +0.06 on a table of 300 one-hot
+    columns, +0.017 on one of 442 rows). The solver trains everything else: hidden
+    layers, pair terms, ``early_stopping=True``, a sparsity penalty (``lamb > 0``),
+    ``warm_start`` continuations and ``partial_fit``.
+
     Parameters
     ----------
     hidden_layer_sizes : "auto" or array-like of int, default="auto"
@@ -25,7 +36,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
         (an additive model: one curve per feature). ``"auto"`` adapts the capacity
         to the data: ``(6,)`` with at least 100 training rows per feature, else
         ``()``, since with fewer rows the curves of a hidden layer fit the noise
-        (measured on the suite in ``benchmarks/defaults.py``).
+        (measured on the suite in ``benchmarks/defaults.py``); ``()`` is solved in
+        closed form (see above).
     interactions : 0, int, "auto" or list of pairs, default=0
         Pairwise interaction terms of the additive model (``hidden_layer_sizes=()``;
         with ``"auto"`` hidden layers it means the additive model too, and with
@@ -49,7 +61,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
         the validation rows is kept (a fine grid fits the noise of noisy tables);
         then the grids are doubled (pykan's grid extension) while
         that raises the validation score by more than ``tol``, up to 40 intervals
-        and 100 training rows per interval. ``grid_size_`` gives the grid in use.
+        and 100 training rows per interval. The additive model solved in closed
+        form doubles its grid the same way while that lowers the leave-one-out
+        error. ``grid_size_`` gives the grid in use.
     spline_order : int, default=3
         B-spline order ``k`` (3: cubic).
     grid_eps : float, default=0.02
@@ -61,7 +75,8 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Weights inside the penalty, with pykan's meaning: ``lamb * (lamb_l1 * L1 +
         lamb_entropy * entropy + lamb_coef * mean|c| + lamb_coefdiff * mean|diff c|)``.
     solver : {"adam", "lbfgs"}, default="adam"
-        Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search.
+        Minibatch Adam, or full-batch L-BFGS with a strong-Wolfe line search. Not
+        used by the additive model solved in closed form (see above).
     learning_rate_init : float or "auto", default=0.03
         Adam's initial step size (ignored by L-BFGS); divided by 5 at the first
         plateau, and training stops at the second. ``"auto"`` is 0.03.
@@ -82,7 +97,9 @@ class KANRegressor(RegressorMixin, BaseKAN):
         for ``n_iter_no_change``), and restore the weights of the epoch with the
         best validation R^2. ``"auto"``: on when ``fit`` gets at least 500 rows,
         off below (the validation set would be under 50 rows, and every row counts
-        in a small fit); ``partial_fit`` never stops early (as with ``True``).
+        in a small fit); ``partial_fit`` never stops early (as with ``True``). The
+        additive model solved in closed form holds out no rows (leave-one-out needs
+        none); ``True`` has it trained by the solver with validation rows instead.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=5
@@ -112,7 +129,7 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Defined when ``X`` has string column names.
     n_outputs_ : int
     n_iter_ : int
-        Epochs run (summed over warm starts).
+        Epochs run (summed over warm starts); 1 for a closed-form solution.
     loss_curve_ : list of float
         Training loss (standardised targets, penalty included) per epoch.
     best_loss_ : float or None

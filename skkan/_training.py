@@ -23,6 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ._least_squares import fit_additive_least_squares
 from ._optim import make_optimizer
 from ._preprocessing import InputScaler
 from ._progress import Progress
@@ -555,6 +556,8 @@ class TrainingConfig:
     #: Networks ``(hidden_sizes, grid_size)`` that, each trained from its own start,
     #: compete with the first one on the validation rows (see :func:`train`).
     competitors: tuple = ()
+    #: Solve an additive regressor in closed form (see :func:`solves_in_closed_form`).
+    closed_form: bool = False
 
     @classmethod
     def from_params(cls, params, targets, n_samples, n_features):
@@ -597,6 +600,9 @@ class TrainingConfig:
                 targets.auto_competitors(tuple(auto_sizes), auto_grid)
                 if auto_grid_size and isinstance(hidden, str) and auto_sizes else ()
             ),
+            # Early stopping asked for by name means training by the solver, with its
+            # validation rows; "auto" and False leave the choice to the data.
+            closed_form=bool(targets.least_squares) and stopping is not True and not params["lamb"],
         )
 
     def batch_size_for(self, n_rows):
@@ -702,7 +708,8 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     targets = config.targets.tensor(encoded, torch.device("cpu"), dtype)
     data = TrainingData(X, targets, sample_weight, scaler, dtype, device)
     validation = None
-    if config.early_stopping and not incremental:
+    closed_form = solves_in_closed_form(config, previous, incremental)
+    if config.early_stopping and not incremental and not closed_form:
         data, validation = _validation_split(data, X.shape[0], encoded, config, rng)
 
     trainer = Trainer(
@@ -719,26 +726,30 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         first_validation_plateau_stops=config.targets.stop_at_first_validation_plateau,
     )
     progress = Progress(1 if incremental else config.max_iter, config.verbose, description=description)
-    if incremental:
-        passes = n_iter if previous is not None else 0
-        schedule = {passes} & set(GRID_UPDATE_EPOCHS)
-        options = {"max_epochs": 1, "first_epoch": passes, "grid_update_epochs": schedule, "report_stop": False}
-        if passes and previous.optimizer_state is not None:
-            options["optimizer_state"] = previous.optimizer_state
+    if closed_form:
+        result = _closed_form_result(module, data, config, generator, progress)
     else:
-        schedule = set() if previous is not None else config.grid_update_epochs()
-        options = {"max_epochs": config.max_iter, "grid_update_epochs": schedule, "continuing": previous is not None}
-    average = validation is not None and config.targets.average_weights
-    with limited_threads(thread_limit_for(min(len(data), trainer.batch_size, _THREAD_PROBE_ROWS), module)):
-        result = trainer.run(
-            module, config.new_optimizer, data, generator=generator, validation=validation, progress=progress,
-            average=average, **options
-        )
-        if validation is not None and previous is None and config.competitors:
-            result, config = _competition(trainer, config, result, X.shape[1], data, validation, generator, average,
-                                          description, device)
-        if validation is not None and previous is None and config.grid_extension:
-            result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
+        if incremental:
+            passes = n_iter if previous is not None else 0
+            schedule = {passes} & set(GRID_UPDATE_EPOCHS)
+            options = {"max_epochs": 1, "first_epoch": passes, "grid_update_epochs": schedule, "report_stop": False}
+            if passes and previous.optimizer_state is not None:
+                options["optimizer_state"] = previous.optimizer_state
+        else:
+            schedule = set() if previous is not None else config.grid_update_epochs()
+            options = {"max_epochs": config.max_iter, "grid_update_epochs": schedule, "continuing": previous is not None}
+        average = validation is not None and config.targets.average_weights
+        with limited_threads(thread_limit_for(min(len(data), trainer.batch_size, _THREAD_PROBE_ROWS), module)):
+            result = trainer.run(
+                module, config.new_optimizer, data, generator=generator, validation=validation, progress=progress,
+                average=average, **options
+            )
+            if validation is not None and previous is None and config.competitors:
+                result, config = _competition(
+                    trainer, config, result, X.shape[1], data, validation, generator, average, description, device
+                )
+            if validation is not None and previous is None and config.grid_extension:
+                result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
     if validation is not None:
         # Calibrate the kept weights' outputs on the held-out rows (None: regression).
         output_factor = config.targets.output_factor(*trainer.outputs(result["module"], validation))
@@ -762,6 +773,31 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         optimizer_state=result["optimizer_state"] if incremental else None,
         attribution=attribution,
     )
+
+
+def solves_in_closed_form(config, previous, incremental):
+    """Whether :func:`train` solves the network in closed form instead of running the solver.
+
+    That is a new fit (not ``warm_start`` continuing nor ``partial_fit``) of a squared
+    loss on a network without a hidden layer and without pair terms, and neither
+    early stopping (by name) nor the sparsity penalty asked for: then the problem is
+    linear least squares (see :mod:`skkan._least_squares`).
+    """
+    return config.closed_form and previous is None and not incremental and not config.hidden_sizes and not config.layer_masks
+
+
+def _closed_form_result(module, data, config, generator, progress):
+    """:func:`train`'s result of an additive regressor solved in closed form."""
+    grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
+    fit = fit_additive_least_squares(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
+    progress.close(
+        f"solved in closed form (penalised least squares): grid {fit.grid_size}, "
+        f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)} chosen by leave-one-out"
+    )
+    return {
+        "module": module, "n_iter": 1, "loss_curve": [fit.training_loss], "best_loss": fit.training_loss,
+        "validation_scores": None, "converged": True, "optimizer_state": None,
+    }
 
 
 def _new_network(n_features, config, generator, dtype):

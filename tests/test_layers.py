@@ -23,6 +23,7 @@ MODULE_LAYERS = {
     "skkan._preprocessing": 2,
     "skkan._targets": 2,
     "skkan._training": 2,
+    "skkan._least_squares": 2,
     "skkan._operations": 2,
     "skkan._persistence": 2,
     "skkan._additive": 2,

@@ -59,9 +59,10 @@ def test_early_stopping_is_auto_by_default_and_resolves_by_training_rows(Estimat
 def test_fit_holds_out_validation_rows_from_the_threshold_on(Estimator):
     n = AUTO_EARLY_STOPPING_ROWS
     X, y = _data(Estimator, n)
-    below = _quiet_fit(Estimator(hidden_layer_sizes=(), max_iter=3, random_state=0), X[:-1], y[:-1])
+    # A hidden layer: the additive regressor is solved in closed form, without epochs.
+    below = _quiet_fit(Estimator(hidden_layer_sizes=(2,), max_iter=3, random_state=0), X[:-1], y[:-1])
     assert below.validation_scores_ is None and below.best_validation_score_ is None
-    above = _quiet_fit(Estimator(hidden_layer_sizes=(), max_iter=3, random_state=0), X, y)
+    above = _quiet_fit(Estimator(hidden_layer_sizes=(2,), max_iter=3, random_state=0), X, y)
     assert len(above.validation_scores_) == above.n_iter_ == 3
     assert above.best_validation_score_ == max(above.validation_scores_)
 
@@ -149,7 +150,7 @@ def test_validation_runs_train_past_the_last_grid_update(Estimator):
     # Shuffled targets: nothing to learn, the validation score only gets worse.
     X, y = _data(Estimator, AUTO_EARLY_STOPPING_ROWS)
     y = np.random.default_rng(0).permutation(y)
-    model = _quiet_fit(Estimator(hidden_layer_sizes=(), n_iter_no_change=2, random_state=0), X, y)
+    model = _quiet_fit(Estimator(hidden_layer_sizes=(2,), n_iter_no_change=2, random_state=0), X, y)
     assert model.validation_scores_ is not None
     assert model.n_iter_ >= max(GRID_UPDATE_EPOCHS) + 1
     # The weights kept are still those of the best validation score.

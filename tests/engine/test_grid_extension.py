@@ -25,9 +25,10 @@ def test_auto_grid_is_refined_where_the_data_need_it(seed):
     fixed = KANRegressor(hidden_layer_sizes=(), grid_size=10, random_state=seed).fit(X, y)
     assert fixed.grid_size_ == 10
     assert auto.grid_size_ > 10
-    # Measured 0.987-0.991 for the fixed grid, 0.9998-1.0 refined (seeds 0-4).
-    assert auto.score(X_test, y_test) > fixed.score(X_test, y_test) + 0.005
-    assert auto.score(X_test, y_test) > 0.995
+    # The additive regressor is solved in closed form, the grid chosen by leave-one-out:
+    # measured 0.995 for the fixed grid, 0.99997 refined (seeds 0-2).
+    assert auto.score(X_test, y_test) > fixed.score(X_test, y_test) + 0.002
+    assert auto.score(X_test, y_test) > 0.999
 
 
 def test_a_smooth_law_keeps_its_grid():

@@ -207,7 +207,8 @@ def test_verbose_shows_a_live_bar_where_it_renders(capsys, monkeypatch, friedman
     monkeypatch.setattr(skkan._progress, "_interactive", lambda: True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        KANRegressor(max_iter=3, verbose=True, random_state=0).fit(X_train[:300], y_train[:300])
+        model = KANRegressor(hidden_layer_sizes=(2,), max_iter=3, verbose=True, random_state=0)
+        model.fit(X_train[:300], y_train[:300])
     captured = capsys.readouterr()
     assert "Iteration" not in captured.out
     assert "3/3" in captured.err and "loss=" in captured.err
@@ -221,5 +222,5 @@ def test_partial_fit_passes_report_no_stop_and_warnings_point_at_the_caller(caps
     out = capsys.readouterr().out
     assert "Iteration 2" in out and "Reached the last epoch" not in out and "Stopped" not in out
     with pytest.warns(ConvergenceWarning) as caught:
-        KANRegressor(max_iter=2, random_state=0).fit(X_train[:200], y_train[:200])
+        KANRegressor(hidden_layer_sizes=(2,), max_iter=2, random_state=0).fit(X_train[:200], y_train[:200])
     assert caught[0].filename == __file__

@@ -1,0 +1,138 @@
+"""The additive regressor solved in closed form (skkan._least_squares)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+
+from skkan import KANRegressor
+from skkan._least_squares import _design, _solve, _two_valued
+from skkan._preprocessing import InputScaler
+from skkan._training import TrainingData
+from skkan.nn import KAN
+
+
+def _data(X, y, weight=None, scaler=None):
+    weight = np.ones(len(X)) if weight is None else weight
+    scaler = scaler or InputScaler.fit(X, weight, np.random.RandomState(0))
+    targets = torch.as_tensor(y.reshape(len(y), -1), dtype=torch.float64)
+    return TrainingData(X, targets, weight, scaler, torch.float64, torch.device("cpu"))
+
+
+def _layer_on(data, grid_size=4):
+    layer = KAN([data.batch()[0].shape[1], 1], grid_size=grid_size, dtype=torch.float64).layers[0]
+    x, _, w = data.batch()
+    layer.update_grid(x, sample_weight=w)
+    return layer
+
+
+def test_leave_one_out_error_equals_refits_without_each_row():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] + 0.3 * rng.normal(size=40)
+    data = _data(X, y)
+    layer = _layer_on(data)
+    spline_inputs = torch.ones(3, dtype=torch.bool)
+    _, _, alpha, error, _ = _solve(layer, data, spline_inputs, 1.0)
+    design = _design(layer, data.batch()[0], spline_inputs).numpy()
+    left_out = []
+    for row in range(len(y)):
+        keep = np.arange(len(y)) != row
+        ridge = Ridge(alpha=float(alpha[0])).fit(design[keep], y[keep])
+        left_out.append((y[row] - ridge.predict(design[row : row + 1])[0]) ** 2)
+    assert error == pytest.approx(np.mean(left_out), rel=1e-6)
+
+
+def test_a_row_of_weight_k_is_left_out_one_copy_at_a_time():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 2))
+    y = X[:, 0] ** 2 + 0.2 * rng.normal(size=30)
+    weight = rng.integers(0, 4, size=30).astype(float)
+    repeated = np.repeat(np.arange(30), weight.astype(int))
+    weighted = _data(X, y, weight)
+    copies = _data(X[repeated], y[repeated], scaler=weighted._scaler)
+    spline_inputs = torch.ones(2, dtype=torch.bool)
+    # The same grid for both (quantiles of weighted rows equal those of repeated rows).
+    layer = _layer_on(weighted)
+    assert torch.allclose(layer.grid, _layer_on(copies).grid)
+    first, second = _solve(layer, weighted, spline_inputs, 1.0), _solve(layer, copies, spline_inputs, 1.0)
+    np.testing.assert_allclose(first[0], second[0], rtol=1e-8, atol=1e-10)
+    assert first[2] == pytest.approx(second[2])
+    assert first[3] == pytest.approx(second[3], rel=1e-8)
+
+
+def test_additive_regressor_is_solved_in_closed_form():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, size=(300, 3))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 - 0.5 * X[:, 2]
+    model = KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y)
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 1
+    assert model.validation_scores_ is None
+    X_new = rng.uniform(-2, 2, size=(300, 3))
+    assert model.score(X_new, np.sin(2 * X_new[:, 0]) + X_new[:, 1] ** 2 - 0.5 * X_new[:, 2]) > 0.99
+    # The fitted network is an ordinary KAN: its training loss is what it predicts.
+    assert model.loss_curve_[0] == pytest.approx(np.mean((model.predict(X) - y) ** 2) / np.var(y), rel=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pure_noise_gives_a_nearly_constant_prediction(seed):
+    """Leave-one-out chooses a strong penalty when there is nothing to learn, so the
+    curves do not chase the noise (an unpenalised fit of 40 curves would)."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(200, 8)), rng.normal(size=200)
+    model = KANRegressor(hidden_layer_sizes=(), grid_size=5, random_state=0).fit(X, y)
+    spread = np.std(model.predict(rng.normal(size=(500, 8))))
+    assert spread < 0.35 * np.std(y)
+
+
+def test_two_valued_inputs_act_through_their_base_weight():
+    rng = np.random.default_rng(3)
+    flag = rng.integers(0, 2, size=500).astype(float)
+    X = np.column_stack([rng.normal(size=500), flag])
+    y = np.tanh(X[:, 0]) + 2.0 * flag
+    assert _two_valued(torch.as_tensor(X), torch.ones(500)).tolist() == [False, True]
+    model = KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y)
+    layer = model.module_.layers[0]
+    assert torch.count_nonzero(layer.coef[0, 1]) == 0
+    effect = model.predict(np.array([[0.0, 1.0]]))[0] - model.predict(np.array([[0.0, 0.0]]))[0]
+    assert effect == pytest.approx(2.0, abs=0.02)
+
+
+def test_multi_output_targets_get_a_penalty_each():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    Y = np.column_stack([X[:, 0] ** 2, rng.normal(size=300)])  # one smooth, one pure noise
+    model = KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, Y)
+    prediction = model.predict(rng.normal(size=(200, 2)))
+    assert prediction.shape == (200, 2)
+    assert np.std(prediction[:, 1]) < 0.35 < np.std(prediction[:, 0])
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"early_stopping": True},
+        {"lamb": 1e-3},
+        {"hidden_layer_sizes": (2,)},
+    ],
+    ids=["early_stopping", "sparsity_penalty", "hidden_layer"],
+)
+def test_the_solver_trains_when_asked_for_what_needs_it(params):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 2))
+    y = X[:, 0] ** 2 + X[:, 1]
+    model = KANRegressor(**{"hidden_layer_sizes": (), "max_iter": 30, "random_state": 0, **params}).fit(X, y)
+    assert model.n_iter_ > 1
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_warm_start_continues_the_closed_form_solution_with_the_solver():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(200, 2))
+    y = X[:, 0] ** 2 + X[:, 1]
+    model = KANRegressor(hidden_layer_sizes=(), warm_start=True, max_iter=5, random_state=0).fit(X, y)
+    assert model.n_iter_ == 1
+    model.fit(X, y)
+    assert model.n_iter_ > 1
