@@ -57,8 +57,10 @@ class KANRegressor(RegressorMixin, BaseKAN):
         Number of grid intervals ``G`` of every spline. ``"auto"``: 10 with at least
         100 training rows per feature, else 3 (smooth curves for small data); with
         early stopping and ``hidden_layer_sizes="auto"``, a network on 5 intervals,
-        trained from its own start, competes with the one on 10 and the better on
-        the validation rows is kept (a fine grid fits the noise of noisy tables);
+        trained from its own start, and the additive model (solved in closed form
+        on the training rows) compete with the one on 10 and the best on the
+        validation rows is kept (a fine grid or a hidden layer fits the noise of
+        noisy tables);
         then the grids are doubled (pykan's grid extension) while
         that raises the validation score by more than ``tol``, up to 40 intervals
         and 100 training rows per interval. The additive model solved in closed

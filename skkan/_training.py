@@ -748,7 +748,10 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
                 result, config = _competition(
                     trainer, config, result, X.shape[1], data, validation, generator, average, description, device
                 )
-            if validation is not None and previous is None and config.grid_extension:
+            # A closed-form winner chose its grid by leave-one-out already.
+            if validation is not None and previous is None and config.grid_extension and not solves_in_closed_form(
+                config, None, False
+            ):
                 result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
     if validation is not None:
         # Calibrate the kept weights' outputs on the held-out rows (None: regression).
@@ -826,11 +829,15 @@ def _competition(trainer, config, result, n_features, data, validation, generato
         candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
         module = _new_network(n_features, candidate_config, generator, dtype).to(device)
         progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
-        candidate = trainer.run(
-            module, candidate_config.new_optimizer, data, max_epochs=config.max_iter, generator=generator,
-            grid_update_epochs=candidate_config.grid_update_epochs(), validation=validation, progress=progress,
-            average=average,
-        )
+        if solves_in_closed_form(candidate_config, None, False):
+            candidate = _closed_form_result(module, data, candidate_config, generator, progress)
+            candidate["validation_scores"] = [trainer.evaluate(candidate["module"], validation)]
+        else:
+            candidate = trainer.run(
+                module, candidate_config.new_optimizer, data, max_epochs=config.max_iter, generator=generator,
+                grid_update_epochs=candidate_config.grid_update_epochs(), validation=validation, progress=progress,
+                average=average,
+            )
         n_iter += candidate["n_iter"]
         loss_curve += candidate["loss_curve"]
         scores += candidate["validation_scores"]
