@@ -32,13 +32,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ALPHA_RATIOS", "fit_additive_least_squares"]
+__all__ = ["ALPHA_RATIOS", "MAX_COLUMNS", "fit_additive_least_squares"]
 
 #: Candidate penalties, relative to the mean diagonal of the centred Gram matrix (so
 #: the same candidates serve data of any size and design of any width).
 ALPHA_RATIOS = np.logspace(-9.0, 2.0, 23)
-# Rows per chunk when the Gram matrix is accumulated.
-_CHUNK_ROWS = 8192
+#: Widest design solved in closed form (columns: basis functions of every spline
+#: input plus one base column per input). Memory grows with its square and time with
+#: its cube (an eigendecomposition of 3,000 columns takes a few seconds); wider
+#: additive models are trained by the solver.
+MAX_COLUMNS = 3000
+# Floats in one chunk of design rows (64 MB).
+_CHUNK_FLOATS = 8_000_000
 
 
 @dataclass
@@ -64,9 +69,14 @@ def _design(layer, x, spline_inputs):
     return torch.cat([basis, F.silu(x)], dim=1).double()
 
 
+def _n_columns(n_inputs, n_spline_inputs, grid_size, spline_order):
+    return n_spline_inputs * (grid_size + spline_order) + n_inputs
+
+
 def _chunks(layer, data, spline_inputs):
     """Design, targets and weights of the rows of ``data``, in chunks, in float64 on the CPU."""
-    for positions in data.chunks(None, _CHUNK_ROWS):
+    columns = _n_columns(layer.in_features, int(spline_inputs.sum()), layer.grid_size, layer.spline_order)
+    for positions in data.chunks(None, max(256, _CHUNK_FLOATS // columns)):
         x, target, weight = data.batch(positions)
         yield _design(layer, x, spline_inputs).cpu(), target.double().cpu(), weight.double().cpu()
 
@@ -135,7 +145,10 @@ def _solve(layer, data, spline_inputs, weight_factor):
 
 @torch.no_grad()
 def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, grid_rows):
-    """Fit the one-layer ``module`` to ``data`` in closed form; returns a :class:`LeastSquaresFit`.
+    """Fit the one-layer ``module`` to ``data`` in closed form.
+
+    Returns a :class:`LeastSquaresFit`, or None (and ``module`` unchanged) when even
+    the first grid makes a design wider than :data:`MAX_COLUMNS`.
 
     Parameters
     ----------
@@ -155,6 +168,12 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     layer = module.layers[0]
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
     spline_inputs = ~_two_valued(x_grid, w_grid).cpu()
+    n_spline = int(spline_inputs.sum())
+    grid_sizes = [
+        g for g in grid_sizes if _n_columns(layer.in_features, n_spline, g, layer.spline_order) <= MAX_COLUMNS
+    ]
+    if not grid_sizes:
+        return None
     # Sample weights count as repeated rows; weights that sum to less than the rows
     # (e.g. normalised to sum to 1) are scaled to count each row once on average.
     weight_sum = data.weight_sum()
@@ -173,7 +192,7 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     if layer.grid_size != grid_size:
         layer.refine(grid_size)
     layer.grid.copy_(grid)
-    n_spline, n_basis = int(spline_inputs.sum()), layer.coef.shape[-1]
+    n_basis = layer.coef.shape[-1]
     spline_part, base_part = weights[: n_spline * n_basis], weights[n_spline * n_basis :]
     coef = torch.zeros(layer.out_features, layer.in_features, n_basis, dtype=torch.float64)
     coef[:, spline_inputs, :] = torch.from_numpy(spline_part.T.reshape(layer.out_features, n_spline, n_basis))

@@ -708,8 +708,12 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     targets = config.targets.tensor(encoded, torch.device("cpu"), dtype)
     data = TrainingData(X, targets, sample_weight, scaler, dtype, device)
     validation = None
-    closed_form = solves_in_closed_form(config, previous, incremental)
-    if config.early_stopping and not incremental and not closed_form:
+    progress = Progress(1 if incremental else config.max_iter, config.verbose, description=description)
+    # None: not linear least squares, or too wide to solve (then the solver trains it).
+    closed = _closed_form_result(module, data, config, generator, progress) if solves_in_closed_form(
+        config, previous, incremental
+    ) else None
+    if config.early_stopping and not incremental and closed is None:
         data, validation = _validation_split(data, X.shape[0], encoded, config, rng)
 
     trainer = Trainer(
@@ -725,9 +729,8 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         n_iter_no_change=config.n_iter_no_change,
         first_validation_plateau_stops=config.targets.stop_at_first_validation_plateau,
     )
-    progress = Progress(1 if incremental else config.max_iter, config.verbose, description=description)
-    if closed_form:
-        result = _closed_form_result(module, data, config, generator, progress)
+    if closed is not None:
+        result = closed
     else:
         if incremental:
             passes = n_iter if previous is not None else 0
@@ -749,9 +752,7 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
                     trainer, config, result, X.shape[1], data, validation, generator, average, description, device
                 )
             # A closed-form winner chose its grid by leave-one-out already.
-            if validation is not None and previous is None and config.grid_extension and not solves_in_closed_form(
-                config, None, False
-            ):
+            if validation is not None and previous is None and config.grid_extension and not result.get("closed_form"):
                 result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
     if validation is not None:
         # Calibrate the kept weights' outputs on the held-out rows (None: regression).
@@ -790,16 +791,18 @@ def solves_in_closed_form(config, previous, incremental):
 
 
 def _closed_form_result(module, data, config, generator, progress):
-    """:func:`train`'s result of an additive regressor solved in closed form."""
+    """:func:`train`'s result of an additive regressor solved in closed form (None: too wide)."""
     grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
     fit = fit_additive_least_squares(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
+    if fit is None:
+        return None
     progress.close(
         f"solved in closed form (penalised least squares): grid {fit.grid_size}, "
         f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)} chosen by leave-one-out"
     )
     return {
         "module": module, "n_iter": 1, "loss_curve": [fit.training_loss], "best_loss": fit.training_loss,
-        "validation_scores": None, "converged": True, "optimizer_state": None,
+        "validation_scores": None, "converged": True, "optimizer_state": None, "closed_form": True,
     }
 
 
@@ -829,8 +832,11 @@ def _competition(trainer, config, result, n_features, data, validation, generato
         candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
         module = _new_network(n_features, candidate_config, generator, dtype).to(device)
         progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
-        if solves_in_closed_form(candidate_config, None, False):
-            candidate = _closed_form_result(module, data, candidate_config, generator, progress)
+        candidate = (
+            _closed_form_result(module, data, candidate_config, generator, progress)
+            if solves_in_closed_form(candidate_config, None, False) else None
+        )
+        if candidate is not None:
             candidate["validation_scores"] = [trainer.evaluate(candidate["module"], validation)]
         else:
             candidate = trainer.run(

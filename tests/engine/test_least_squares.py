@@ -136,3 +136,18 @@ def test_warm_start_continues_the_closed_form_solution_with_the_solver():
     assert model.n_iter_ == 1
     model.fit(X, y)
     assert model.n_iter_ > 1
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_a_design_too_wide_for_the_closed_form_is_trained_by_the_solver(monkeypatch):
+    import skkan._least_squares
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 6))
+    y = X[:, 0] ** 2 + X[:, 1]
+    # Grid 3 of cubic splines: 6 * (3 + 3) + 6 = 42 columns.
+    monkeypatch.setattr(skkan._least_squares, "MAX_COLUMNS", 41)
+    wide = KANRegressor(hidden_layer_sizes=(), max_iter=20, random_state=0).fit(X, y)
+    assert wide.n_iter_ > 1
+    monkeypatch.setattr(skkan._least_squares, "MAX_COLUMNS", 42)
+    assert KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y).n_iter_ == 1
