@@ -112,10 +112,18 @@ def _solve(layer, data, spline_inputs, weight_factor):
     mean_column, mean_target = column_sums / weight_sum, target_sums / weight_sum
     gram = gram - weight_sum * np.outer(mean_column, mean_column)
     cross = cross - weight_sum * np.outer(mean_column, mean_target)
+    total = target_squares - weight_sum * mean_target**2
+    scale = float(np.trace(gram)) / gram.shape[0]
+    if not scale > 1e-12 * max(weight_sum, 1.0):
+        # The design does not vary over the rows (constant inputs, or a single row of
+        # positive weight): the best model is the (weighted) mean.
+        n_outputs = cross.shape[1]
+        error = float((np.clip(total, 0.0, None) / weight_sum).sum())
+        return np.zeros_like(cross), mean_target, np.full(n_outputs, np.inf), error, np.clip(total, 0.0, None)
     eigenvalues, eigenvectors = np.linalg.eigh((gram + gram.T) / 2)
     eigenvalues = np.clip(eigenvalues, 0.0, None)
     projected = eigenvectors.T @ cross  # (p, outputs)
-    alphas = ALPHA_RATIOS * max(float(np.trace(gram)) / gram.shape[0], np.finfo(np.float64).tiny)
+    alphas = ALPHA_RATIOS * scale
     inverse = 1.0 / (eigenvalues[None, :] + alphas[:, None])  # (alphas, p)
     # Left-out residual of a row: e / (1 - h), h = 1 / sum(w) + q^T diag(inverse) q with
     # q the row's centred design in the eigenbasis (the intercept is not penalised).
@@ -134,7 +142,6 @@ def _solve(layer, data, spline_inputs, weight_factor):
     best = np.argmin(errors, axis=0)  # per output
     weights = eigenvectors @ (projected * inverse[best].T)
     intercept = mean_target - mean_column @ weights
-    total = target_squares - weight_sum * mean_target**2
     shrink = inverse[best].T  # (p, outputs)
     rss = total - (
         (eigenvalues[:, None] * shrink + 2 * (1 - eigenvalues[:, None] * shrink)) * shrink * projected**2

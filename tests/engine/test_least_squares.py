@@ -151,3 +151,18 @@ def test_a_design_too_wide_for_the_closed_form_is_trained_by_the_solver(monkeypa
     assert wide.n_iter_ > 1
     monkeypatch.setattr(skkan._least_squares, "MAX_COLUMNS", 42)
     assert KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y).n_iter_ == 1
+
+
+@pytest.mark.parametrize(
+    "X, weight",
+    [
+        (np.ones((50, 2)), None),  # every input constant
+        (np.random.default_rng(8).normal(size=(50, 2)), np.r_[1.0, np.zeros(49)]),  # one row of positive weight
+    ],
+    ids=["constant_inputs", "one_weighted_row"],
+)
+def test_a_design_without_variation_predicts_the_weighted_mean(X, weight):
+    y = np.random.default_rng(9).normal(size=50)
+    model = KANRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y, sample_weight=weight)
+    expected = np.average(y, weights=weight)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-6)
