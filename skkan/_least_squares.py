@@ -174,7 +174,8 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     """
     layer = module.layers[0]
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
-    spline_inputs = ~_two_valued(x_grid, w_grid).cpu()
+    x_all, _, w_all = data.batch()  # two values in a subset of rows may be more in all
+    spline_inputs = ~_two_valued(x_all, w_all).cpu()
     n_spline = int(spline_inputs.sum())
     grid_sizes = [
         g for g in grid_sizes if _n_columns(layer.in_features, n_spline, g, layer.spline_order) <= MAX_COLUMNS
@@ -184,7 +185,8 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     # Sample weights count as repeated rows; weights that sum to less than the rows
     # (e.g. normalised to sum to 1) are scaled to count each row once on average.
     weight_sum = data.weight_sum()
-    n_weighted = float((data.batch()[2] > 0).sum())
+    n_weighted = float((w_all > 0).sum())
+    del x_all, w_all
     weight_factor = n_weighted / weight_sum if 0 < weight_sum < n_weighted else 1.0
     best = None
     for grid_size in grid_sizes:
