@@ -48,11 +48,10 @@ _CHUNK_FLOATS = 8_000_000
 
 @dataclass
 class LeastSquaresFit:
-    """The chosen grid and penalty, their leave-one-out error and the training loss."""
+    """The chosen grid and penalty, and the training loss."""
 
     grid_size: int
     alpha: np.ndarray  # one per output
-    cv_error: float
     training_loss: float
 
 
@@ -197,7 +196,7 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
         if best is not None and not error < best[0]:
             break
         best = (error, grid_size, layer.grid.clone(), weights, intercept, alpha, rss)
-    error, grid_size, grid, weights, intercept, alpha, rss = best
+    _, grid_size, grid, weights, intercept, alpha, rss = best
     if layer.grid_size != grid_size:
         layer.refine(grid_size)
     layer.grid.copy_(grid)
@@ -212,4 +211,4 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     layer.bias.copy_(torch.from_numpy(intercept).to(**as_layer))
     # Training loss in the estimators' units: the weighted mean squared error per output.
     training_loss = float(np.mean(rss) / max(weight_sum * weight_factor, np.finfo(np.float64).tiny))
-    return LeastSquaresFit(grid_size=grid_size, alpha=np.asarray(alpha), cv_error=error, training_loss=training_loss)
+    return LeastSquaresFit(grid_size=grid_size, alpha=np.asarray(alpha), training_loss=training_loss)
