@@ -26,6 +26,7 @@ negligible term rescaled (:func:`rescale_sums`); both are refitted and simplifie
 turn. No formula of the path is more complex than the formula given.
 """
 
+import functools
 import math
 import warnings
 
@@ -52,6 +53,7 @@ __all__ = [
     "tame_rationals",
     "simplify_formula",
     "noise_tie",
+    "plausible_snap",
     "standard_errors",
 ]
 
@@ -318,6 +320,91 @@ def within_interval(option, value, error):
     """Whether the simple number ``option`` lies in the confidence interval of ``value``."""
     distance = abs(float(option) - value)
     return distance <= SNAP_STANDARD_ERRORS * error or distance <= _SNAP_RELATIVE * abs(value)
+
+
+# A simple number is taken for a constant only when it is unlikely to lie in the
+# constant's confidence interval by coincidence: on noisy rows the interval of an
+# intercept of 0.17 +- 0.02 holds 1/6, 1/(2*pi) and 1/(3*sqrt(pi)), and printing one
+# of them claims what the data cannot tell. The simple numbers at least as simple as
+# the candidate are counted within _COINCIDENCE_WINDOW half-widths of the interval on
+# either side of the value; at most _MAX_COINCIDENT may lie there (the candidate
+# itself and one more).
+_COINCIDENCE_WINDOW = 5.0
+_MAX_COINCIDENT = 2
+_DENOMINATORS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
+_BASE_DENOMINATORS = (1, 2, 3, 4, 6)
+_MAX_BASE_NUMERATOR = 12
+
+
+def _bases():
+    import sympy
+
+    return (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2))
+
+
+@functools.lru_cache(maxsize=1)
+def _base_numbers():
+    """Every simple multiple or fraction of pi or a root :func:`_nice_values` offers, as
+    sorted ``(value, niceness)`` arrays."""
+    import sympy
+
+    simplest = {}
+    for base in _bases():
+        for denominator in _BASE_DENOMINATORS:
+            for numerator in range(-_MAX_BASE_NUMERATOR, _MAX_BASE_NUMERATOR + 1):
+                if numerator == 0:
+                    continue
+                for number in (sympy.Rational(numerator, denominator) * base, sympy.Rational(numerator, denominator) / base):
+                    value = round(float(number), 12)
+                    simplest[value] = min(simplest.get(value, math.inf), _niceness(number))
+    values = np.array(sorted(simplest))
+    return values, np.array([simplest[v] for v in values])
+
+
+def _rational_niceness(numerator, denominator):
+    """:func:`_niceness` of the rational ``numerator/denominator`` in lowest terms."""
+    if numerator == 0:
+        return 0
+    if abs(numerator) == denominator:
+        return 1
+    text = str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
+    return 1 + len(text)
+
+
+def simple_numbers_near(option, value, error):
+    """How many simple numbers (those :func:`_nice_values` offers), at least as simple as
+    ``option``, lie within :data:`_COINCIDENCE_WINDOW` confidence half-widths of
+    ``value`` (``option`` itself included when it lies there); ``math.inf`` when the
+    window is too wide to count."""
+    half_width = _COINCIDENCE_WINDOW * SNAP_STANDARD_ERRORS * float(error)
+    if not math.isfinite(half_width):
+        return math.inf
+    low, high = value - half_width, value + half_width
+    if (high - low) * max(_DENOMINATORS) > 2000:
+        return math.inf
+    limit = _niceness(option)
+    found = set()
+    for denominator in _DENOMINATORS:
+        for numerator in range(math.ceil(low * denominator), math.floor(high * denominator) + 1):
+            divisor = math.gcd(numerator, denominator)
+            n, d = numerator // divisor, denominator // divisor
+            if n != 0 and abs(n) <= MAX_RATIONAL and _rational_niceness(n, d) <= limit:
+                found.add((n, d))
+    count = len(found)
+    values, niceness = _base_numbers()
+    inside = (values >= low) & (values <= high) & (niceness <= limit)
+    # A base number equal to a rational (none are) would count twice; values are distinct.
+    return count + int(np.count_nonzero(inside))
+
+
+def plausible_snap(option, value, error):
+    """Whether ``option`` may stand for ``value``: inside its confidence interval, and
+    not one of many equally simple numbers near it (:func:`simple_numbers_near`)."""
+    if not within_interval(option, value, error):
+        return False
+    if abs(float(option) - value) <= _SNAP_RELATIVE * abs(value):
+        return True
+    return simple_numbers_near(option, value, error) <= _MAX_COINCIDENT
 
 
 def _nice_values(value):
@@ -1081,7 +1168,7 @@ def _greedy(state, context):
             options = [sympy.Integer(0)] + [v for v in (sympy.Integer(1), sympy.Integer(-1)) if v * value > 0]
             structural = len(options)
             # A simple value only inside the constant's confidence interval.
-            options += [v for v in _nice_values(value) if v not in options and within_interval(v, value, errors[k])]
+            options += [v for v in _nice_values(value) if v not in options and plausible_snap(v, value, errors[k])]
             for rank, option in enumerate(options):
                 trial = model.values.copy()
                 trial[k] = float(option)

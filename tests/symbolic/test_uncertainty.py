@@ -3,14 +3,22 @@
 Properties over several seeds: the standard errors of a linear fit are the textbook
 ones, a snapped constant of a noisy law lies within its interval of the fitted value,
 the exponent of a noisy power law snaps to the integer inside its interval, and an
-exact law on exact data keeps its exact constants.
+exact law on exact data keeps its exact constants; a noisy constant whose interval
+holds many equally simple numbers is not snapped to one of them.
 """
 
 import numpy as np
 import pytest
 import sympy
 
-from skkan.symbolic._simplify import SNAP_STANDARD_ERRORS, _Parametrised, simplify_formula, standard_errors
+from skkan.symbolic._simplify import (
+    SNAP_STANDARD_ERRORS,
+    _Parametrised,
+    plausible_snap,
+    simple_numbers_near,
+    simplify_formula,
+    standard_errors,
+)
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
 
@@ -70,3 +78,34 @@ def test_exact_law_keeps_exact_constants(seed):
     path = simplify_formula(start, [X0, X1, X2], X[:1000], y[:1000], X[1000:], y[1000:], random_state=seed)
     assert path[-1].expression == sympy.Rational(16, 5) * X0 * X1 / X2**2
     assert path[-1].validation_loss < 1e-20
+
+
+def test_a_simple_number_is_plausible_only_where_few_as_simple_lie_near():
+    # 2 for 1.99 +- 0.02: the only integer within five interval half-widths.
+    assert simple_numbers_near(sympy.Integer(2), 1.99, 0.02) == 1
+    assert plausible_snap(sympy.Integer(2), 1.99, 0.02)
+    # 1/6 for 0.17 +- 0.015: 1/5, 1/6, 1/(2*pi), 1/(3*sqrt(pi)) ... lie as near.
+    assert simple_numbers_near(sympy.Rational(1, 6), 0.17, 0.015) > 2
+    assert not plausible_snap(sympy.Rational(1, 6), 0.17, 0.015)
+    assert not plausible_snap(sympy.pi, 3.15, 0.02)
+    # A precise constant keeps its simple value, a rational and a multiple of pi alike.
+    assert plausible_snap(sympy.Rational(16, 5), 3.2000004, 1e-6)
+    assert plausible_snap(1 / (4 * sympy.pi), 0.0795775, 1e-6)
+    # Outside the interval: never.
+    assert not plausible_snap(sympy.Integer(2), 1.9, 0.02)
+    # An interval too wide to count is no evidence for any number.
+    assert not plausible_snap(sympy.Integer(2), 2.5, 1e3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_noisy_intercept_is_printed_as_measured_not_as_a_nice_number(seed):
+    # y = 2 x + 1/6 under noise of std 0.3: the slope's interval holds one integer, the
+    # intercept's (about +- 0.05) holds 1/6, 1/5, 1/(2*pi), sqrt(2)/8 ...
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(400, 1))
+    y = 2 * X[:, 0] + 1 / 6 + rng.normal(0, 0.3, len(X))
+    start = sympy.Float(1.9) * X0 + sympy.Float(0.2)
+    final = simplify_formula(start, [X0], X[:300], y[:300], X[300:], y[300:], random_state=seed)[-1].expression
+    slope, intercept = final.coeff(X0), final.subs(X0, 0)
+    assert slope == 2
+    assert intercept.is_Float and abs(float(intercept) - 1 / 6) < 0.1
