@@ -104,7 +104,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     n_jobs : int, default=None
         Trials of a stage run in parallel with joblib (None: one at a time).
     random_state : int, RandomState instance or None, default=None
-        Seeds the split and every network.
+        Seeds the split and every network. Exact data give the same law on any
+        machine; on noisy data, which of the formulas the held-out rows cannot tell
+        apart is chosen can change with float rounding (another CPU, or another
+        run: refits of many constants round with how arrays lie in memory).
     verbose : int, default=0
         Print one line per trial (stage, target, network, time, loss, formula).
 
