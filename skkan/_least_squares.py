@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ALPHA_RATIOS", "MAX_COLUMNS", "fit_additive_least_squares"]
+__all__ = ["ALPHA_RATIOS", "LOGISTIC_ALPHA_RATIOS", "MAX_COLUMNS", "fit_additive_least_squares", "fit_additive_logistic"]
 
 #: Candidate penalties, relative to the mean diagonal of the centred Gram matrix (so
 #: the same candidates serve data of any size and design of any width).
@@ -42,6 +42,19 @@ ALPHA_RATIOS = np.logspace(-9.0, 2.0, 23)
 #: its cube (an eigendecomposition of 3,000 columns takes a few seconds); wider
 #: additive models are trained by the solver.
 MAX_COLUMNS = 3000
+#: Penalties tried for the binary classifier (relative as ALPHA_RATIOS, with the
+#: logistic curvature at p = 1/2): fewer than for least squares, since each needs
+#: Newton steps over the rows.
+LOGISTIC_ALPHA_RATIOS = np.logspace(-6.0, 2.0, 17)
+#: Largest design (rows x columns) held in memory for the logistic fit (160 MB).
+MAX_LOGISTIC_FLOATS = 20_000_000
+_MAX_NEWTON_STEPS = 25
+# Newton's method stops when a step changes no weight by more than this (relative).
+_NEWTON_TOLERANCE = 1e-6
+# Most rows whose approximate left-out errors choose the logistic penalty.
+_LEFT_OUT_ROWS = 4096
+# The path stops once the left-out error has risen for this many penalties in a row.
+_PATH_RISES = 3
 # Floats in one chunk of design rows (64 MB).
 _CHUNK_FLOATS = 8_000_000
 
@@ -53,6 +66,7 @@ class LeastSquaresFit:
     grid_size: int
     alpha: np.ndarray  # one per output
     training_loss: float
+    method: str = "penalised least squares"
 
 
 def _two_valued(x, weight):
@@ -181,12 +195,10 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     ]
     if not grid_sizes:
         return None
-    # Sample weights count as repeated rows; weights that sum to less than the rows
-    # (e.g. normalised to sum to 1) are scaled to count each row once on average.
+    # Sample weights count as repeated rows.
     weight_sum = data.weight_sum()
-    n_weighted = float((w_all > 0).sum())
+    weight_factor = _weight_factor(data, w_all)
     del x_all, w_all
-    weight_factor = n_weighted / weight_sum if 0 < weight_sum < n_weighted else 1.0
     best = None
     for grid_size in grid_sizes:
         if grid_size != layer.grid_size:
@@ -200,6 +212,16 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     if layer.grid_size != grid_size:
         layer.refine(grid_size)
     layer.grid.copy_(grid)
+    _set_weights(layer, spline_inputs, weights, intercept)
+    # Training loss in the estimators' units: the weighted mean squared error per output.
+    training_loss = float(np.mean(rss) / max(weight_sum * weight_factor, np.finfo(np.float64).tiny))
+    return LeastSquaresFit(grid_size=grid_size, alpha=np.asarray(alpha), training_loss=training_loss)
+
+
+def _set_weights(layer, spline_inputs, weights, intercept):
+    """Set ``layer``'s spline coefficients, base weights and bias from a solution over
+    the design of :func:`_design` (``weights`` of shape (columns, outputs))."""
+    n_spline = int(spline_inputs.sum())
     n_basis = layer.coef.shape[-1]
     spline_part, base_part = weights[: n_spline * n_basis], weights[n_spline * n_basis :]
     coef = torch.zeros(layer.out_features, layer.in_features, n_basis, dtype=torch.float64)
@@ -207,8 +229,123 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     as_layer = dict(device=layer.coef.device, dtype=layer.coef.dtype)
     layer.coef.copy_(coef.to(**as_layer))
     layer.scale_spline.fill_(1.0)
-    layer.scale_base.copy_(torch.from_numpy(base_part.T).to(**as_layer))
-    layer.bias.copy_(torch.from_numpy(intercept).to(**as_layer))
-    # Training loss in the estimators' units: the weighted mean squared error per output.
-    training_loss = float(np.mean(rss) / max(weight_sum * weight_factor, np.finfo(np.float64).tiny))
-    return LeastSquaresFit(grid_size=grid_size, alpha=np.asarray(alpha), training_loss=training_loss)
+    layer.scale_base.copy_(torch.from_numpy(np.ascontiguousarray(base_part.T)).to(**as_layer))
+    layer.bias.copy_(torch.from_numpy(np.asarray(intercept, dtype=np.float64)).to(**as_layer))
+
+
+def _weight_factor(data, weight):
+    """Scale of sample weights so that they count as repeated rows; weights that sum to
+    less than the rows (e.g. normalised to sum to 1) count each row once on average."""
+    weight_sum = data.weight_sum()
+    n_weighted = float((weight > 0).sum())
+    return n_weighted / weight_sum if 0 < weight_sum < n_weighted else 1.0
+
+
+def _binary_cross_entropy(logit, target):
+    """Per-row cross-entropy of logits against 0/1 targets, stable for large logits."""
+    return np.logaddexp(0.0, logit) - target * logit
+
+
+@torch.no_grad()
+def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_rows):
+    """Fit the one-layer, one-output ``module`` to binary ``data`` by penalised logistic regression.
+
+    The additive logit is linear in the weights, as the regressor's output is: the
+    penalised cross-entropy is convex, and Newton's method (iteratively reweighted
+    least squares, with a backtracking line search) solves it for each penalty of
+    :data:`LOGISTIC_ALPHA_RATIOS`, from the strongest down, each from the last
+    solution. The penalty is chosen by approximate leave-one-out cross-entropy: the
+    logit of a row left out (one copy of a weighted row) is one Newton step away,
+    ``eta + (p - y) q / (1 - p (1 - p) q)`` with ``q`` the row's leverage under the
+    penalised Hessian. Returns a :class:`LeastSquaresFit` (``training_loss``: the
+    weighted mean cross-entropy), or None (``module`` unchanged) for more than one
+    output or a design too large to hold (:data:`MAX_LOGISTIC_FLOATS`).
+    """
+    from scipy.linalg import cho_factor, cho_solve, solve_triangular
+    from scipy.special import expit
+
+    layer = module.layers[0]
+    if layer.out_features != 1:
+        return None
+    x_all, target_all, w_all = data.batch()
+    spline_inputs = ~_two_valued(x_all, w_all).cpu()
+    columns = _n_columns(layer.in_features, int(spline_inputs.sum()), grid_size, layer.spline_order)
+    if columns > MAX_COLUMNS or (columns + 1) * x_all.shape[0] > MAX_LOGISTIC_FLOATS:
+        return None
+    x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
+    if grid_size != layer.grid_size:
+        layer.refine(grid_size)
+    layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+    design = _design(layer, x_all, spline_inputs).cpu().numpy()
+    target = target_all.double().cpu().numpy().reshape(-1)
+    weight = w_all.double().cpu().numpy() * _weight_factor(data, w_all)
+    del x_all, target_all, w_all
+    weight_sum = float(weight.sum())
+    mean_column = weight @ design / weight_sum
+    # Centred columns and an unpenalised intercept last.
+    X = np.hstack([design - mean_column, np.ones((len(design), 1))])
+    del design
+    penalised = np.ones(X.shape[1])
+    penalised[-1] = 0.0
+    scale = float(np.einsum("r,rc,rc->", 0.25 * weight, X[:, :-1], X[:, :-1])) / max(X.shape[1] - 1, 1)
+    if not scale > 1e-12 * max(weight_sum, 1.0):
+        return None  # no variation: nothing for a closed form to do better than the solver
+
+    def objective(beta, alpha):
+        return float(weight @ _binary_cross_entropy(X @ beta, target) + 0.5 * alpha * (penalised * beta) @ beta)
+
+    beta = np.zeros(X.shape[1])
+    prior = np.clip((weight @ target) / weight_sum, 1e-6, 1 - 1e-6)
+    beta[-1] = np.log(prior / (1 - prior))
+    # Rows whose left-out errors estimate the cross-validated loss: all of them up to
+    # _LEFT_OUT_ROWS, evenly spaced beyond (the estimate is a mean over rows).
+    scored = np.unique(np.linspace(0, len(X) - 1, min(len(X), _LEFT_OUT_ROWS)).round().astype(int))
+    best, rises = None, 0
+    for alpha in LOGISTIC_ALPHA_RATIOS[::-1] * scale:
+        ridge = np.diag(alpha * penalised + 1e-10 * scale)
+        for _ in range(_MAX_NEWTON_STEPS):
+            probability = expit(X @ beta)
+            gradient = X.T @ (weight * (probability - target)) + alpha * penalised * beta
+            curvature = weight * probability * (1 - probability)
+            hessian = (X * curvature[:, None]).T @ X + ridge
+            try:
+                factor = cho_factor(hessian)
+                step = cho_solve(factor, gradient)
+            except np.linalg.LinAlgError:
+                factor, step = None, np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+            start, size = objective(beta, alpha), 1.0
+            while objective(beta - size * step, alpha) > start - 1e-4 * size * (gradient @ step) and size > 1e-6:
+                size /= 2
+            beta = beta - size * step
+            if np.max(np.abs(size * step)) <= _NEWTON_TOLERANCE * (1.0 + np.max(np.abs(beta))):
+                break
+        if factor is None:
+            continue
+        # Leverages under the last step's Hessian (the step that ended Newton's
+        # method changed the weights by less than the tolerance).
+        rows = X[scored]
+        logit = rows @ beta
+        probability = expit(logit)
+        curvature = probability * (1 - probability)
+        upper = np.triu(factor[0]) if not factor[1] else np.tril(factor[0]).T
+        leverage = np.sum(solve_triangular(upper, rows.T, trans="T") ** 2, axis=0)
+        target_scored, weight_scored = target[scored], weight[scored]
+        left_out = logit + (probability - target_scored) * leverage / np.clip(1 - curvature * leverage, 1e-12, None)
+        error = float(weight_scored @ _binary_cross_entropy(left_out, target_scored)) / float(weight_scored.sum())
+        if best is None or error < best[0]:
+            best, rises = (error, alpha, beta.copy()), 0
+        else:
+            rises += 1
+            if rises >= _PATH_RISES:
+                break  # past the minimum along the path
+    if best is None:
+        return None
+    error, alpha, beta = best
+    weights = beta[:-1, None]
+    intercept = np.array([beta[-1] - mean_column @ beta[:-1]])
+    _set_weights(layer, spline_inputs, weights, intercept)
+    training_loss = float(weight @ _binary_cross_entropy(X @ beta, target)) / weight_sum
+    return LeastSquaresFit(
+        grid_size=grid_size, alpha=np.array([alpha]), training_loss=training_loss,
+        method="penalised logistic regression",
+    )

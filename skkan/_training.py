@@ -23,7 +23,6 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ._least_squares import fit_additive_least_squares
 from ._optim import make_optimizer
 from ._preprocessing import InputScaler
 from ._progress import Progress
@@ -793,11 +792,11 @@ def solves_in_closed_form(config, previous, incremental):
 def _closed_form_result(module, data, config, generator, progress):
     """:func:`train`'s result of an additive regressor solved in closed form (None: too wide)."""
     grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
-    fit = fit_additive_least_squares(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
+    fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
     if fit is None:
         return None
     progress.close(
-        f"solved in closed form (penalised least squares): grid {fit.grid_size}, "
+        f"solved in closed form ({fit.method}): grid {fit.grid_size}, "
         f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)} chosen by leave-one-out"
     )
     return {
@@ -829,7 +828,14 @@ def _competition(trainer, config, result, n_features, data, validation, generato
     best_score = trainer.evaluate(result["module"], validation)
     n_iter, loss_curve, scores = result["n_iter"], list(result["loss_curve"]), list(result["validation_scores"])
     for hidden_sizes, grid_size in config.competitors:
-        candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
+        # Classifiers solve an additive competitor of two classes too (not the
+        # additive model a user asks for, which the solver trains as always).
+        closed_form = config.closed_form or (
+            config.targets.closed_form_competitors and not config.penalty_weights["lamb"]
+        )
+        candidate_config = replace(
+            config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=(), closed_form=closed_form
+        )
         module = _new_network(n_features, candidate_config, generator, dtype).to(device)
         progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
         candidate = (

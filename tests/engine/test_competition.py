@@ -72,8 +72,12 @@ def test_only_the_default_network_with_a_hidden_layer_competes():
     assert not competitors(grid_size=10)  # a grid the user chose
     assert not competitors(hidden_layer_sizes=(6,))  # widths the user chose
     assert not competitors(n_samples=200)  # the additive network of few rows (grid 3)
+    # A classifier of two classes: the additive model, solved by penalised logistic
+    # regression; of three: none.
     classifier = KANClassifier().get_params()
-    assert not TrainingConfig.from_params(classifier, ClassificationTargets(np.array([0, 1])), 3000, 4).competitors
+    binary = TrainingConfig.from_params(classifier, ClassificationTargets(np.array([0, 1])), 3000, 4)
+    assert [hidden for hidden, _ in binary.competitors] == [()]
+    assert not TrainingConfig.from_params(classifier, ClassificationTargets(np.array([0, 1, 2])), 3000, 4).competitors
 
 
 @pytest.mark.parametrize("seed", range(2))
