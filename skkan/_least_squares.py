@@ -1,4 +1,4 @@
-"""Additive regression in closed form: penalised least squares, smoothing chosen by leave-one-out.
+"""Additive models solved directly: penalised least squares (and logistic regression), smoothing chosen by leave-one-out.
 
 A KAN regressor without a hidden layer (and without pair terms) is linear in its
 parameters: output ``o`` is ``bias_o + sum_i [w_b[o, i] * silu(x_i) + sum_f c[o, i, f] *
@@ -24,6 +24,12 @@ the errors equal those of leave-one-out on the data with rows repeated.
 
 Inputs with at most two distinct values (one-hot columns) take one column, their
 base (silu) weight: two values need no spline, and the design stays small.
+
+The additive classifier of two classes is linear in its weights too, up to the
+logistic link: :func:`fit_additive_logistic` minimises the penalised cross-entropy
+by Newton's method for each penalty and chooses the penalty by approximate
+leave-one-out (the default classifier's competitor, see
+``ClassificationTargets.auto_competitors``).
 """
 
 from dataclasses import dataclass
