@@ -22,8 +22,11 @@ class KANClassifier(ClassifierMixin, BaseKAN):
     hidden_layer_sizes : "auto" or array-like of int, default="auto"
         Widths of the hidden layers. ``()`` is a single KAN layer inputs -> class
         scores: every class score is a sum of one learned curve per feature
-        (accurate and directly readable on tabular data such as Iris); hidden layers
-        model interactions between features. ``"auto"``: one hidden layer of 32
+        (accurate and directly readable on tabular data such as Iris); with two
+        classes (and neither ``early_stopping=True``, ``lamb > 0``, ``warm_start``
+        continuing nor ``partial_fit``) it is fitted directly by penalised logistic
+        regression, the penalty chosen by approximate leave-one-out (``n_iter_`` is
+        1). Hidden layers model interactions between features. ``"auto"``: one hidden layer of 32
         nodes from 500 training rows (and in ``partial_fit``); below, ``()`` under
         100 training rows per feature, where hidden curves fit the noise, else one
         hidden layer of ``min(2 * n_features + 1, 16)`` nodes. With two classes,

@@ -70,10 +70,8 @@ class RegressionTargets:
     #: No running average of the weights in validation runs: it cost R^2 on the
     #: development half of benchmarks/tables.py (ames 0.79 -> 0.73-0.75).
     average_weights = False
-    #: The squared loss makes a network without a hidden layer linear least squares,
-    #: solved in closed form (see :mod:`skkan._least_squares`).
-    least_squares = True
-    #: Competitors without a hidden layer are solved like the model itself (above).
+    #: Competitors without a hidden layer are solved like the model itself (see
+    #: :attr:`solves_additive_directly`).
     closed_form_competitors = False
 
     def __init__(self, mean, scale, one_dimensional):
@@ -124,6 +122,12 @@ class RegressionTargets:
 
     def stratify(self, encoded):
         return None
+
+    @property
+    def solves_additive_directly(self):
+        """The squared loss makes a network without a hidden layer linear least squares,
+        solved in closed form (:meth:`solve_additive`)."""
+        return True
 
     @staticmethod
     def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows):
@@ -217,10 +221,9 @@ class ClassificationTargets:
     #: Validation runs average the weights over the last epoch of minibatch steps
     #: (see skkan._training._AVERAGE_EPOCHS).
     average_weights = True
-    #: The cross-entropy has no closed-form minimum: the solver trains the networks a
-    #: user asks for; the additive competitor of two classes is solved by Newton's
-    #: method (:meth:`solve_additive`).
-    least_squares = False
+    #: The additive competitor of two classes is solved directly even where early
+    #: stopping is asked for by name (the solver trained it worse: see
+    #: :meth:`auto_competitors`).
     closed_form_competitors = True
 
     def __init__(self, classes):
@@ -341,6 +344,13 @@ class ClassificationTargets:
         if n_samples >= _ROWS_PER_FEATURE * n_features:
             return (min(2 * n_features + 1, 16),), 5
         return (), 5
+
+    @property
+    def solves_additive_directly(self):
+        """With two classes the additive logit is linear in the weights and the
+        penalised cross-entropy convex: :meth:`solve_additive` minimises it by Newton's
+        method. More classes are trained by the solver."""
+        return self.n_outputs == 1
 
     @staticmethod
     def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows):

@@ -555,7 +555,7 @@ class TrainingConfig:
     #: Networks ``(hidden_sizes, grid_size)`` that, each trained from its own start,
     #: compete with the first one on the validation rows (see :func:`train`).
     competitors: tuple = ()
-    #: Solve an additive regressor in closed form (see :func:`solves_in_closed_form`).
+    #: Solve an additive model directly (see :func:`solves_in_closed_form`).
     closed_form: bool = False
 
     @classmethod
@@ -601,7 +601,7 @@ class TrainingConfig:
             ),
             # Early stopping asked for by name means training by the solver, with its
             # validation rows; "auto" and False leave the choice to the data.
-            closed_form=bool(targets.least_squares) and stopping is not True and not params["lamb"],
+            closed_form=targets.solves_additive_directly and stopping is not True and not params["lamb"],
         )
 
     def batch_size_for(self, n_rows):
@@ -781,10 +781,12 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
 def solves_in_closed_form(config, previous, incremental):
     """Whether :func:`train` solves the network in closed form instead of running the solver.
 
-    That is a new fit (not ``warm_start`` continuing nor ``partial_fit``) of a squared
-    loss on a network without a hidden layer and without pair terms, and neither
-    early stopping (by name) nor the sparsity penalty asked for: then the problem is
-    linear least squares (see :mod:`skkan._least_squares`).
+    That is a new fit (not ``warm_start`` continuing nor ``partial_fit``) of a network
+    without a hidden layer and without pair terms, for a task whose additive model is
+    solved directly (a squared loss, or two classes: see the targets'
+    ``solves_additive_directly``), and neither early stopping (by name) nor the
+    sparsity penalty asked for: then the problem is linear least squares, or a convex
+    penalised logistic regression (see :mod:`skkan._least_squares`).
     """
     return config.closed_form and previous is None and not incremental and not config.hidden_sizes and not config.layer_masks
 

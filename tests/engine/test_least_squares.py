@@ -264,3 +264,26 @@ def test_binary_default_classifier_lets_the_penalised_additive_model_compete(cap
     three = np.digitize(X[:, 0] + X[:, 1], [-1, 1])
     KANClassifier(random_state=0, verbose=1, max_iter=30).fit(X, three)
     assert "penalised logistic regression" not in capsys.readouterr().out
+
+
+def test_additive_binary_classifier_is_solved_by_penalised_logistic_regression(recwarn):
+    X, y, logit = _additive_labels(3, n=600)
+    first = KANClassifier(hidden_layer_sizes=(), random_state=0).fit(X, y)
+    assert first.n_iter_ == 1 and len(first.loss_curve_) == 1 and first.validation_scores_ is None
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+    # Nothing depends on the seed, and the training loss is the fitted model's log-loss.
+    second = KANClassifier(hidden_layer_sizes=(), random_state=1).fit(X, y)
+    np.testing.assert_allclose(first.predict_proba(X), second.predict_proba(X), rtol=1e-6, atol=1e-7)
+    probability = first.predict_proba(X)[:, 1]
+    log_loss = -np.mean(y * np.log(probability) + (1 - y) * np.log(1 - probability))
+    assert first.loss_curve_[0] == pytest.approx(log_loss, rel=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("params", [{"early_stopping": True}, {"lamb": 1e-3}, {"classes": 3}], ids=str)
+def test_the_classifier_solver_trains_what_has_no_closed_form(params):
+    X, y, _ = _additive_labels(4, n=600)
+    if params.pop("classes", 2) == 3:
+        y = np.digitize(X[:, 0] + X[:, 1], [-1, 1])
+    model = KANClassifier(**{"hidden_layer_sizes": (), "max_iter": 20, "random_state": 0, **params}).fit(X, y)
+    assert model.n_iter_ > 1
