@@ -794,7 +794,11 @@ def solves_in_closed_form(config, previous, incremental):
 def _closed_form_result(module, data, config, generator, progress):
     """:func:`train`'s result of an additive regressor solved in closed form (None: too wide)."""
     grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
-    fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
+    # Small designs on one thread: many small matrix products (Newton's steps), where a
+    # second BLAS thread only contends with torch's (breast cancer: 1.0 s on two
+    # threads, 0.1 s on one).
+    with limited_threads(thread_limit_for(len(data), module)):
+        fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
     if fit is None:
         return None
     progress.close(
