@@ -52,8 +52,9 @@ MAX_COLUMNS = 3000
 #: logistic curvature at p = 1/2): fewer than for least squares, since each needs
 #: Newton steps over the rows.
 LOGISTIC_ALPHA_RATIOS = np.logspace(-6.0, 2.0, 17)
-#: Largest design (rows x columns) held in memory for the logistic fit (160 MB).
-MAX_LOGISTIC_FLOATS = 20_000_000
+#: Largest design (rows x columns) held in memory for the logistic fit (64 MB; with
+#: its centred copy and a weighted product the fit holds about three times that).
+MAX_LOGISTIC_FLOATS = 8_000_000
 _MAX_NEWTON_STEPS = 25
 # Newton's method stops when a step changes no weight by more than this (relative).
 _NEWTON_TOLERANCE = 1e-6

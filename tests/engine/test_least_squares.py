@@ -287,3 +287,14 @@ def test_the_classifier_solver_trains_what_has_no_closed_form(params):
         y = np.digitize(X[:, 0] + X[:, 1], [-1, 1])
     model = KANClassifier(**{"hidden_layer_sizes": (), "max_iter": 20, "random_state": 0, **params}).fit(X, y)
     assert model.n_iter_ > 1
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_a_binary_design_too_large_to_hold_is_trained_by_the_solver(monkeypatch):
+    import skkan._least_squares
+
+    X, y, _ = _additive_labels(5, n=300)
+    monkeypatch.setattr(skkan._least_squares, "MAX_LOGISTIC_FLOATS", 1000)
+    model = KANClassifier(hidden_layer_sizes=(), max_iter=20, random_state=0).fit(X, y)
+    assert model.n_iter_ > 1
+    assert model.score(X, y) > 0.6
