@@ -28,8 +28,8 @@ base (silu) weight: two values need no spline, and the design stays small.
 The additive classifier of two classes is linear in its weights too, up to the
 logistic link: :func:`fit_additive_logistic` minimises the penalised cross-entropy
 by Newton's method for each penalty and chooses the penalty by approximate
-leave-one-out (the default classifier's competitor, see
-``ClassificationTargets.auto_competitors``).
+leave-one-out: the additive classifier of two classes, and the default classifier's
+competitor (see ``ClassificationTargets.auto_competitors``).
 """
 
 from dataclasses import dataclass

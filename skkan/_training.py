@@ -792,7 +792,8 @@ def solves_in_closed_form(config, previous, incremental):
 
 
 def _closed_form_result(module, data, config, generator, progress):
-    """:func:`train`'s result of an additive regressor solved in closed form (None: too wide)."""
+    """:func:`train`'s result of an additive model solved directly (None: too wide or too
+    large for the task's direct fit, see the targets' ``solve_additive``)."""
     grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
     # Small designs on one thread: many small matrix products (Newton's steps), where a
     # second BLAS thread only contends with torch's (breast cancer: 1.0 s on two
