@@ -331,12 +331,18 @@ def within_interval(option, value, error):
 # itself and one more).
 _COINCIDENCE_WINDOW = 5.0
 _MAX_COINCIDENT = 2
+# A window holding more rationals than this is evidence for none of them.
+_MAX_COUNTED_RATIONALS = 2000
+# The simple numbers :func:`_nice_values` offers: rationals of these denominators, and
+# rational multiples and fractions of the bases with these denominators and numerators
+# up to _MAX_BASE_NUMERATOR.
 _DENOMINATORS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 _BASE_DENOMINATORS = (1, 2, 3, 4, 6)
 _MAX_BASE_NUMERATOR = 12
 
 
 def _bases():
+    """pi, sqrt(pi), sqrt(2*pi) and sqrt(2) (sympy numbers)."""
     import sympy
 
     return (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2))
@@ -380,7 +386,7 @@ def simple_numbers_near(option, value, error):
     if not math.isfinite(half_width):
         return math.inf
     low, high = value - half_width, value + half_width
-    if (high - low) * max(_DENOMINATORS) > 2000:
+    if (high - low) * max(_DENOMINATORS) > _MAX_COUNTED_RATIONALS:
         return math.inf
     limit = _niceness(option)
     found = set()
@@ -390,11 +396,9 @@ def simple_numbers_near(option, value, error):
             n, d = numerator // divisor, denominator // divisor
             if n != 0 and abs(n) <= MAX_RATIONAL and _rational_niceness(n, d) <= limit:
                 found.add((n, d))
-    count = len(found)
-    values, niceness = _base_numbers()
+    values, niceness = _base_numbers()  # all irrational: none is also counted above
     inside = (values >= low) & (values <= high) & (niceness <= limit)
-    # A base number equal to a rational (none are) would count twice; values are distinct.
-    return count + int(np.count_nonzero(inside))
+    return len(found) + int(np.count_nonzero(inside))
 
 
 def plausible_snap(option, value, error):
@@ -414,19 +418,19 @@ def _nice_values(value):
     if value == 0 or not math.isfinite(value):
         return []
     candidates = []
-    for denominator in (1, 2, 3, 4, 5, 6, 8, 10, 12):
+    for denominator in _DENOMINATORS:
         numerator = round(value * denominator)
         # Never a rational of more than four digits: a float says as much.
         if numerator != 0 and abs(numerator) <= MAX_RATIONAL:
             candidates.append(sympy.Rational(numerator, denominator))
-    for base in (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2)):
+    for base in _bases():
         base_value = float(base)
-        for denominator in (1, 2, 3, 4, 6):
+        for denominator in _BASE_DENOMINATORS:
             numerator = round(value / base_value * denominator)
-            if 0 < abs(numerator) <= 12:
+            if 0 < abs(numerator) <= _MAX_BASE_NUMERATOR:
                 candidates.append(sympy.Rational(numerator, denominator) * base)
             numerator = round(value * base_value * denominator)
-            if 0 < abs(numerator) <= 12:
+            if 0 < abs(numerator) <= _MAX_BASE_NUMERATOR:
                 candidates.append(sympy.Rational(numerator, denominator) / base)
     seen, result = set(), []
     for candidate in candidates:
