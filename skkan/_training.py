@@ -708,7 +708,8 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
     data = TrainingData(X, targets, sample_weight, scaler, dtype, device)
     validation = None
     progress = Progress(1 if incremental else config.max_iter, config.verbose, description=description)
-    # None: not linear least squares, or too wide to solve (then the solver trains it).
+    # None: no direct fit (see solves_in_closed_form), or a design too large for it
+    # (then the solver trains the network).
     closed = _closed_form_result(module, data, config, generator, progress) if solves_in_closed_form(
         config, previous, incremental
     ) else None
