@@ -34,6 +34,12 @@ Two structures that no target transform exposes when ``y`` changes sign:
   (as the linear equation ``y = g_0 + sum_j x_j g_j - sum_j x_j y h_j``): relativistic
   velocity addition ``(u + v)/(1 + u*v/c**2)`` in ``u``, with ``g_0 = v``, ``g_1 = 1``
   and ``h_1 = v/c**2``.
+
+  The global fit with the products ``x_j * x_k`` of those inputs added finds laws
+  that are a quadratic polynomial in them (:func:`quadratic_structure`), or whose
+  square is: the law of cosines of signed lengths, ``sqrt(a**2 + b**2 - 2*a*b*cos(u
+  - c))``, squared is ``a**2 + b**2 + a*b*g(u, c)``, with no logarithm to separate
+  it; :func:`linear_trial` then reads the root back.
 """
 
 import functools
@@ -43,7 +49,10 @@ import math
 import numpy as np
 import scipy.linalg
 
-__all__ = ["linear_structure", "linear_trial", "local_linear_structure", "odd_factor_trial", "odd_factors"]
+__all__ = [
+    "linear_structure", "linear_trial", "local_linear_structure", "odd_factor_trial", "odd_factors", "polynomial_terms",
+    "quadratic_structure",
+]
 
 # An odd factor on noisy data: y/x_i must keep one sign on the rows where |x_i| is at
 # least this quantile of |x_i| (near x_i = 0 the noise flips the sign of y, and
@@ -159,6 +168,12 @@ MIN_DEGREE = 6
 # of y's standard deviation is 0; one whose spread is below this share of its root
 # mean square is a constant.
 ZERO_COEFFICIENT = 1e-6
+# On exact data, a quadratic's term is 0 (or its coefficient a constant) when its
+# contribution (or its variation) is within this many times the fit's held-out RMS
+# error: single coefficients are less certain than the fit as a whole. On noisy data
+# that error is the noise's, and once is the limit (a real term under ten times the
+# noise went: I.24.6 at 10 % noise).
+QUADRATIC_ZERO_FACTOR = 10.0
 CONSTANT_COEFFICIENT = 1e-6
 
 
@@ -194,31 +209,50 @@ def _chebyshev_basis(X, z, degree):
     return chebyshev_basis(X[:, list(z)], degree)
 
 
-def _largest_degree(n_fit, z, n_linear):
+def polynomial_terms(linear, order=1):
+    """The monomials of degree at most ``order`` in the inputs ``linear``, as tuples of
+    input indices, the constant ``()`` first: ``[(), (0,), (2,)]`` for ``[0, 2]``;
+    ``order=2`` adds ``(0, 0), (0, 2), (2, 2)``."""
+    terms = [()]
+    for degree in range(1, order + 1):
+        terms += list(itertools.combinations_with_replacement(linear, degree))
+    return terms
+
+
+def term_column(X, term):
+    """The values of a monomial of :func:`polynomial_terms` at the rows of ``X``."""
+    return np.prod(X[:, list(term)], axis=1) if term else np.ones(len(X))
+
+
+def _largest_degree(n_fit, z, n_terms):
     """The highest degree whose fit has :data:`ROWS_PER_COLUMN` rows per column (0: none)."""
     for degree in range(MAX_DEGREE[len(z)], MIN_DEGREE - 1, -1):
-        if (degree + 1) ** len(z) * (n_linear + 1) * ROWS_PER_COLUMN <= n_fit:
+        if (degree + 1) ** len(z) * n_terms * ROWS_PER_COLUMN <= n_fit:
             return degree
     return 0
 
 
-def _fit_coefficients(X, y, n_fit, z, linear, degree):
-    """Least-squares varying coefficients; their values at every row (intercept first)
-    and the held-out mean squared residual."""
+def _fit_coefficients(X, y, n_fit, z, linear, degree, order=1):
+    """Least-squares varying coefficients; their values at every row (one per term of
+    :func:`polynomial_terms`, the intercept first) and the held-out mean squared
+    residual."""
     basis = _chebyshev_basis(X, z, degree)
-    design = np.hstack([basis] + [X[:, [j]] * basis for j in linear])
+    design = np.hstack([term_column(X, term)[:, None] * basis for term in polynomial_terms(linear, order)])
     # QR with column pivoting: several times faster than the SVD for these sizes.
     solution = scipy.linalg.lstsq(design[:n_fit], y[:n_fit], lapack_driver="gelsy", check_finite=False)[0]
     residual = float(np.mean((design[n_fit:] @ solution - y[n_fit:]) ** 2))
     width = basis.shape[1]
-    values = [basis @ solution[k * width : (k + 1) * width] for k in range(len(linear) + 1)]
+    values = [basis @ solution[k * width : (k + 1) * width] for k in range(design.shape[1] // width)]
     return values, residual
 
 
-def linear_structure(X, y, n_fit, noise_variance=0.0):
+def linear_structure(X, y, n_fit, noise_variance=0.0, order=1):
     """The smallest set ``z`` of one or two inputs such that ``y`` is linear in all the
     others, with coefficients that are functions of ``z``:
-    ``y = g_0(z) + sum_j x_j g_j(z)``.
+    ``y = g_0(z) + sum_j x_j g_j(z)``; or, with ``order=2``, a quadratic polynomial in
+    them: ``+ sum_{j<=k} x_j x_k g_jk(z)`` (the law of cosines squared,
+    ``a**2 + b**2 - 2*a*b*cos(u - c)`` of signed ``a`` and ``b``, whose powers no
+    logarithm separates).
 
     ``X`` and ``y`` hold ``n_fit`` rows to fit, then rows to judge the fit on. A set
     whose coefficients are all constant but ``g_0`` (an additive ``y``, which the
@@ -233,14 +267,14 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
             linear = [j for j in range(n_features) if j not in z]
             if not linear:
                 continue
-            degree = _largest_degree(n_fit, z, len(linear))
+            degree = _largest_degree(n_fit, z, len(polynomial_terms(linear, order)))
             if not degree:
                 continue
             # The highest degree fits smooth coefficients best; on noisy rows it fits
             # the noise too, and the lowest one judges better.
             degrees = sorted({MIN_DEGREE, degree}) if noise_variance > 0 else [degree]
             values, residual = min(
-                (_fit_coefficients(X, y, n_fit, z, linear, d) for d in degrees), key=lambda fit: fit[1]
+                (_fit_coefficients(X, y, n_fit, z, linear, d, order) for d in degrees), key=lambda fit: fit[1]
             )
             residual /= variance
             varying = not all(_is_constant(v) for v in values[1:])
@@ -249,6 +283,42 @@ def linear_structure(X, y, n_fit, noise_variance=0.0):
         if best is not None:
             return best[1]
     return None
+
+
+def sign_within_noise(y, noise_level=0.0):
+    """+1 or -1 when ``y`` keeps one sign up to its noise (no row beyond
+    :data:`SIGN_NOISE_FACTOR` noise standard deviations on the other side), else 0.
+
+    A law that keeps one sign but reaches 0 (a distance) gives noisy rows of the
+    other sign near 0; its square still has the law's structure.
+    """
+    sign = 1 if np.all(y > 0) else -1 if np.all(y < 0) else 0
+    if sign or not noise_level > 0:
+        return sign
+    sign = 1 if np.mean(y) > 0 else -1
+    return sign if np.all(sign * y > -SIGN_NOISE_FACTOR * noise_level) else 0
+
+
+def quadratic_structure(X, y, n_fit, noise_level=0.0):
+    """:func:`linear_structure` of order 2 for ``y``, then for ``y**2`` when ``y``
+    keeps one sign (:func:`sign_within_noise`).
+
+    ``noise_level`` is the standard deviation of the noise on ``y``; on ``y**2`` it
+    is about ``2*|y|`` times as large. Returns ``(z, power)``, or ``(None, 1)``.
+    """
+    for power in (1, 2) if sign_within_noise(y, noise_level) else (1,):
+        target = y**power
+        noise_variance = noise_level**2 * (1.0 if power == 1 else 4.0 * float(np.mean(target)))
+        z = linear_structure(X, target, n_fit, noise_variance, order=2)
+        if z is not None:
+            return z, power
+    return None, 1
+
+
+# A noisy target keeps one sign when no row lies beyond this many noise standard
+# deviations on the other side (at 4, a row of Gaussian noise does so about once in
+# 30,000).
+SIGN_NOISE_FACTOR = 4.0
 
 
 # Local varying-coefficient fits (see the module docstring). A set ``z`` is accepted
@@ -409,38 +479,54 @@ def local_linear_structure(X, y, noise_variance=0.0, fractional=False):
 def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     """Candidates ``g_0(z) + sum_j x_j g_j(z)`` for ``z = spec.groups[0]``, or
     ``(g_0(z) + sum_j x_j g_j(z)) / (1 + sum_j x_j h_j(z))`` for the transform
-    ``"fractional"``.
+    ``"fractional"``, or ``(g_0(z) + sum_j x_j g_j(z) + sum_{j<=k} x_j x_k
+    g_jk(z))**(1/p)`` for the transform ``"quadratic"`` of power ``p = spec.power``
+    (the polynomial fits ``y**p``).
 
     The coefficients are fitted as Chebyshev polynomials of ``z`` on the training
     rows (the degree with the lowest held-out residual), or locally
-    (:func:`local_fits`) where that predicts the held-out rows better (always for
-    ``"fractional"``); each coefficient's formula is discovered on its values over the
-    rows (a sub-problem of the inputs ``z``; for local fits, the rows whose fit is
-    closest), and the combinations of the formulas are simplified against the real
-    rows. Returns the candidates and 0 training iterations.
+    (:func:`local_fits`; linear and fractional only) where that predicts the held-out
+    rows better (always for ``"fractional"``); each coefficient's formula is
+    discovered on its values over the rows (a sub-problem of the inputs ``z``; for
+    local fits, the rows whose fit is closest), and the combinations of the formulas
+    are simplified against the real rows. Returns the candidates and 0 training
+    iterations.
     """
     import sympy
 
-    from ._factors import _factor_formulas, _simplest_combinations, _simplified_candidates, leaf_error_factor
+    from ._factors import _factor_formulas, _simplest_combinations, _simplified_candidates, is_noisy, leaf_error_factor
+    from ._noise import finite_level
+    from ._trials import _power_root, target_sign
 
     fractional = spec.transform == "fractional"
+    order = 2 if spec.transform == "quadratic" else 1
     z = list(spec.groups[0])
     linear = [j for j in range(X_fit.shape[1]) if j not in z]
+    terms = polynomial_terms(linear, order)
     X = np.vstack([X_fit, X_val])
     y = np.concatenate([y_fit, y_val])
+    sign = target_sign(y)
+    noisy = is_noisy(settings.get("noise_level"), float(np.std(y)))
+    if order == 2:
+        # The polynomial fits y**2 for the power 2, read back with the sign y keeps
+        # up to its noise.
+        sign = sign_within_noise(y, finite_level(settings.get("noise_level")))
+        if spec.power != 1 and not sign:
+            return [], 0
+        y = y**spec.power
     n_fit = len(y_fit)
     fits = [] if fractional else [
-        _fit_coefficients(X, y, n_fit, z, linear, degree)
-        for degree in range(MIN_DEGREE, _largest_degree(n_fit, z, len(linear)) + 1, 2)
+        _fit_coefficients(X, y, n_fit, z, linear, degree, order)
+        for degree in range(MIN_DEGREE, _largest_degree(n_fit, z, len(terms)) + 1, 2)
     ]
     values, residual = min(fits, key=lambda fit: fit[1]) if fits else (None, math.inf)
     fit_rows, val_rows = np.ones(n_fit, dtype=bool), np.ones(len(y_val), dtype=bool)
     constant = _is_constant
     if values is not None:
-        polynomial_errors = (values[0] + sum(X[:, j] * g for j, g in zip(linear, values[1:])))[n_fit:] - y_val
+        polynomial_errors = sum(term_column(X, term) * g for term, g in zip(terms, values))[n_fit:] - y[n_fit:]
     local = runner_up = None
     n_columns = 2 * len(linear) if fractional else len(linear)
-    for degree, rows_per_column in LOCAL_FITS:
+    for degree, rows_per_column in LOCAL_FITS if order == 1 else ():
         if 2 * _n_neighbours(len(z), n_columns, degree, rows_per_column) > n_fit:
             continue
         coefficients, prediction, relative, _ = local_fits(X_fit, y_fit, z, X, degree, rows_per_column, fractional)
@@ -478,20 +564,40 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     error = math.sqrt(max(residual, 0.0))
     scale = float(np.std(y))
     choices, in_denominator = [], []
+    # A quadratic's coefficients are many, and their values carry the fit's error: a
+    # hidden-layer stage on each costs more than the structure is worth (I.12.11,
+    # q*(Ef + B*v*sin(theta)): a sub-discovery of q ran every stage, 27 s). Their
+    # own additive, screened and product trials remain.
+    sub_settings = {**settings, "hidden": False} if order == 2 else settings
     for k, coefficient in enumerate(values):
-        denominator = k > len(linear)
-        # The column a coefficient multiplies in the linear equation for y: 1, x_j, or
-        # x_j * y for the h_j (y = g_0 + sum_j x_j g_j - sum_j x_j y h_j).
-        if k == 0:
-            column, factor = np.ones(len(y)), sympy.Integer(1)
-        else:
+        denominator = fractional and k > len(linear)
+        # The column a coefficient multiplies in the linear equation for y: a
+        # monomial of the inputs (1, x_j, x_j * x_k), or x_j * y for the h_j (y = g_0 +
+        # sum_j x_j g_j - sum_j x_j y h_j).
+        if denominator:
             j = linear[(k - 1) % len(linear)]
-            column, factor = (X[:, j] * y if denominator else X[:, j]), symbols[j]
+            column, factor = X[:, j] * y, symbols[j]
+        else:
+            column, factor = term_column(X, terms[k]), sympy.Mul(*[symbols[i] for i in terms[k]])
         column_rms = float(np.sqrt(np.mean(column**2)))
         rms = float(np.sqrt(np.mean(coefficient**2)))
-        if rms * column_rms <= ZERO_COEFFICIENT * scale:
+        # A quadratic's many terms include some that the law lacks, fitted to about
+        # the fit's error (1e-5 of y where it is 3e-5), and constant ones that wiggle
+        # by about as much: each would cost a sub-discovery of noise-like values
+        # (I.12.11: 105 s; the 1 of a**2 in the law of cosines: 23 s). A term whose
+        # whole contribution, or whose variation, is within that error is 0 or a
+        # constant there.
+        # Measured on the term's values, coefficient times column: where the column
+        # is small, the coefficient is poorly determined and matters little.
+        tolerance = (1.0 if noisy else QUADRATIC_ZERO_FACTOR) * error if order == 2 else 0.0
+        term_rms = float(np.sqrt(np.mean((coefficient * column) ** 2)))
+        if rms * column_rms <= ZERO_COEFFICIENT * scale or term_rms <= tolerance:
             continue  # y does not depend on this input (or has no g_0)
         in_denominator.append(denominator)
+        best_constant = float(np.sum(coefficient * column**2) / max(float(np.sum(column**2)), 1e-300))
+        if order == 2 and float(np.sqrt(np.mean(((coefficient - best_constant) * column) ** 2))) <= tolerance:
+            choices.append([factor * sympy.Float(best_constant)])
+            continue
         if constant(coefficient):
             choices.append([factor * sympy.Float(float(np.mean(coefficient)))])
             continue
@@ -500,7 +606,7 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         level = leaf_error_factor(settings, scale) * max(error / max(column_rms, 1e-300), spread_of.get(k, 0.0))
         sub_values = (coefficient[:n_fit][fit_rows], coefficient[n_fit:][val_rows])
         formulas, _ = _factor_formulas(
-            z, sub_values, X_fit[fit_rows], X_val[val_rows], symbols, settings, level, spec.seed + k + 1
+            z, sub_values, X_fit[fit_rows], X_val[val_rows], symbols, sub_settings, level, spec.seed + k + 1
         )
         if not formulas:
             return [], 0
@@ -512,4 +618,6 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         numerator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if not down])
         denominator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if down])
         formulas.append(numerator / (1 + denominator) if fractional else numerator)
+    if spec.power != 1:
+        formulas = [_power_root(formula, spec.power, sign) for formula in formulas]
     return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings), 0

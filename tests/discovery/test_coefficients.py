@@ -3,7 +3,9 @@
 ``m*v/sqrt(1 - v**2/c**2)`` with a signed ``v`` changes sign with ``v`` only: ``y/v``
 is a one-signed sub-problem. ``(x - u*t)/sqrt(1 - u**2/c**2)`` is linear in ``x`` and
 ``t`` with coefficients of ``u`` and ``c``: each coefficient is a sub-problem of two
-inputs. Assertions hold for every seed tried (the comments say which).
+inputs. The law of cosines of signed lengths squared, ``a**2 + b**2 - 2*a*b*cos(u -
+c)``, is quadratic in ``a`` and ``b`` with coefficients of ``u`` and ``c``. Assertions
+hold for every seed tried (the comments say which).
 """
 
 import numpy as np
@@ -18,6 +20,9 @@ from skkan.discovery._coefficients import (
     local_fits,
     local_linear_structure,
     odd_factors,
+    polynomial_terms,
+    quadratic_structure,
+    sign_within_noise,
 )
 from skkan.symbolic._simplify import drop_positive_abs
 
@@ -205,3 +210,74 @@ def test_a_lorentz_transformation_is_found_through_its_linear_inputs(random_stat
     assert model.score(new_rows, _lorentz(new_rows.to_numpy())) > 0.9999
     formula, (x, u, t, c) = _law(model, ["x", "u", "t", "c"])
     assert sympy.diff(formula, x, 2) == 0 and sympy.diff(formula, t, 2) == 0
+
+
+def _cosines(X):
+    a, b, u, c = X.T
+    return np.sqrt(a**2 + b**2 - 2 * a * b * np.cos(u - c))
+
+
+COSINE_RANGES = [(-1, 1), (-1, 1), (0, 2 * np.pi), (0, 2 * np.pi)]
+
+
+def test_polynomial_terms_list_the_constant_then_each_degree():
+    assert polynomial_terms([0, 2]) == [(), (0,), (2,)]
+    assert polynomial_terms([0, 2], order=2) == [(), (0,), (2,), (0, 0), (0, 2), (2, 2)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_square_of_a_signed_law_of_cosines_is_quadratic_in_its_lengths(seed):
+    X = _rows(seed, COSINE_RANGES, n=2200)
+    y = _cosines(X)
+    # Neither y nor y**2 is linear in any inputs; y**2 is quadratic in a and b (its
+    # cosine needs degree 9 in u and c: 1,800 rows for 3 rows per column).
+    assert linear_structure(X, y, N_FIT) is None and linear_structure(X, y**2, N_FIT) is None
+    assert quadratic_structure(X, y, 1800) == ((2, 3), 2)
+    # A noisy law that reaches 0 has rows of the other sign, within the noise: its
+    # square is still tried, with the law's sign.
+    noise = 0.05
+    noisy = -np.abs(X[:, 0]) + np.random.default_rng(seed + 10).normal(0, noise, len(y))
+    assert np.any(noisy > 0) and sign_within_noise(noisy, noise) == -1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_laws_no_quadratic_in_some_inputs_have_no_quadratic_structure(seed):
+    X = _rows(seed, COSINE_RANGES)
+    a, b, u, c = X.T
+    assert quadratic_structure(X, np.sin(a * b) * np.cos(u) + c, N_FIT) == (None, 1)
+    assert quadratic_structure(X, np.exp(a * b * u) + c, N_FIT) == (None, 1)
+    # A signed y with a zero crossing beyond its noise keeps no sign.
+    assert sign_within_noise(a + 0.5, 0.01) == 0
+
+
+@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3 (also with OMP_NUM_THREADS=1)
+def test_a_signed_law_of_cosines_is_discovered_exactly(random_state):
+    X = pd.DataFrame(_rows(random_state, COSINE_RANGES), columns=["a", "b", "u", "c"])
+    model = KANSymbolicRegressor(random_state=random_state).fit(X, _cosines(X.to_numpy()))
+    formula, (a, b, u, c) = _law(model, ["a", "b", "u", "c"])
+    assert sympy.simplify(formula**2 - (a**2 + b**2 - 2 * a * b * sympy.cos(u - c))) == 0
+    assert "y^2 = g_0(x2, x3)" in model.equations_["trial"][model.best_index_]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_kinetic_energy_of_signed_velocities_comes_out_without_spurious_terms(seed):
+    # m*(u**2 + v**2 + w**2)/2 is quadratic in the velocities with coefficients of m;
+    # of its ten terms seven are 0, and none of them may reach the formula.
+    from skkan.discovery._coefficients import linear_trial
+    from skkan.discovery._trials import TrialSpec
+
+    X = _rows(seed, [(1, 5), (-1, 1), (-1, 1), (-1, 1)], n=2200)
+    m, u, v, w = X.T
+    y = m * (u**2 + v**2 + w**2) / 2
+    assert linear_structure(X, y, 1800) is None
+    assert quadratic_structure(X, y, 1800) == ((0,), 1)
+    symbols = sympy.symbols("m u v w")
+    settings = {
+        "grid_size": 3, "lamb": 0.01, "max_iter": 200, "symbolic_iter": 200, "tolerance": 1e-4,
+        "library": None, "noise_level": 0.0,
+    }
+    spec = TrialSpec(1, "quadratic", (), None, seed, groups=((0,),))
+    candidates, _ = linear_trial(spec, X[:1800], y[:1800], X[1800:], y[1800:], symbols, settings)
+    best = min(candidates, key=lambda candidate: (candidate.loss, candidate.complexity))
+    m_, u_, v_, w_ = symbols
+    assert sympy.simplify(best.expression - m_ * (u_**2 + v_**2 + w_**2) / 2) == 0
