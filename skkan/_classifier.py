@@ -90,9 +90,7 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         of the outputs scaled by the factor at most 1 that minimises it) stops
         improving (a plateau as for ``n_iter_no_change``), and keep the epoch with the
         lowest one (weights averaged over the last epoch of steps), its outputs
-        scaled by the factor fitted on the held-out rows (with two classes, and an
-        offset of the logit fitted with it: Platt's scaling, so that weak logits
-        shrink towards the class frequency, not towards 1/2). The log-loss, not the
+        scaled by the factor fitted on the held-out rows. The log-loss, not the
         accuracy, so that training stops before the ranking of noisy data
         degrades; calibrated, so that growing confidence alone does not stop a
         clean problem.

@@ -42,8 +42,6 @@ _MINIBATCH_ROWS = 500
 _MINIBATCH_WIDTH = 32
 _MINIBATCH_GRID = 4
 _MIN_BATCH = 128
-# Bound of the logit offset fitted by Platt's scaling (ClassificationTargets.output_calibration).
-_MAX_OFFSET = 10.0
 _MINIBATCH_LEARNING_RATE = 0.02
 _FULL_BATCH_LEARNING_RATE = 0.05
 
@@ -120,10 +118,6 @@ class RegressionTargets:
 
     def output_factor(self, output, target, weight):
         """None: regression outputs are not rescaled after early stopping."""
-        return None
-
-    def output_calibration(self, output, target, weight):
-        """None: regression outputs are not recalibrated after early stopping."""
         return None
 
     def stratify(self, encoded):
@@ -305,39 +299,6 @@ class ClassificationTargets:
     def output_factor(self, output, target, weight):
         """The factor of the network's outputs that calibrates them on held-out rows."""
         return self.calibrated_loss(output, target, weight)[1]
-
-    def output_calibration(self, output, target, weight):
-        """``(factor, offset)`` that calibrate the outputs on held-out rows:
-        ``factor * output + offset``.
-
-        With two classes (one logit) this is Platt's scaling: the temperature factor
-        of :meth:`output_factor` (at most 1) and an offset of the logit, fitted
-        together by minimising the weighted log-loss from the temperature's optimum.
-        A factor alone shrinks weak logits towards probability 1/2, not towards the
-        class frequency, and on noisy, unbalanced rows that costs log-loss (the
-        offset is one parameter more). With more classes only the factor (offset
-        None): one offset per class would be fitted on few held-out rows.
-        """
-        factor = self.output_factor(output, target, weight)
-        if self.n_outputs != 1:
-            return factor, None
-        from scipy.optimize import minimize
-
-        output, weight = output.double(), weight.double()
-
-        def loss_and_gradient(parameters):
-            values = torch.tensor(parameters, dtype=torch.float64, requires_grad=True)
-            loss = self.loss(output * values[0].exp() + values[1], target, weight)
-            loss.backward()
-            return float(loss.detach()), values.grad.numpy().copy()
-
-        start = np.array([np.log(factor), 0.0])
-        best = minimize(
-            loss_and_gradient, start, jac=True, method="L-BFGS-B", bounds=[(-4.0, 0.0), (-_MAX_OFFSET, _MAX_OFFSET)]
-        )
-        if not (best.success or np.isfinite(best.fun)) or best.fun > loss_and_gradient(start)[0]:
-            return factor, None
-        return float(np.exp(best.x[0])), torch.tensor([best.x[1]])
 
     def calibrated_loss(self, output, target, weight):
         """``(log-loss, factor)``: the least weighted log-loss of ``factor * output``.

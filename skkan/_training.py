@@ -756,12 +756,9 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
                 result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
     if validation is not None:
         # Calibrate the kept weights' outputs on the held-out rows (None: regression).
-        calibration = config.targets.output_calibration(*trainer.outputs(result["module"], validation))
-        if calibration is not None:
-            factor, offset = calibration
-            result["module"].layers[-1].scale_outputs(factor)
-            if offset is not None:
-                result["module"].layers[-1].shift_outputs(offset)
+        output_factor = config.targets.output_factor(*trainer.outputs(result["module"], validation))
+        if output_factor is not None:
+            result["module"].layers[-1].scale_outputs(output_factor)
     loss_curve = loss_curve + result["loss_curve"]
     attribution = None
     if not (incremental and previous is not None):

@@ -176,19 +176,6 @@ class KANLayer(nn.Module):
         if self.symbolic_affine is not None:
             self.symbolic_affine[..., 2:].mul_(factor)
 
-    @torch.no_grad()
-    def shift_outputs(self, offset):
-        """Add ``offset`` to the layer's outputs (to its bias).
-
-        Parameters
-        ----------
-        offset : torch.Tensor of shape (out_features,)
-            E.g. the logit offset of Platt's scaling of a classifier.
-        """
-        if self.bias is None:
-            raise ValueError("A layer without a bias cannot shift its outputs.")
-        self.bias.add_(offset.to(dtype=self.bias.dtype, device=self.bias.device))
-
     def spline_weight(self):
         """Effective spline coefficients ``w_s * c * mask``, shape (out, in, G + k)."""
         return self.coef * (self.scale_spline * self.spline_mask())[..., None]

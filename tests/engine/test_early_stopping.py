@@ -123,52 +123,6 @@ def test_classifier_validation_score_is_minus_the_calibrated_log_loss(n_classes)
     assert _sklearn_log_loss(2 * output, target, weight, n_classes) > raw + 0.1
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_platt_scaling_shrinks_weak_logits_towards_the_class_frequency(seed):
-    # Logits without signal on unbalanced labels (a quarter positive): a factor
-    # alone can only shrink them towards probability 1/2; the offset moves them to
-    # the class frequency, the best constant.
-    rng = np.random.default_rng(seed)
-    targets = ClassificationTargets(np.arange(2))
-    target = torch.as_tensor((rng.uniform(size=400) < 0.25).astype(int))
-    output = torch.as_tensor(rng.normal(scale=3.0, size=(400, 1)))
-    weight = torch.ones(400, dtype=torch.float64)
-    factor, offset = targets.output_calibration(output, target, weight)
-    assert 0 < factor <= 1 and offset.shape == (1,)
-    calibrated = _sklearn_log_loss(factor * output + offset, target, weight, 2)
-    temperature_only = _sklearn_log_loss(targets.output_factor(output, target, weight) * output, target, weight, 2)
-    frequency = float(target.double().mean())
-    best_constant = -(frequency * np.log(frequency) + (1 - frequency) * np.log(1 - frequency))
-    assert calibrated <= temperature_only - 0.03
-    # Within what the smallest factor (exp(-4)) leaves of the noise of the best constant.
-    assert calibrated <= best_constant + 5e-3
-    # More classes: the factor only.
-    targets3, output3, target3, weight3 = _logits(3, seed)
-    factor3, offset3 = targets3.output_calibration(output3, target3, weight3)
-    assert offset3 is None and factor3 == targets3.output_factor(output3, target3, weight3)
-
-
-def test_shift_outputs_adds_to_the_bias_and_needs_one():
-    layer = KANLayer(3, 2, generator=torch.Generator().manual_seed(0))
-    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
-    before = layer(x).detach()
-    layer.shift_outputs(torch.tensor([0.5, -1.0]))
-    assert torch.allclose(layer(x).detach() - before, torch.tensor([[0.5, -1.0]]).expand(5, 2))
-    with pytest.raises(ValueError, match="bias"):
-        KANLayer(3, 2, bias=False).shift_outputs(torch.zeros(2))
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_an_unbalanced_classifier_without_signal_predicts_the_class_frequency(seed):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(1500, 4))
-    y = (rng.uniform(size=1500) < 0.3).astype(int)
-    model = _quiet_fit(KANClassifier(random_state=seed), X[:1000], y[:1000])
-    proba = model.predict_proba(X[1000:])[:, 1]
-    assert abs(float(np.mean(proba)) - y[:1000].mean()) < 0.05
-    assert log_loss(y[1000:], model.predict_proba(X[1000:])) < log_loss(y[1000:], np.full(500, 0.5)) - 0.05
-
-
 def test_classifier_validation_never_sharpens_separable_rows():
     # Held-out rows all classified right: the best factor would be unbounded.
     targets = ClassificationTargets(np.arange(3))
