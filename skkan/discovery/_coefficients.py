@@ -285,6 +285,12 @@ def linear_structure(X, y, n_fit, noise_variance=0.0, order=1):
     return None
 
 
+# A noisy target keeps one sign when no row lies beyond this many noise standard
+# deviations on the other side (at 4, a row of Gaussian noise does so about once in
+# 30,000).
+SIGN_NOISE_FACTOR = 4.0
+
+
 def sign_within_noise(y, noise_level=0.0):
     """+1 or -1 when ``y`` keeps one sign up to its noise (no row beyond
     :data:`SIGN_NOISE_FACTOR` noise standard deviations on the other side), else 0.
@@ -313,12 +319,6 @@ def quadratic_structure(X, y, n_fit, noise_level=0.0):
         if z is not None:
             return z, power
     return None, 1
-
-
-# A noisy target keeps one sign when no row lies beyond this many noise standard
-# deviations on the other side (at 4, a row of Gaussian noise does so about once in
-# 30,000).
-SIGN_NOISE_FACTOR = 4.0
 
 
 # Local varying-coefficient fits (see the module docstring). A set ``z`` is accepted
@@ -496,7 +496,7 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
 
     from ._factors import _factor_formulas, _simplest_combinations, _simplified_candidates, is_noisy, leaf_error_factor
     from ._noise import finite_level
-    from ._trials import _power_root, target_sign
+    from ._trials import _power_root
 
     fractional = spec.transform == "fractional"
     order = 2 if spec.transform == "quadratic" else 1
@@ -505,7 +505,6 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     terms = polynomial_terms(linear, order)
     X = np.vstack([X_fit, X_val])
     y = np.concatenate([y_fit, y_val])
-    sign = target_sign(y)
     noisy = is_noisy(settings.get("noise_level"), float(np.std(y)))
     if order == 2:
         # The polynomial fits y**2 for the power 2, read back with the sign y keeps
@@ -586,9 +585,9 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         # by about as much: each would cost a sub-discovery of noise-like values
         # (I.12.11: 105 s; the 1 of a**2 in the law of cosines: 23 s). A term whose
         # whole contribution, or whose variation, is within that error is 0 or a
-        # constant there.
-        # Measured on the term's values, coefficient times column: where the column
-        # is small, the coefficient is poorly determined and matters little.
+        # constant there; both are measured on the term's values, coefficient times
+        # column, since where the column is small the coefficient is poorly
+        # determined and matters little.
         tolerance = (1.0 if noisy else QUADRATIC_ZERO_FACTOR) * error if order == 2 else 0.0
         term_rms = float(np.sqrt(np.mean((coefficient * column) ** 2)))
         if rms * column_rms <= ZERO_COEFFICIENT * scale or term_rms <= tolerance:
@@ -618,6 +617,6 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         numerator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if not down])
         denominator = sympy.Add(*[pick for pick, down in zip(picks, in_denominator) if down])
         formulas.append(numerator / (1 + denominator) if fractional else numerator)
-    if spec.power != 1:
+    if order == 2 and spec.power != 1:
         formulas = [_power_root(formula, spec.power, sign) for formula in formulas]
     return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings), 0
