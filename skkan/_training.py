@@ -803,9 +803,12 @@ def _closed_form_result(module, data, config, generator, progress):
         fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
     if fit is None:
         return None
+    ratios = "" if np.all(fit.base_penalty_ratio == 1) else (
+        f" (on the base weights times {', '.join(f'{r:g}' for r in fit.base_penalty_ratio)})"
+    )
     progress.close(
         f"solved in closed form ({fit.method}): grid {fit.grid_size}, "
-        f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)} chosen by leave-one-out"
+        f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)}{ratios} chosen by leave-one-out"
     )
     return {
         "module": module, "n_iter": 1, "loss_curve": [fit.training_loss], "best_loss": fit.training_loss,

@@ -34,14 +34,37 @@ def test_leave_one_out_error_equals_refits_without_each_row():
     data = _data(X, y)
     layer = _layer_on(data)
     spline_inputs = torch.ones(3, dtype=torch.bool)
-    _, _, alpha, error, _ = _solve(layer, data, spline_inputs, 1.0)
+    _, _, alpha, error, _, ratio = _solve(layer, data, spline_inputs, 1.0)
     design = _design(layer, data.batch()[0], spline_inputs).numpy()
+    # The base (silu) columns' penalty is ratio times the splines': a ridge on base
+    # columns divided by sqrt(ratio).
+    design[:, -3:] /= np.sqrt(ratio[0])
     left_out = []
     for row in range(len(y)):
         keep = np.arange(len(y)) != row
         ridge = Ridge(alpha=float(alpha[0])).fit(design[keep], y[keep])
         left_out.append((y[row] - ridge.predict(design[row : row + 1])[0]) ** 2)
     assert error == pytest.approx(np.mean(left_out), rel=1e-6)
+
+
+def test_the_penalty_ratio_is_the_one_of_least_left_out_error(monkeypatch):
+    from skkan import _least_squares
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] + 0.3 * rng.normal(size=120)
+    data = _data(X, y)
+    layer = _layer_on(data)
+    spline_inputs = torch.ones(3, dtype=torch.bool)
+    both = _solve(layer, data, spline_inputs, 1.0)
+    alone = {}
+    for ratio in _least_squares.BASE_PENALTY_RATIOS:
+        monkeypatch.setattr(_least_squares, "BASE_PENALTY_RATIOS", np.array([ratio]))
+        alone[ratio] = _solve(layer, data, spline_inputs, 1.0)
+    assert both[3] == pytest.approx(min(fit[3] for fit in alone.values()), rel=1e-12)
+    chosen = alone[float(both[5][0])]
+    np.testing.assert_allclose(both[0], chosen[0], rtol=1e-10, atol=1e-12)
+    assert len({round(fit[3], 12) for fit in alone.values()}) > 1  # the ratios differ
 
 
 def test_a_row_of_weight_k_is_left_out_one_copy_at_a_time():
