@@ -67,6 +67,19 @@ def test_the_penalty_ratio_is_the_one_of_least_left_out_error(monkeypatch):
     assert len({round(fit[3], 12) for fit in alone.values()}) > 1  # the ratios differ
 
 
+def test_wide_designs_keep_one_penalty_for_all_weights(monkeypatch):
+    from skkan import _least_squares
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] + 0.2 * rng.normal(size=60)
+    data = _data(X, y)
+    layer = _layer_on(data)
+    monkeypatch.setattr(_least_squares, "RATIO_MAX_COLUMNS", 5)
+    *_, ratio = _solve(layer, data, torch.ones(3, dtype=torch.bool), 1.0)
+    assert ratio.tolist() == [1.0]
+
+
 def test_a_row_of_weight_k_is_left_out_one_copy_at_a_time():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(30, 2))
