@@ -24,10 +24,13 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
+from .nn import KAN
+
 __all__ = [
     "AUTO_MAX_PAIRS",
     "PAIR_WIDTH",
     "Terms",
+    "average_with_additive",
     "check_interactions",
     "choose_pairs",
     "interaction_structure",
@@ -590,3 +593,62 @@ def collapse_main_effects(module, x):
             first.bias.copy_(saved_bias)
         second.clear_symbolic(0, h)
     return folded
+
+
+# ---------------------------------------------------------------------- averaging
+@torch.no_grad()
+def average_with_additive(network, additive, x):
+    """One network whose output is the mean of ``network``'s and ``additive``'s.
+
+    ``network`` has one hidden layer and ``additive`` none; both have one output and
+    the same first-layer grid. The averaged network keeps ``network``'s hidden nodes
+    and adds one node per input carrying ``additive``'s curve of it (as the main
+    effects of :func:`interaction_structure`), whose output edge is the identity on a
+    grid over that curve's values on ``x`` (scaled rows; the identity holds beyond
+    them too); every output edge and the bias are halved. For a classifier of two
+    classes this averages the logits.
+
+    Parameters
+    ----------
+    network : skkan.nn.KAN
+        Widths ``[n, H, 1]``.
+    additive : skkan.nn.KAN
+        Widths ``[n, 1]``, on ``network``'s first-layer grid.
+    x : torch.Tensor of shape (n_samples, n)
+
+    Returns
+    -------
+    skkan.nn.KAN
+        Widths ``[n, H + n, 1]``.
+    """
+    (hidden, output), main = network.layers, additive.layers[0]
+    n_features, width = hidden.in_features, hidden.out_features
+    if not torch.equal(main.grid, hidden.grid):
+        raise ValueError("The additive network must be on the network's first-layer grid.")
+    averaged = KAN(
+        [n_features, width + n_features, 1], grid_size=hidden.grid_size, spline_order=hidden.spline_order,
+        dtype=hidden.coef.dtype,
+    ).to(hidden.coef.device)
+    first, second = averaged.layers
+    mains = torch.arange(n_features, device=hidden.grid.device) + width
+    inputs = mains - width
+    first.grid.copy_(hidden.grid)
+    for name in ("coef", "scale_spline", "scale_base", "mask"):
+        getattr(first, name).zero_()
+        getattr(first, name)[:width] = getattr(hidden, name)
+    first.bias.zero_()
+    first.bias[:width] = hidden.bias
+    first.mask[mains, inputs] = 1.0
+    first.coef[mains, inputs] = main.coef[0] * main.scale_spline[0][:, None]
+    first.scale_spline[mains, inputs] = 1.0
+    first.scale_base[mains, inputs] = main.scale_base[0]
+    effects = main.edge_activations(x)[:, 0, :]
+    second.set_identity(range(width, width + n_features), effects.min(0).values, effects.max(0).values)
+    second.grid[:width] = output.grid
+    second.coef[:, :width] = output.coef
+    second.scale_spline[:, :width] = output.scale_spline
+    second.scale_base[:, :width] = output.scale_base
+    second.mask[:, :width] = output.mask
+    second.bias.copy_(output.bias + main.bias)
+    second.scale_outputs(0.5)
+    return averaged

@@ -30,11 +30,13 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         nodes from 500 training rows (and in ``partial_fit``); below, ``()`` under
         100 training rows per feature, where hidden curves fit the noise, else one
         hidden layer of ``min(2 * n_features + 1, 16)`` nodes. With two classes,
-        early stopping and ``grid_size="auto"``, that network competes on the
-        validation rows with the additive model fitted by penalised logistic
-        regression (Newton's method, a ridge penalty on every curve chosen by
-        approximate leave-one-out cross-entropy on the training rows), and the one
-        of lower calibrated log-loss is kept (``hidden_layer_sizes_`` says which).
+        early stopping and ``grid_size="auto"``, that network's logits are averaged
+        with those of the additive model fitted by penalised logistic regression
+        (Newton's method, a ridge penalty on every curve chosen by approximate
+        leave-one-out cross-entropy on the training rows, on the network's first
+        grid) where the average has the lower calibrated log-loss on the validation
+        rows: the averaged network has one hidden node per feature more, carrying
+        the additive curves (``hidden_layer_sizes_`` says which was kept).
     interactions : 0, int, "auto" or list of pairs, default=0
         Pairwise interaction terms of the additive model (``hidden_layer_sizes=()``;
         with ``"auto"`` hidden layers it means the additive model too, and with

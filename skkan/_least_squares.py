@@ -206,7 +206,7 @@ def _solve(layer, data, spline_inputs, weight_factor):
 
 
 @torch.no_grad()
-def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, grid_rows):
+def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True):
     """Fit the one-layer ``module`` to ``data`` in closed form.
 
     Returns a :class:`LeastSquaresFit`, or None (and ``module`` unchanged) when even
@@ -226,6 +226,9 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     generator : torch.Generator
         Picks the rows the grids are fitted to when there are more than ``grid_rows``.
     grid_rows : int
+    adapt_grids : bool, default=True
+        Fit every grid's knots to the data's quantiles. False: the layer's grid is
+        the first of ``grid_sizes`` (and the others refine it).
     """
     layer = module.layers[0]
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
@@ -245,7 +248,8 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     for grid_size in grid_sizes:
         if grid_size != layer.grid_size:
             layer.refine(grid_size)
-        layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+        if adapt_grids:
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
         weights, intercept, alpha, error, rss, ratio = _solve(layer, data, spline_inputs, weight_factor)
         if best is not None and not error < best[0]:
             break
@@ -291,7 +295,7 @@ def _binary_cross_entropy(logit, target):
 
 
 @torch.no_grad()
-def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_rows):
+def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_rows, adapt_grids=True):
     """Fit the one-layer, one-output ``module`` to binary ``data`` by penalised logistic regression.
 
     The additive logit is linear in the weights, as the regressor's output is: the
@@ -301,9 +305,11 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     solution. The penalty is chosen by approximate leave-one-out cross-entropy: the
     logit of a row left out (one copy of a weighted row) is one Newton step away,
     ``eta + (p - y) q / (1 - p (1 - p) q)`` with ``q`` the row's leverage under the
-    penalised Hessian. Returns a :class:`LeastSquaresFit` (``training_loss``: the
-    weighted mean cross-entropy), or None (``module`` unchanged) for more than one
-    output or a design too large to hold (:data:`MAX_LOGISTIC_FLOATS`).
+    penalised Hessian. ``adapt_grids=False`` keeps the layer's grid (else its knots
+    are fitted to the data's quantiles). Returns a :class:`LeastSquaresFit`
+    (``training_loss``: the weighted mean cross-entropy), or None (``module``
+    unchanged) for more than one output or a design too large to hold
+    (:data:`MAX_LOGISTIC_FLOATS`).
     """
     from scipy.linalg import cho_factor, cho_solve, solve_triangular
     from scipy.special import expit
@@ -319,7 +325,8 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
     if grid_size != layer.grid_size:
         layer.refine(grid_size)
-    layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+    if adapt_grids:
+        layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
     design = _design(layer, x_all, spline_inputs).cpu().numpy()
     target = target_all.double().cpu().numpy().reshape(-1)
     weight = w_all.double().cpu().numpy() * _weight_factor(data, w_all)

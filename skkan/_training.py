@@ -23,6 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ._additive import average_with_additive
 from ._optim import make_optimizer
 from ._preprocessing import InputScaler
 from ._progress import Progress
@@ -747,13 +748,16 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
                 module, config.new_optimizer, data, generator=generator, validation=validation, progress=progress,
                 average=average, **options
             )
-            if validation is not None and previous is None and config.competitors:
+            averaging = validation is not None and previous is None and averages_with_additive(config)
+            if validation is not None and previous is None and config.competitors and not averaging:
                 result, config = _competition(
                     trainer, config, result, X.shape[1], data, validation, generator, average, description, device
                 )
             # A closed-form winner chose its grid by leave-one-out already.
             if validation is not None and previous is None and config.grid_extension and not result.get("closed_form"):
                 result = _extend_grids(trainer, config, result, data, validation, generator, average, description)
+            if averaging:
+                result = _averaged_with_additive(trainer, config, result, data, validation, generator, description)
     if validation is not None:
         # Calibrate the kept weights' outputs on the held-out rows (None: regression).
         output_factor = config.targets.output_factor(*trainer.outputs(result["module"], validation))
@@ -792,7 +796,7 @@ def solves_in_closed_form(config, previous, incremental):
     return config.closed_form and previous is None and not incremental and not config.hidden_sizes and not config.layer_masks
 
 
-def _closed_form_result(module, data, config, generator, progress):
+def _closed_form_result(module, data, config, generator, progress, adapt_grids=True):
     """:func:`train`'s result of an additive model solved directly (None: too wide or too
     large for the task's direct fit, see the targets' ``solve_additive``)."""
     grid_sizes = [config.grid_size] + (extension_grids(config.grid_size, len(data)) if config.grid_extension else [])
@@ -800,7 +804,7 @@ def _closed_form_result(module, data, config, generator, progress):
     # second BLAS thread only contends with torch's (breast cancer: 1.0 s on two
     # threads, 0.1 s on one).
     with limited_threads(thread_limit_for(len(data), module)):
-        fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS)
+        fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS, adapt_grids)
     if fit is None:
         return None
     ratios = "" if np.all(fit.base_penalty_ratio == 1) else (
@@ -814,6 +818,40 @@ def _closed_form_result(module, data, config, generator, progress):
         "module": module, "n_iter": 1, "loss_curve": [fit.training_loss], "best_loss": fit.training_loss,
         "validation_scores": None, "converged": True, "optimizer_state": None, "closed_form": True,
     }
+
+
+def averages_with_additive(config):
+    """Whether :func:`train` averages the trained network with the additive model
+    solved directly (see the targets' ``averages_with_additive``): the default
+    network of one hidden layer whose competitor is additive."""
+    return (
+        config.targets.averages_with_additive and len(config.hidden_sizes) == 1 and not config.layer_masks
+        and bool(config.competitors) and all(not hidden for hidden, _ in config.competitors)
+        and not config.penalty_weights["lamb"]
+    )
+
+
+def _averaged_with_additive(trainer, config, result, data, validation, generator, description):
+    """``result`` with its network averaged with the additive model solved directly on
+    the training rows, on the network's first-layer grid, where the average scores
+    better on the validation rows (see :func:`skkan._additive.average_with_additive`);
+    unchanged otherwise, or where that model has no direct fit."""
+    network = result["module"]
+    first = network.layers[0]
+    additive_config = replace(
+        config, hidden_sizes=(), layer_masks=(), grid_size=first.grid_size, grid_extension=False, competitors=(),
+        closed_form=True,
+    )
+    additive = _new_network(first.in_features, additive_config, generator, first.coef.dtype).to(first.coef.device)
+    additive.layers[0].grid.copy_(first.grid)
+    progress = Progress(1, config.verbose, description=f"{description}, additive model to average with")
+    if _closed_form_result(additive, data, additive_config, generator, progress, adapt_grids=False) is None:
+        return result
+    x, _, _ = data.batch(data.spread_positions(GRID_ROWS))
+    averaged = average_with_additive(network, additive, x)
+    if trainer.evaluate(averaged, validation) > trainer.evaluate(network, validation):
+        result["module"] = averaged
+    return result
 
 
 def _new_network(n_features, config, generator, dtype):
@@ -839,14 +877,7 @@ def _competition(trainer, config, result, n_features, data, validation, generato
     best_score = trainer.evaluate(result["module"], validation)
     n_iter, loss_curve, scores = result["n_iter"], list(result["loss_curve"]), list(result["validation_scores"])
     for hidden_sizes, grid_size in config.competitors:
-        # Classifiers solve an additive competitor of two classes too (not the
-        # additive model a user asks for, which the solver trains as always).
-        closed_form = config.closed_form or (
-            config.targets.closed_form_competitors and not config.penalty_weights["lamb"]
-        )
-        candidate_config = replace(
-            config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=(), closed_form=closed_form
-        )
+        candidate_config = replace(config, hidden_sizes=tuple(hidden_sizes), grid_size=int(grid_size), competitors=())
         module = _new_network(n_features, candidate_config, generator, dtype).to(device)
         progress = Progress(config.max_iter, config.verbose, description=f"{description}, {list(hidden_sizes)} grid {grid_size}")
         candidate = (

@@ -420,6 +420,31 @@ class KANLayer(nn.Module):
         self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
 
     @torch.no_grad()
+    def set_identity(self, in_indices, low, high):
+        """Make every edge leaving the inputs ``in_indices`` the identity ``phi(x) = x``.
+
+        Each of those inputs gets a uniform grid over ``[low, high]`` (its own range)
+        and its edges the coefficients at the knots' Greville abscissae, with which
+        B-splines reproduce a straight line exactly; the base branch is switched off.
+        Beyond the range the spline continues as its tangent line, so the identity
+        holds for every input value.
+
+        Parameters
+        ----------
+        in_indices : sequence of int
+        low, high : torch.Tensor of shape (len(in_indices),)
+        """
+        k = self.spline_order
+        index = torch.as_tensor(list(in_indices), dtype=torch.long, device=self.grid.device)
+        low, high = _widen_degenerate(low.to(self.grid), high.to(self.grid))
+        grid = uniform_grid(low, high, self.grid_size, k)  # (inputs, G + 2k + 1)
+        greville = grid.unfold(1, k, 1)[:, 1 : self.coef.shape[-1] + 1].mean(-1)  # (inputs, G + k)
+        self.grid[index] = grid
+        self.coef[:, index] = greville.to(self.coef)[None]
+        self.scale_spline[:, index] = 1.0
+        self.scale_base[:, index] = 0.0
+
+    @torch.no_grad()
     def refine(self, grid_size):
         """Switch to ``grid_size`` intervals, keeping the curves (least squares).
 

@@ -179,3 +179,27 @@ def test_networks_that_are_not_single_output_additive_are_left_alone():
     torch.testing.assert_close(module(x).detach(), before)
     dense = KAN([3, 4, 1], grid_size=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert collapse_main_effects(dense, x) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_average_with_additive_is_the_mean_of_both_networks_everywhere(seed):
+    from skkan._additive import average_with_additive
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(400, 4, generator=generator, dtype=torch.float64)
+    network = KAN([4, 6, 1], grid_size=4, generator=generator, dtype=torch.float64)
+    network.update_grid(x)
+    additive = KAN([4, 1], grid_size=4, generator=generator, dtype=torch.float64)
+    additive.layers[0].grid.copy_(network.layers[0].grid)
+    with torch.no_grad():
+        for layer in (*network.layers, additive.layers[0]):
+            layer.coef.normal_(generator=generator)
+            layer.scale_base.normal_(generator=generator)
+            layer.bias.normal_(generator=generator)
+    averaged = average_with_additive(network, additive, x)
+    assert averaged.widths == [4, 10, 1]
+    for rows in (x, 3 * x):  # beyond the rows the identity edges were fitted on too
+        assert torch.allclose(averaged(rows), (network(rows) + additive(rows)) / 2, atol=1e-10)
+    additive.layers[0].update_grid(2 * x)
+    with pytest.raises(ValueError, match="grid"):
+        average_with_additive(network, additive, x)

@@ -145,3 +145,59 @@ def test_the_additive_competitor_is_solved_in_closed_form():
     assert len(trainer.runs) == 1
     assert chosen.hidden_sizes == () and result["module"].layers[0].in_features == 4
     assert result["n_iter"] == 5 + 7 + 1
+
+
+# ---------------------------------------------------------------- two classes: the average
+
+
+def _binary_data(seed, n=1500):
+    from skkan._preprocessing import InputScaler
+    from skkan._training import TrainingData
+
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, (n, 4))
+    labels = (np.sin(X[:, 0]) + X[:, 1] + rng.logistic(size=n) > 0).astype(np.int64)
+    weight = np.ones(n)
+    scaler = InputScaler.fit(X, weight, rng)
+    return X, labels, TrainingData(X, torch.as_tensor(labels), weight, scaler, torch.float64, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("average_wins", [True, False])
+def test_the_network_is_averaged_with_the_additive_model_where_that_scores_better(average_wins):
+    from skkan._training import _averaged_with_additive
+    from skkan.nn import KAN
+
+    X, _, data = _binary_data(0)
+    params = KANClassifier().get_params()
+    config = replace(
+        TrainingConfig.from_params(params, ClassificationTargets(np.array([0, 1])), len(X), 4), dtype=torch.float64
+    )
+    network = KAN([4, 6, 1], grid_size=config.grid_size, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    network.update_grid(data.batch()[0])
+
+    class Trainer:
+        def evaluate(self, module, validation):
+            return float(module.widths[1] > 6) if average_wins else float(module.widths[1] == 6)
+
+    result = _averaged_with_additive(Trainer(), config, {"module": network}, data, data, torch.Generator(), "fit")
+    assert result["module"].widths == ([4, 10, 1] if average_wins else [4, 6, 1])
+    if average_wins:
+        x = data.batch()[0]
+        # The added nodes carry the additive logistic model, solved on the network's grid.
+        assert torch.equal(result["module"].layers[0].grid, network.layers[0].grid)
+        additive = 2 * result["module"](x) - network(x)
+        logit = additive.detach().numpy().ravel()
+        labels = data.batch()[1].numpy().ravel()
+        accuracy = np.mean((logit > 0) == labels)
+        assert accuracy > 0.7  # the additive fit of sin(x0) + x1 (noise caps it near 0.8)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_default_binary_classifier_keeps_the_network_or_its_average(seed):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, (1500, 4))
+    y = (np.sin(X[:, 0]) + X[:, 1] + rng.logistic(size=1500) > 0).astype(int)
+    model = KANClassifier(random_state=seed).fit(X, y)
+    assert model.hidden_layer_sizes_ in ((32,), (36,))
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(1), 1) and model.score(X, y) > 0.7

@@ -193,3 +193,15 @@ def test_second_derivatives_through_symbolic_edges():
     # Output 1 reads input 2 only through the symbolic edge: d2/dx2 of 1.5 sin(2x + 0.5).
     expected = -1.5 * 4.0 * torch.sin(2.0 * x[:, 2] + 0.5)
     torch.testing.assert_close(second[:, 2], expected.detach())
+
+
+@pytest.mark.parametrize("spline_order", [1, 2, 3])
+def test_set_identity_makes_the_edges_of_those_inputs_the_identity_everywhere(spline_order):
+    layer = KANLayer(3, 2, grid_size=5, spline_order=spline_order, dtype=torch.float64)
+    # Input 2 takes a single value (a degenerate range gets a unit-width grid).
+    layer.set_identity([0, 2], torch.tensor([-2.0, 0.5]), torch.tensor([3.0, 0.5]))
+    x = torch.linspace(-6.0, 7.0, 131, dtype=torch.float64)[:, None].repeat(1, 3)
+    activations = layer.edge_activations(x)
+    for i in (0, 2):
+        assert torch.allclose(activations[:, :, i], x[:, i : i + 1].expand(-1, 2), atol=1e-12)
+    assert not torch.allclose(activations[:, :, 1], x[:, 1:2].expand(-1, 2))
