@@ -18,6 +18,7 @@ import copy
 import warnings
 from dataclasses import dataclass, field, replace
 from numbers import Integral
+from statistics import NormalDist
 from typing import Callable, Optional
 
 import numpy as np
@@ -102,6 +103,10 @@ ROWS_PER_GRID_INTERVAL = 100
 # hmda; benchmarks/defaults.py California -0.003 R^2, digits -0.001 accuracy, below
 # the MLP's - 0.005).
 EXTENSION_STEP_DIVISOR = 5
+
+# Two classes: the default network averaged with the additive model is kept unless
+# the network alone has a lower validation loss at this one-sided level (paired test).
+_NETWORK_KEPT_RATE = 0.05
 
 # Attribution scores (feature_importances_, prune, formulas) use this many rows.
 ATTRIBUTION_ROWS = 4096
@@ -833,9 +838,17 @@ def averages_with_additive(config):
 
 def _averaged_with_additive(trainer, config, result, data, validation, generator, description):
     """``result`` with its network averaged with the additive model solved directly on
-    the training rows, on the network's first-layer grid, where the average scores
-    better on the validation rows (see :func:`skkan._additive.average_with_additive`);
-    unchanged otherwise, or where that model has no direct fit."""
+    the training rows, on the network's first-layer grid (see
+    :func:`skkan._additive.average_with_additive`), unless the network alone is
+    significantly better on the validation rows; unchanged where that model has no
+    direct fit.
+
+    The test is one-sided and paired over the validation rows (their calibrated
+    losses), at :data:`_NETWORK_KEPT_RATE`: the simpler, smoother average is kept
+    unless the rows show that the network's interactions matter. Choosing the lower
+    validation loss instead followed the noise of a few hundred rows (a development
+    table of 1,421 rows and 3 inputs: log-loss 0.6793 against 0.6748, the MLP's 0.6783).
+    """
     network = result["module"]
     first = network.layers[0]
     additive_config = replace(
@@ -849,9 +862,22 @@ def _averaged_with_additive(trainer, config, result, data, validation, generator
         return result
     x, _, _ = data.batch(data.spread_positions(GRID_ROWS))
     averaged = average_with_additive(network, additive, x)
-    if trainer.evaluate(averaged, validation) > trainer.evaluate(network, validation):
+    gain = _row_losses(trainer, config.targets, averaged, validation) - _row_losses(
+        trainer, config.targets, network, validation
+    )  # positive where the network alone does better
+    z = NormalDist().inv_cdf(1 - _NETWORK_KEPT_RATE)
+    if not gain.mean() > z * gain.std() / np.sqrt(len(gain)):
         result["module"] = averaged
     return result
+
+
+def _row_losses(trainer, targets, module, validation):
+    """Calibrated loss of every validation row, times its weight over the mean weight."""
+    output, target, weight = trainer.outputs(module, validation)
+    output, weight = output.double(), weight.double()
+    factor = targets.output_factor(output, target, weight)
+    losses = targets.sample_losses(output if factor is None else output * factor, target)
+    return (losses * weight / weight.mean()).cpu().numpy()
 
 
 def _new_network(n_features, config, generator, dtype):
