@@ -38,6 +38,7 @@ __all__ = [
     "plan_interactions",
     "purify",
     "rank_pairs",
+    "significantly_positive",
     "term_contributions",
     "terms_of",
 ]
@@ -218,7 +219,6 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
         return ()
     # One-sided paired tests over the rows, Bonferroni over the sets: the pairs must
     # lower the out-of-fold loss. The set with the lowest loss of those that pass wins.
-    z = NormalDist().inv_cdf(1 - _PAIRS_KEPT_RATE / len(pair_sets))
     weight = sample_weight[rows] / sample_weight[rows].mean()
     best, best_loss = (), np.inf
     for pairs in pair_sets:
@@ -229,9 +229,16 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
             pair_losses[positions] = _fit_and_score(X, encoded, pair_config, seed, sample_weight, fit_rows, loss_rows)[2]
         drop = weight * (main_losses - pair_losses)
         loss = float(np.mean(weight * pair_losses))
-        if drop.mean() > z * drop.std() / np.sqrt(len(drop)) and loss < best_loss:
+        if significantly_positive(drop, _PAIRS_KEPT_RATE / len(pair_sets)) and loss < best_loss:
             best, best_loss = pairs, loss
     return best
+
+
+def significantly_positive(differences, rate):
+    """Whether the mean of paired per-row ``differences`` is positive by a one-sided
+    test at level ``rate`` (normal approximation over the rows)."""
+    z = NormalDist().inv_cdf(1 - rate)
+    return bool(differences.mean() > z * differences.std() / np.sqrt(len(differences)))
 
 
 def _fit_and_score(X, encoded, config, seed, sample_weight, fit_rows, loss_rows):

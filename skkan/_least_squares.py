@@ -140,7 +140,7 @@ def _solve(layer, data, spline_inputs, weight_factor):
     times it on the base (silu) weights. Both parametrise an input's trend (a spline
     reproduces straight lines), and which should carry it varies by table: the
     development tables chose every ratio from 0.01 to 1000, and on the Ames table
-    (40 one-hot columns) the ratio 1000 raised R^2 from 0.864 to 0.888. Each ratio
+    (40 categorical columns, one-hot) the ratio 1000 raised R^2 from 0.864 to 0.888. Each ratio
     is a ridge on rescaled base columns, so one Gram matrix and one eigendecomposition
     per ratio serve all penalties.
 

@@ -18,13 +18,12 @@ import copy
 import warnings
 from dataclasses import dataclass, field, replace
 from numbers import Integral
-from statistics import NormalDist
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-from ._additive import average_with_additive
+from ._additive import average_with_additive, significantly_positive
 from ._optim import make_optimizer
 from ._preprocessing import InputScaler
 from ._progress import Progress
@@ -865,18 +864,16 @@ def _averaged_with_additive(trainer, config, result, data, validation, generator
     gain = _row_losses(trainer, config.targets, averaged, validation) - _row_losses(
         trainer, config.targets, network, validation
     )  # positive where the network alone does better
-    z = NormalDist().inv_cdf(1 - _NETWORK_KEPT_RATE)
-    if not gain.mean() > z * gain.std() / np.sqrt(len(gain)):
+    if not significantly_positive(gain, _NETWORK_KEPT_RATE):
         result["module"] = averaged
     return result
 
 
 def _row_losses(trainer, targets, module, validation):
-    """Calibrated loss of every validation row, times its weight over the mean weight."""
+    """Calibrated loss of every validation row (a classifier's), times its weight over the mean weight."""
     output, target, weight = trainer.outputs(module, validation)
     output, weight = output.double(), weight.double()
-    factor = targets.output_factor(output, target, weight)
-    losses = targets.sample_losses(output if factor is None else output * factor, target)
+    losses = targets.sample_losses(output * targets.output_factor(output, target, weight), target)
     return (losses * weight / weight.mean()).cpu().numpy()
 
 

@@ -203,3 +203,13 @@ def test_average_with_additive_is_the_mean_of_both_networks_everywhere(seed):
     additive.layers[0].update_grid(2 * x)
     with pytest.raises(ValueError, match="grid"):
         average_with_additive(network, additive, x)
+
+
+def test_significantly_positive_is_a_one_sided_test_of_the_mean():
+    from skkan._additive import significantly_positive
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=400)
+    assert significantly_positive(noise + 0.3, 0.05)
+    assert not significantly_positive(noise - noise.mean(), 0.05)  # mean exactly 0
+    assert not significantly_positive(noise - 0.3, 0.05)  # one-sided: a negative mean never passes
