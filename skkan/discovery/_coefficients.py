@@ -593,10 +593,11 @@ def linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         if rms * column_rms <= ZERO_COEFFICIENT * scale or term_rms <= tolerance:
             continue  # y does not depend on this input (or has no g_0)
         in_denominator.append(denominator)
-        best_constant = float(np.sum(coefficient * column**2) / max(float(np.sum(column**2)), 1e-300))
-        if order == 2 and float(np.sqrt(np.mean(((coefficient - best_constant) * column) ** 2))) <= tolerance:
-            choices.append([factor * sympy.Float(best_constant)])
-            continue
+        if order == 2:
+            best_constant = float(np.sum(coefficient * column**2) / max(float(np.sum(column**2)), 1e-300))
+            if float(np.sqrt(np.mean(((coefficient - best_constant) * column) ** 2))) <= tolerance:
+                choices.append([factor * sympy.Float(best_constant)])
+                continue
         if constant(coefficient):
             choices.append([factor * sympy.Float(float(np.mean(coefficient)))])
             continue
