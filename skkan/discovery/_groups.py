@@ -243,8 +243,9 @@ def power_group(X, y, noise_level=None):
     of one strict sign, and a fit of ``log|y|`` by ``p . log|x| + g(Q . log|x|)``
     within :data:`GROUP_RESIDUAL` (or the noise), with ``Q`` one or two groups of
     small integers and ``p`` halves, that a plain monomial (``g`` linear) does not
-    already reach. One group is tried first (at least three inputs), then two (at
-    least four inputs, so that the sub-problem has two fewer).
+    already reach. One group is tried first (at least two inputs: of two, a
+    ratio such as ``u/c`` leaves a problem of one input), then two (at least four
+    inputs, so that the sub-problem has two fewer).
 
     Parameters
     ----------
@@ -269,7 +270,7 @@ def _power_group(X, y, noise_level):
     from ._noise import finite_level
 
     n, d = X.shape
-    if d < 3 or n < 50 or not np.all(X != 0) or not (np.all(y > 0) or np.all(y < 0)):
+    if d < 2 or n < 50 or not np.all(X != 0) or not (np.all(y > 0) or np.all(y < 0)):
         return None
     signed = np.flatnonzero(~(np.all(X > 0, axis=0) | np.all(X < 0, axis=0)))
     if len(signed) > MAX_SIGNED:
@@ -485,6 +486,11 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # A formula within twice the noise's share of the held-out variance ends the trial.
     enough = max(EXACT_LOSS, 2.0 * (level * _rms(divisor_val)) ** 2 / max(float(np.var(y_val)), 1e-300))
     sub_settings = dict(settings)
+    if X_fit.shape[1] == 2:
+        # Of two inputs, the law's own discovery trains the hidden layers anyway: the
+        # group's sub-problem gets the additive trials only, which find the functions
+        # of one ratio that the law's networks miss (1/sqrt(c**2/u**2 - 1) of u/c).
+        sub_settings["hidden"] = False
     if len(groups) == 1:
         # One input affords a finer grid, and needs it: u often spans decades, where
         # tanh(u) saturates within the first interval or two of a coarse quantile

@@ -66,9 +66,22 @@ def test_laws_without_a_group_have_none(seed):
     assert power_group(X, np.sin(a) * b - c) is None  # changes sign: no log|y|
 
 
-def test_a_group_needs_positive_rows_of_every_sign_pattern_and_three_inputs():
-    X = _rows(0, [(1, 5), (1, 5)])
-    assert power_group(X, X[:, 0] * np.exp(-X[:, 1] / X[:, 0])) is None
+@pytest.mark.parametrize("seed", range(3))
+def test_two_inputs_have_a_group_when_one_ratio_carries_the_function(seed):
+    # u/(c*sqrt(c**2 - u**2)) is 1/u times a function of u/c alone: the sub-problem
+    # has one input (a coefficient of the Lorentz transformation of time).
+    X = _rows(seed, [(1, 2), (3, 10)])
+    u, c = X.T
+    group = power_group(X, u / (c * np.sqrt(c**2 - u**2)))
+    assert group is not None and _oriented(group.groups[0]) == {0: 1, 1: -1}
+    ratio = _monomial_values(X, group.groups[0])
+    assert _is_function_of(ratio, u / (c * np.sqrt(c**2 - u**2)) / _monomial_values(X, group.prefactor))
+    # A function of both inputs that no ratio carries has none.
+    assert power_group(X, np.exp(u) + c) is None
+    assert power_group(X, u * c**2) is None  # a monomial: the log trial's
+
+
+def test_a_group_needs_positive_rows_of_every_sign_pattern():
     X = _rows(0, [(1, 5), (1, 5), (0, 5)])
     X[0, 2] = 0.0  # a zero has no log
     assert power_group(X, np.exp(-X[:, 0] * X[:, 1])) is None
