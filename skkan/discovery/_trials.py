@@ -843,9 +843,9 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
                 )
                 transform = "quadratic"
             if z is not None:
-                first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
                 stages.insert(
-                    first_later, [TrialSpec(1, transform, (), None, int(stages[0][0].seed), power=power, groups=(z,))]
+                    _after_first_stage(stages),
+                    [TrialSpec(1, transform, (), None, int(stages[0][0].seed), power=power, groups=(z,))],
                 )
         if sign == 0 and settings.get("odd_factors", True):
             # y changes sign with one input x_i and y/x_i keeps one sign
@@ -880,8 +880,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
                     # Of two inputs, the group saves one input only: it goes after the
                     # cheaper structures (1 + n*a/(1 - n*a/3) is linear-fractional in
                     # a, exact in 0.5 s; as a function of n*a, 96 s).
-                    first_later = next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
-                    stages.insert(first_later, [trial])
+                    stages.insert(_after_first_stage(stages), [trial])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) or a sum of products has no log target:
             # tables of a surrogate network's values find its tree of sums and
@@ -938,6 +937,11 @@ QUADRATIC_MAX_INPUTS = 5
 # cosine (cos(u - c) over [0, 2*pi]**2: relative residual 1e-6 with degree 7 in each
 # input, 4e-9 with 9, which needs 1,800 rows for 6 terms at 3 rows per column).
 QUADRATIC_SCREEN_ROWS = (1800, 400)
+
+
+def _after_first_stage(stages):
+    """Where a trial goes to run after every trial of stage 1 (structures included)."""
+    return next((k for k, stage in enumerate(stages) if stage[0].stage > 1), len(stages))
 
 
 def _spread_rows(X, y, n):
