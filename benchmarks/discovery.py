@@ -70,11 +70,15 @@ Metrics, all computed from the formula alone on the clean test rows:
     and the analysis that combines their flags), in this file's own code
     (:func:`srbench_solution`): the formula is closed, its test ``R2 > 0.5``, and
 
-    1. every constant of the formula and of the law becomes a float (``pi`` too: SRBench
-       writes the law with ``pi = 3.1415926535``; ``evalf``, so ``1/2`` is ``0.5`` and
-       ``sqrt(x)`` is ``x**0.5`` on both sides alike); the formula is simplified
-       (``sympy.simplify(ratio=1)``) and its floats rounded to 6 decimal places
-       (SRBench's ``round(a, 6)``); a formula that is then ``0`` fails;
+    1. ``pi`` becomes a float in the formula and in the law (SRBench writes the law
+       with ``pi = 3.1415926535``); every other number stays as it is written: SRBench
+       parses the law's string, so its integers, rationals and roots are exact, and the
+       formula's floats stay floats. The formula's floats are rounded to 6 decimal
+       places (SRBench's ``round(a, 6)``), it is simplified (``sympy.simplify(ratio=1)``)
+       and rounded again; a formula that is then ``0`` fails. (Until 2026-12-06 every
+       number of both sides went through ``evalf``, so ``sqrt(x)`` was ``x**0.5`` and
+       ``2`` was ``2.0``: stricter than SRBench, since SymPy does not expand or cancel
+       float powers, and formulas SymPy proves equal to the law failed.)
     2. ``difference = law - formula`` and ``ratio = formula / law``, each with its floats
        rounded to 6 decimals; the formula is a symbolic solution when the difference is
        ``0`` or constant, or the ratio is constant (``Expr.is_constant()``); when neither
@@ -600,8 +604,14 @@ def is_exact(formula, law, ranges, X, y, timeout=30.0):
 def _as_floats(expression):
     """Every number of the expression as a float: ``pi`` and ``E`` too, rationals by ``evalf``."""
     expression = sympy.sympify(expression)
-    constants = {c: sympy.Float(c.evalf(17)) for c in expression.atoms(sympy.NumberSymbol)}
-    return expression.xreplace(constants).evalf()
+    return _constants_as_floats(expression).evalf()
+
+
+def _constants_as_floats(expression):
+    """``pi`` and ``E`` as floats, every other number as it is (SRBench parses the law
+    with ``pi`` written ``3.1415926535`` and keeps its integers and rationals exact)."""
+    expression = sympy.sympify(expression)
+    return expression.xreplace({c: sympy.Float(c.evalf(17)) for c in expression.atoms(sympy.NumberSymbol)})
 
 
 def _round_decimals(expression, decimals=SRBENCH_DECIMALS):
@@ -657,10 +667,10 @@ def srbench_solution(formula, law, r2, timeout=30.0, X=None):
                         ratio_values
                     ) > SRBENCH_FILTER * max(abs(float(np.median(ratio_values))), 1e-12):
                         return False, "not constant (numerically)"
-            model = _round_decimals(_as_floats(sympy.simplify(_as_floats(formula), ratio=1)))
+            model = _round_decimals(sympy.simplify(_round_decimals(_constants_as_floats(formula)), ratio=1))
             if model == 0 or model.has(sympy.nan):
                 return False, "zero model"
-            target = _as_floats(law)
+            target = _round_decimals(_constants_as_floats(law))
             difference = _round_decimals(target - model)
             ratio = _round_decimals(model / target)
             if difference == 0:
