@@ -40,7 +40,11 @@ data (:func:`skkan.symbolic._simplify.simplify_formula`). Trials run in stages, 
    (:func:`skkan.discovery._factors.factor_trial`: tables of a surrogate network's
    values show ``y`` is, recursively, a sum or a product of functions of disjoint
    groups of inputs, each leaf is discovered on the network's data, the combination
-   simplified on the real rows);
+   simplified on the real rows); then, with three inputs or more, a
+   trial for a term linear in one input whose coefficient has few inputs, beside a
+   term of all the others (:func:`skkan.discovery._linear_term.linear_term_trial`:
+   a surrogate shows the input and its coefficient's inputs, the coefficient is
+   discovered on the surrogate's slopes and the rest on the real rows);
 4. one hidden layer snapped to polynomials only, on ``y`` and ``y**2`` (products of
    signed inputs come out as expanded polynomials, ``x*y`` from
    ``((x + y)**2 - (x - y)**2) / 4``).
@@ -155,6 +159,8 @@ class TrialSpec:
             return f"y = {prefactor} * f({arguments}), {groups}, f discovered on its own inputs (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
+        if self.transform == "linear term":
+            return f"y = g_0(x without x_j) + x_j * g_1(x), x_j found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
             factors = " * ".join("f(" + ", ".join(f"x{i}" for i in group) + ")" for group in self.groups)
             target = "y/(" + "*".join(f"x{i}^{e:g}" for i, e in self.monomial) + ")" if self.monomial else "y"
@@ -561,6 +567,10 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._factors import factor_trial
 
         return factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "linear term":
+        from ._linear_term import linear_term_trial
+
+        return linear_term_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     if spec.transform == "odd factor":
         from ._coefficients import odd_factor_trial
 
@@ -889,6 +899,18 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             # signed laws (x*y) in seconds.
             first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
             stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (20,), None, int(stages[0][0].seed))])
+        if X_fit.shape[1] >= 3 and settings.get("linear_terms", True):
+            # A term linear in one input whose coefficient has few inputs, beside a
+            # term of all the others (sqrt((p - q*A)**2*c**2 + m**2*c**4) + q*V): a
+            # surrogate shows it, and the rest is a sub-problem of one input fewer on
+            # the real rows (skkan.discovery._linear_term). A network and two
+            # discoveries, so it goes after the first hidden-layer stage (and after
+            # the tree of sums and products, which costs the same network).
+            after = max(
+                (k for k, stage in enumerate(stages) if stage[0].transform == "factors"),
+                default=next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1),
+            )
+            stages.insert(after + 1, [TrialSpec(3, "linear term", (20,), None, int(stages[0][0].seed))])
     log = []
     arguments = (X_fit, y_fit, X_val, y_val, symbols, {**settings, "noise_level": noise_level})
     # Relative held-out loss under which a trial's formula may reach the noise floor

@@ -38,6 +38,7 @@ __all__ = [
     "drop_column_abs",
     "drop_positive_abs",
     "absorb_root_constants",
+    "absorb_root_monomials",
     "combine_logs",
     "combine_roots",
     "complexity",
@@ -640,6 +641,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
     finished, normalised = [], {}
     for step in path:
         formula = absorb_root_constants(combine_logs(combine_roots(step.expression, symbols, signs), symbols, signs))
+        formula = absorb_root_monomials(formula, symbols, signs)
         if not _cleaner(formula, step.expression):
             formula = step.expression
         if formula not in normalised:
@@ -1056,6 +1058,50 @@ def absorb_root_constants(expression):
         others = [f for f in factors if f is not root and not f.is_number]
         base = sympy.expand(magnitude ** (1 / root.exp) * root.base)
         candidate = sign * sympy.Mul(*others) * sympy.Pow(base, root.exp)
+        return candidate if _cleaner(candidate, node) else node
+
+    return _rewrite_bottom_up(expression, absorb)
+
+
+def absorb_root_monomials(expression, symbols, signs):
+    """Powers of positive inputs multiplying the root of a sum taken under the root.
+
+    ``x1*sqrt(x0**2/x1**2 + 1)`` is ``sqrt(x0**2 + x1**2)`` when ``x1`` is positive,
+    which sympy proves from ``signs`` (see :func:`column_signs`) of the columns: a
+    sub-problem solved over ratios of inputs (a power group) reads back with the
+    ratios' powers spread over the root's terms, and the expanded product is how the
+    law is written. Only factors of the numerator go under a root of the numerator
+    (a denominator's ``c**2`` stays where the law may have it). The value is the same
+    wherever the formula is defined; a product is rewritten only where the result is
+    cleaner (see :func:`_cleaner`), so ``x0*sqrt(x1 + 1)`` keeps its form.
+    """
+    import sympy
+
+    if not expression.has(sympy.Pow):
+        return expression
+    dummies = _sign_dummies(symbols, signs)
+
+    def movable(factor):
+        if factor.is_number or (factor.is_Pow and not factor.exp.is_positive):
+            return False
+        return factor.xreplace(dummies).is_positive is True
+
+    def absorb(node):
+        if not node.is_Mul:
+            return node
+        roots = [
+            f for f in node.args
+            if f.is_Pow and f.base.is_Add and f.exp.is_Rational and f.exp.is_positive and not f.exp.is_integer
+        ]
+        if len(roots) != 1:
+            return node
+        root = roots[0]
+        moved = [f for f in node.args if f is not root and movable(f)]
+        if not moved:
+            return node
+        others = [f for f in node.args if f is not root and f not in moved]
+        base = sympy.expand(sympy.Mul(*moved) ** (1 / root.exp) * root.base)
+        candidate = sympy.Mul(*others) * sympy.Pow(base, root.exp)
         return candidate if _cleaner(candidate, node) else node
 
     return _rewrite_bottom_up(expression, absorb)

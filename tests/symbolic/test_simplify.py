@@ -8,6 +8,7 @@ from skkan.symbolic._simplify import (
     LOSS_FLOOR,
     SimplifiedFormula,
     absorb_root_constants,
+    absorb_root_monomials,
     column_signs,
     combine_logs,
     combine_roots,
@@ -399,6 +400,26 @@ def test_combine_logs_merges_logarithms_of_positive_bases(expression, expected):
 def test_absorb_root_constants_takes_a_number_under_the_root_when_cleaner(expression, expected):
     symbols = [x0, x1, x2]
     _assert_same_values(absorb_root_constants(sympy.sympify(expression)), expression, expected, symbols)
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        # A root over ratios of positive inputs, read back from a power group.
+        ("x1*sqrt(x0**2/x1**2 + 1)", "sqrt(x0**2 + x1**2)"),
+        ("x0*x1*sqrt(1/x0**2 + 1/x1**2)", "sqrt(x0**2 + x1**2)"),
+        # x2 may be negative: it stays outside.
+        ("x2*x0*sqrt(1 - 2*x1/x0 + x1**2/x0**2) + x2", "x2*sqrt(x0**2 - 2*x0*x1 + x1**2) + x2"),
+        # A denominator's factor stays out of a denominator's root.
+        ("x2/(x0**2*sqrt(1 - x1**2/x0**2))", "x2/(x0**2*sqrt(1 - x1**2/x0**2))"),
+        # Taking the factor in would add nodes: left as it is.
+        ("x0*sqrt(x1 + 1)", "x0*sqrt(x1 + 1)"),
+    ],
+)
+def test_absorb_root_monomials_takes_positive_inputs_under_the_root_when_cleaner(expression, expected):
+    symbols = [x0, x1, x2]
+    signs = ["positive", "positive", "real"]
+    _assert_same_values(absorb_root_monomials(sympy.sympify(expression), symbols, signs), expression, expected, symbols)
 
 
 def test_simplified_path_prints_one_logarithm_of_a_quotient():
