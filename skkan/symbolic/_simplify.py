@@ -1070,7 +1070,9 @@ def absorb_root_monomials(expression, symbols, signs):
     which sympy proves from ``signs`` (see :func:`column_signs`) of the columns: a
     sub-problem solved over ratios of inputs (a power group) reads back with the
     ratios' powers spread over the root's terms, and the expanded product is how the
-    law is written. Only factors of the numerator go under a root of the numerator
+    law is written; where expanding would multiply terms, the factor is spread over
+    the root's terms and each is factored (``q*sqrt((p/q - 1)**2 + m**2/q**2)`` is
+    ``sqrt((p - q)**2 + m**2)``). Only factors of the numerator go under a root of the numerator
     (a denominator's ``c**2`` stays where the law may have it). The value is the same
     wherever the formula is defined; a product is rewritten only where the result is
     cleaner (see :func:`_cleaner`), so ``x0*sqrt(x1 + 1)`` keeps its form.
@@ -1100,9 +1102,21 @@ def absorb_root_monomials(expression, symbols, signs):
         if not moved:
             return node
         others = [f for f in node.args if f is not root and f not in moved]
-        base = sympy.expand(sympy.Mul(*moved) ** (1 / root.exp) * root.base)
-        candidate = sympy.Mul(*others) * sympy.Pow(base, root.exp)
-        return candidate if _cleaner(candidate, node) else node
+        factor = sympy.Mul(*moved) ** (1 / root.exp)
+        # Two forms of the new base: expanded, and the factor spread over the base's
+        # terms with each term factored (c**2*(A*q - p)**2 for a term A**2*c**2*q**2 *
+        # (p/(A*q) - 1)**2, where expanding would multiply terms).
+        bases = [sympy.expand(factor * root.base)]
+        try:
+            bases.append(sympy.Add(*(sympy.factor(factor * term) for term in sympy.Add.make_args(root.base))))
+        except (sympy.PolynomialError, TypeError, ValueError):
+            pass
+        best = node
+        for base in bases:
+            candidate = sympy.Mul(*others) * sympy.Pow(base, root.exp)
+            if _cleaner(candidate, best):
+                best = candidate
+        return best
 
     return _rewrite_bottom_up(expression, absorb)
 

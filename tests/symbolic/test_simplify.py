@@ -408,6 +408,8 @@ def test_absorb_root_constants_takes_a_number_under_the_root_when_cleaner(expres
         # A root over ratios of positive inputs, read back from a power group.
         ("x1*sqrt(x0**2/x1**2 + 1)", "sqrt(x0**2 + x1**2)"),
         ("x0*x1*sqrt(1/x0**2 + 1/x1**2)", "sqrt(x0**2 + x1**2)"),
+        # Spread over the terms and each factored where expanding would multiply terms.
+        ("x1*sqrt((x0/x1 - 1)**2 + 1)", "sqrt(x1**2 + (x0 - x1)**2)"),
         # x2 may be negative: it stays outside.
         ("x2*x0*sqrt(1 - 2*x1/x0 + x1**2/x0**2) + x2", "x2*sqrt(x0**2 - 2*x0*x1 + x1**2) + x2"),
         # A denominator's factor stays out of a denominator's root.
