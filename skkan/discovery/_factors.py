@@ -100,6 +100,24 @@ def fit_surrogate(X, y, seed):
     return function, float(np.sqrt(np.mean((predicted - y) ** 2))), int(result.n_iter)
 
 
+def held_out_surrogate(X_fit, y_fit, X_val, y_val, seed):
+    """:func:`fit_surrogate` on at most :data:`SURROGATE_ROWS` of the training rows
+    (evenly spread), with its error taken as the larger of its training and held-out
+    RMS errors; also returns its training iterations and the rows it trained on.
+
+    Tables and sub-problems read the surrogate at rows that pair one row's inputs with
+    another's, where it is about as far off as on rows it never saw
+    (q*(Ef + B*v*sin(theta)): 0.010 held out, 0.017 on its term B*v*sin(theta),
+    0.0026 on its training rows).
+    """
+    rows = np.arange(len(y_fit))
+    if len(rows) > SURROGATE_ROWS:
+        rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
+    function, error, n_iter = fit_surrogate(X_fit[rows], y_fit[rows], seed)
+    error = max(error, float(np.sqrt(np.mean((_evaluate(function, X_val) - y_val) ** 2))))
+    return function, error, n_iter, rows
+
+
 def _evaluate(function, X):
     with torch.no_grad():
         return function(torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float64)).numpy()
@@ -212,18 +230,10 @@ def factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     :mod:`skkan.discovery._trials`) and the surrogate's training iterations; none when
     the surrogate shows no sum or product at the top.
     """
-    rows = np.arange(len(y_fit))
-    if len(rows) > SURROGATE_ROWS:
-        rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
-    function, error, n_iter = fit_surrogate(X_fit[rows], y_fit[rows], spec.seed)
+    function, error, n_iter, rows = held_out_surrogate(X_fit, y_fit, X_val, y_val, spec.seed)
     values = _evaluate(function, X_fit[rows])
     # The reference row: where |f| is largest, every factor is far from its zeros.
     reference = np.array(X_fit[rows][int(np.argmax(np.abs(values)))], dtype=np.float64)
-    # The cross tables and the leaves' data pair the reference with other rows'
-    # inputs, where the surrogate is about as far off as on rows it never saw
-    # (q*(Ef + B*v*sin(theta)): 0.010 held out, 0.017 on its term B*v*sin(theta),
-    # 0.0026 on its training rows).
-    error = max(error, float(np.sqrt(np.mean((_evaluate(function, X_val) - y_val) ** 2))))
     tree = cross_tree(function, X_fit[rows], reference, error, random_state=spec.seed)
     if tree.kind == "leaf":
         return [], n_iter

@@ -23,11 +23,10 @@ import numpy as np
 
 from ._factors import (
     LEAF_ERROR_FACTOR,
-    SURROGATE_ROWS,
     _evaluate,
     _factor_formulas,
     _simplified_candidates,
-    fit_surrogate,
+    held_out_surrogate,
 )
 from ._structure import CROSS_ERROR_FACTOR, CROSS_FLOOR, RELEVANCE_THRESHOLD
 
@@ -135,11 +134,7 @@ def linear_term_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     from ._noise import finite_level
     from ._trials import EXACT_LOSS
 
-    rows = np.arange(len(y_fit))
-    if len(rows) > SURROGATE_ROWS:
-        rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
-    function, error, n_iter = fit_surrogate(X_fit[rows], y_fit[rows], spec.seed)
-    error = max(error, float(np.sqrt(np.mean((_evaluate(function, X_val) - y_val) ** 2))))
+    function, error, n_iter, rows = held_out_surrogate(X_fit, y_fit, X_val, y_val, spec.seed)
     structure = linear_term_structure(function, X_fit[rows], error, random_state=spec.seed)
     if structure is None:
         return [], n_iter

@@ -897,8 +897,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             # products (skkan.discovery._factors). It costs a network and a discovery
             # per leaf, so it runs after the first hidden-layer stage, which finds many
             # signed laws (x*y) in seconds.
-            first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
-            stages.insert(first_hidden + 1, [TrialSpec(3, "factors", (20,), None, int(stages[0][0].seed))])
+            stages.insert(_first_hidden_stage(stages) + 1, [TrialSpec(3, "factors", (20,), None, int(stages[0][0].seed))])
         if X_fit.shape[1] >= 3 and settings.get("linear_terms", True):
             # A term linear in one input whose coefficient has few inputs, beside a
             # term of all the others (sqrt((p - q*A)**2*c**2 + m**2*c**4) + q*V): a
@@ -908,7 +907,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             # the tree of sums and products, which costs the same network).
             after = max(
                 (k for k, stage in enumerate(stages) if stage[0].transform == "factors"),
-                default=next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1),
+                default=_first_hidden_stage(stages),
             )
             stages.insert(after + 1, [TrialSpec(3, "linear term", (20,), None, int(stages[0][0].seed))])
     log = []
@@ -959,6 +958,11 @@ QUADRATIC_MAX_INPUTS = 5
 # cosine (cos(u - c) over [0, 2*pi]**2: relative residual 1e-6 with degree 7 in each
 # input, 4e-9 with 9, which needs 1,800 rows for 6 terms at 3 rows per column).
 QUADRATIC_SCREEN_ROWS = (1800, 400)
+
+
+def _first_hidden_stage(stages):
+    """Index of the first stage of hidden-layer trials (the last stage if none)."""
+    return next((k for k, stage in enumerate(stages) if stage[0].stage == 3), len(stages) - 1)
 
 
 def _after_first_stage(stages):
