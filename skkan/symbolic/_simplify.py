@@ -79,6 +79,9 @@ _SNAP_RELATIVE = 1e-6
 # one-sided at two standard errors, on at least this many held-out rows.
 PAIRED_STANDARD_ERRORS = 2.0
 _MIN_PAIRED_ROWS = 30
+# A term dropped by the paired test costs the held-out loss at most this factor: it is
+# meant for terms of the size of the noise, never for one whose loss jumps by orders.
+_MAX_DROP_LOSS_RATIO = 2.0
 
 # Formulas with more constants than this are not simplified step by step (only
 # refitted): each step costs a refit per constant, and such a formula is far from any
@@ -1218,8 +1221,15 @@ def _greedy(state, context):
     # drops terms the data cannot tell from none.
     reference_rows = row_losses(model)
 
-    def insignificant(k):
-        if not within_interval(0, model.values[k], errors[k]):
+    def insignificant(k, loss):
+        # An undetermined constant (a redundant scale, error inf) has every value in
+        # its interval, which says nothing about 0; and a loss many times the
+        # reference is a pole or a lost term whose few huge rows defeat the paired
+        # test's normal approximation (a constant of an exact rational set to 0:
+        # loss 1e-31 -> 2e9, passed as "not significantly worse").
+        if not math.isfinite(errors[k]) or not within_interval(0, model.values[k], errors[k]):
+            return False
+        if not loss <= _MAX_DROP_LOSS_RATIO * max(reference, LOSS_FLOOR):
             return False
         without = model.values.copy()
         without[k] = 0.0
@@ -1249,7 +1259,7 @@ def _greedy(state, context):
         passing_zero = [m for m in moves if m[1] == 0 and acceptable(m[2], reference)]
         dropped_by_test = False
         if not passing_zero:
-            passing_zero = [m for m in moves if m[1] == 0 and math.isfinite(m[2]) and insignificant(m[0])]
+            passing_zero = [m for m in moves if m[1] == 0 and math.isfinite(m[2]) and insignificant(m[0], m[2])]
             dropped_by_test = bool(passing_zero)
         chosen, fixed_values = None, None
         if passing_zero:
@@ -1288,7 +1298,9 @@ def _greedy(state, context):
             next_model.values = _refit(next_model, X_fit, y_fit, scale)
         train, validation = losses(next_model)
         if not (lenient if snap else acceptable)(validation, reference) and not (
-            dropped_by_test and not_significantly_worse(row_losses(next_model), reference_rows)
+            dropped_by_test
+            and validation <= _MAX_DROP_LOSS_RATIO * max(reference, LOSS_FLOOR)
+            and not_significantly_worse(row_losses(next_model), reference_rows)
         ):
             break
         model = next_model

@@ -212,6 +212,20 @@ def test_a_real_term_of_the_size_of_the_noise_is_kept(seed):
     assert all(step.expression.has(x1) for step in path)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_redundant_scale_never_lets_a_term_go_by_the_paired_test(seed):
+    """(a*x0*x1 + b)/(c*x0*x1 + b) of exact rows has a redundant scale (every standard
+    error inf). Setting b to 0 makes a pole at x0*x1 = 0, whose few huge rows once
+    passed the paired test as "not significantly worse" (held-out loss 1e-31 -> 11);
+    every step stays exact, and the law's 2/3 and 1/3 are found."""
+    law = lambda X: 1 + X[:, 0] * X[:, 1] / (1 - X[:, 0] * X[:, 1] / 3)  # noqa: E731
+    start = "(0.666666666666667*x0*x1 + 0.999999999851186)/(-0.333333333333333*x0*x1 + 1.0)"
+    path, (symbols, X_fit, y_fit, X_val, y_val) = _simplify(start, law, 2, 0.0, 1.0, seed=seed)
+    assert all(step.validation_loss < 1e-12 for step in path)
+    assert _relative_mse(_final(path).expression, symbols, X_val, y_val, np.var(y_val)) < 1e-12
+    assert not _final(path).expression.atoms(sympy.Float)
+
+
 def test_paired_test_of_held_out_rows():
     rng = np.random.default_rng(0)
     residuals = 0.1 * rng.standard_normal(400)
