@@ -664,7 +664,7 @@ def simplify_formula(expression, symbols, X_fit, y_fit, X_val, y_val, tolerance=
         # A formula exact to float precision keeps its own domain (the law's: m/sqrt(1 -
         # v**2/c**2) is undefined for v > c); an approximation's roots are guarded.
         if step.validation_loss > LOSS_FLOOR:
-            formula = real_roots(formula, symbols, signs)
+            formula = real_roots(formula, symbols, signs, X_check)
         formula = drop_column_abs(formula, symbols, signs)
         present = formula.atoms(sympy.Float)
         uncertainties = {f: e for f, e in uncertainties.items() if f in present}
@@ -1124,7 +1124,7 @@ def absorb_root_monomials(expression, symbols, signs):
     return _rewrite_bottom_up(expression, absorb)
 
 
-def real_roots(expression, symbols, signs):
+def real_roots(expression, symbols, signs, X=None):
     """``expression`` with ``Abs`` around every root's argument not provably nonnegative.
 
     An approximate formula fitted on the data takes roots (``sqrt``, ``x**1.03``) of
@@ -1135,20 +1135,52 @@ def real_roots(expression, symbols, signs):
     :func:`column_signs`) of the columns, the formula is left as it is.
     :func:`simplify_formula` guards its approximate formulas only: one that fits to
     float precision is the law, and keeps the law's domain.
+
+    Given the rows ``X``, a formula without float constants (every constant snapped)
+    also keeps a root whose argument is nonnegative on every row and on a box around
+    them three times as wide (:func:`_nonnegative_around`): there is no thin margin
+    to guard, as in ``sqrt(a**2 + b**2 - 2*a*b*cos(t))``, which sympy cannot prove.
     """
     import sympy
 
     if not expression.has(sympy.Pow):
         return expression
     dummies = _sign_dummies(symbols, signs)
+    exact_form = X is not None and len(X) > 0 and not expression.atoms(sympy.Float)
 
     def guard(node):
         if _guardable_root(node):
-            if node.base.xreplace(dummies).is_nonnegative is not True:
-                return sympy.Pow(sympy.Abs(node.base), node.exp)
+            if node.base.xreplace(dummies).is_nonnegative is True:
+                return node
+            if exact_form and _nonnegative_around(node.base, symbols, signs, X):
+                return node
+            return sympy.Pow(sympy.Abs(node.base), node.exp)
         return node
 
     return _rewrite_bottom_up(expression, guard)
+
+
+# Points of the box around the rows on which a root's argument must be nonnegative
+# (besides the rows themselves) to go unguarded, and the box's width relative to the
+# rows' range.
+_BOX_POINTS = 4096
+_BOX_WIDTH = 3.0
+
+
+def _nonnegative_around(base, symbols, signs, X, random_state=0):
+    """Whether ``base`` is finite and nonnegative on every row of ``X`` and on random
+    points of a box :data:`_BOX_WIDTH` times as wide as the rows' range around its
+    centre (a column of one sign keeps its sign: its box starts at 0)."""
+    X = np.asarray(X, dtype=np.float64)
+    low, high = X.min(axis=0), X.max(axis=0)
+    centre, half = (low + high) / 2, _BOX_WIDTH * np.maximum(high - low, 1e-12) / 2
+    box_low, box_high = centre - half, centre + half
+    one_signed = np.array([sign != "real" for sign in signs])
+    box_low = np.where(one_signed, np.maximum(box_low, 0.0), box_low)
+    rng = np.random.default_rng(random_state)
+    points = rng.uniform(box_low, box_high, size=(_BOX_POINTS, X.shape[1]))
+    values = np.concatenate([evaluate(base, symbols, X), evaluate(base, symbols, points)])
+    return bool(np.all(np.isfinite(values)) and np.all(values >= 0))
 
 
 def drop_column_abs(expression, symbols, signs):

@@ -327,6 +327,27 @@ def test_real_roots_guards_only_what_sympy_cannot_prove(expression, expected):
     assert guarded == sympy.sympify(expected)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_snapped_root_nonnegative_around_the_rows_is_not_guarded(seed):
+    """The law of cosines of signed lengths under noise: every constant snaps, and the
+    root's argument is nonnegative everywhere (sympy cannot prove it), so the formula
+    prints as the law, without Abs; a root of x0 - x1, negative next to the rows, is
+    guarded (next test)."""
+    def law(X):
+        return np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 - 2 * X[:, 0] * X[:, 1] * np.cos(X[:, 2]))
+
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(-1, 1, (600, 2)), rng.uniform(0, 6, 600)])
+    y = law(X) + 1e-3 * rng.standard_normal(600)
+    symbols = [x0, x1, x2]
+    start = sympy.sympify("1.0001*sqrt(x0**2 + x1**2 - 2.0002*x0*x1*cos(x2))")
+    path = simplify_formula(start, symbols, X[:400], y[:400], X[400:], y[400:])
+    assert all(step.validation_loss > LOSS_FLOOR for step in path)  # approximations, by the noise
+    snapped = [step.expression for step in path if not step.expression.atoms(sympy.Float)]
+    assert sympy.sqrt(x0**2 + x1**2 - 2 * x0 * x1 * sympy.cos(x2)) in snapped
+    assert not any(expression.has(sympy.Abs) for expression in snapped)
+
+
 def test_approximate_root_stays_real_beyond_the_rows_it_was_fitted_on():
     # Rows with x0 > x1 only. Noisy targets: the formula is an approximation, and its
     # root of x0 - x1 is guarded, so it fits those rows and stays real where x0 < x1.
