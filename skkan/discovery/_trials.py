@@ -159,6 +159,8 @@ class TrialSpec:
             return f"y = {prefactor} * f({arguments}), {groups}, f discovered on its own inputs (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
+        if self.transform == "power sum":
+            return f"y = a + b*x0^p + c*x0^q, least squares for every pair of simple exponents (seed {self.seed})"
         if self.transform == "linear term":
             return f"y = g_0(x without x_j) + x_j * g_1(x), x_j found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "products":
@@ -571,6 +573,10 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._linear_term import linear_term_trial
 
         return linear_term_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.transform == "power sum":
+        from ._power_sums import power_sum_trial
+
+        return power_sum_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
     if spec.transform == "odd factor":
         from ._coefficients import odd_factor_trial
 
@@ -618,6 +624,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
             formula, n_iter = _network_formula(X_network, target, params, library, settings["symbolic_iter"], spec.seed)
     except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
         return [], 0
+    network_formula = formula
     formula = read_back(formula, spec, symbols, sign)
     try:
         path = simplify_formula(
@@ -626,7 +633,34 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
         # A formula sympy cannot handle is a failed trial, not a failed fit.
         return [], n_iter
-    return _candidates(path, spec), n_iter
+    candidates = _candidates(path, spec)
+    exact = min((c.loss for c in candidates), default=math.inf) <= EXACT_LOSS
+    if additive and not exact and settings.get("additive_terms", True):
+        candidates += _refined_candidates(spec, network_formula, X_fit, y_fit, X_val, y_val, symbols, settings)
+    return candidates, n_iter
+
+
+def _refined_candidates(spec, network_formula, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """Candidates of an additive trial with its misfit terms rediscovered
+    (:func:`skkan.discovery._additive_terms.refined_additive_formulas`), read back and
+    simplified against the real rows."""
+    import sympy
+
+    from ._additive_terms import refined_additive_formulas
+    from ._factors import _simplified_candidates
+
+    X_network_fit = np.ascontiguousarray(apply_substitution(X_fit, spec.substitution), dtype=np.float64)
+    X_network_val = np.ascontiguousarray(apply_substitution(X_val, spec.substitution), dtype=np.float64)
+    t_fit, t_val = network_target(spec, X_fit, y_fit), network_target(spec, X_val, y_val)
+    if t_fit is None or t_val is None:
+        return []
+    network_symbols = [sympy.Symbol(f"x{i}") for i in range(len(symbols))]
+    formulas = refined_additive_formulas(
+        network_formula, network_symbols, X_network_fit, t_fit, X_network_val, t_val, settings, spec.seed
+    )
+    sign = target_sign(outer_target(spec, y_fit))
+    formulas = [read_back(formula, spec, symbols, sign) for formula in formulas]
+    return _simplified_candidates(spec, formulas, X_fit, y_fit, X_val, y_val, symbols, settings)
 
 
 # A trial's network: full-batch L-BFGS on the training rows, float32, no early stopping.
@@ -786,6 +820,11 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
         ]
         first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
         stages.insert(first_hidden, one_input)
+    if transforms == "auto" and X_fit.shape[1] == 1:
+        # One input: a sum of two of its powers plus a constant (sqrt(r) + 1/sqrt(r),
+        # a term of a sum), which no library function is. Least squares, in
+        # milliseconds, right after the first stage.
+        stages.insert(1, [TrialSpec(1, "power sum", (), None, int(stages[0][0].seed))])
     if transforms == "auto":
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:

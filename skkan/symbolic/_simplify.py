@@ -1188,15 +1188,32 @@ def drop_column_abs(expression, symbols, signs):
     nonnegative on every row (see :func:`column_signs`).
 
     Sympy writes ``(c**2)**(3/2)`` of a real ``c`` as ``Abs(c)**3``; over data where
-    ``c > 0`` that is ``c**3``, as people write it, with the same values.
+    ``c > 0`` that is ``c**3``, as people write it, with the same values. Likewise
+    ``sqrt(c**2)``, which sympy leaves as it is for a symbol without assumptions, is
+    ``c`` (sympy's own evaluation with the column's sign assumed).
     """
     import sympy
 
-    unsigned = {symbol for symbol, sign in zip(symbols, signs) if sign in ("positive", "nonnegative")}
-    if not unsigned or not expression.has(sympy.Abs):
+    unsigned = [(symbol, sign) for symbol, sign in zip(symbols, signs) if sign in ("positive", "nonnegative")]
+    if not unsigned:
         return expression
-    return expression.replace(lambda node: isinstance(node, sympy.Abs) and node.args[0] in unsigned,
-                              lambda node: node.args[0])
+    if expression.has(sympy.Abs):
+        columns = {symbol for symbol, _ in unsigned}
+        expression = expression.replace(lambda node: isinstance(node, sympy.Abs) and node.args[0] in columns,
+                                        lambda node: node.args[0])
+    if expression.has(sympy.Pow):
+        dummies = {symbol: sympy.Dummy(symbol.name, **{sign: True}) for symbol, sign in unsigned}
+        back = {dummy: symbol for symbol, dummy in dummies.items()}
+
+        def power_of_power(node):
+            # Only a power of a power of a column: elsewhere the sign would also split
+            # roots of products (sqrt(a*b) into sqrt(a)*sqrt(b)).
+            if node.is_Pow and node.base.is_Pow and node.base.base in dummies:
+                return node.xreplace(dummies).xreplace(back)
+            return node
+
+        expression = _rewrite_bottom_up(expression, power_of_power)
+    return expression
 
 
 def drop_positive_abs(expression, symbols, X):

@@ -246,6 +246,13 @@ def test_abs_of_a_column_of_one_sign_is_the_column():
     assert drop_column_abs(expression, [x0, x1], signs) == 1 / x0 + sympy.Abs(x1) + sympy.Abs(x0 - 2)
 
 
+def test_root_of_a_square_of_a_column_of_one_sign_is_the_column():
+    # sqrt(x0*x1) stays one root: only powers of powers of a column are evaluated.
+    signs = ["positive", "real"]
+    expression = sympy.sqrt(x0**2) + 1 / sympy.sqrt(x0**2) + sympy.sqrt(x1**2) + sympy.sqrt(x0 * x1)
+    assert drop_column_abs(expression, [x0, x1], signs) == x0 + 1 / x0 + sympy.sqrt(x1**2) + sympy.sqrt(x0 * x1)
+
+
 def test_an_approximate_path_prints_no_abs_of_a_positive_column():
     # Real symbols: sympy writes (x1**2)**1.5 as Abs(x1)**3.0.
     x1_real = sympy.Symbol("x1", real=True)
