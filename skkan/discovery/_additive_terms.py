@@ -120,9 +120,16 @@ def refined_additive_formulas(formula, symbols, X_fit, t_fit, X_val, t_val, sett
         term = terms.get(i, 0)
         # The target minus the other terms: this term plus what the formula misses.
         values = (evaluate(term, symbols, X_fit) + r_fit, evaluate(term, symbols, X_val) + r_val)
-        # Its noise floor: the part of the residual no function of x_i explains.
-        floor = math.sqrt(max((1.0 - shares[i]) * formula_loss * variance, noise_loss * variance, 1e-300))
-        formulas, _ = _factor_formulas([i], values, X_fit, X_val, symbols, settings, 2 * floor, seed + k + 1)
+        # Its noise floor is the problem's: what the other terms miss is unknown, and a
+        # floor at the part of the residual no polynomial of x_i explains lets an
+        # approximation of the term end its discovery (((5.19 - 5.30*cos(0.30*x0 -
+        # 0.36))/x0 for sqrt(x0) + 1/sqrt(x0), before the sums of two powers ran).
+        floor = math.sqrt(max(noise_loss * variance, 1e-300))
+        # Additive, screened and one-input trials only: a closed form of one input is
+        # found there, and hidden layers would cost most of the time of a term that
+        # has none (II.11.28 through x0*x1: 9 s a trial, no formula).
+        sub_settings = {**settings, "hidden": False}
+        formulas, _ = _factor_formulas([i], values, X_fit, X_val, symbols, sub_settings, 2 * floor, seed + k + 1)
         if not formulas:
             return []
         choices.append(formulas[:MAX_TERM_FORMULAS])

@@ -132,8 +132,11 @@ def _factor_formulas(group, values, X_fit, X_val, symbols, settings, error, seed
     # The sub-problems train no surrogate of their own (its approximation would
     # compound), though the product screen still splits them; and the factor's own
     # error is the noise floor of its data: a formula that reaches it ends the
-    # sub-discovery.
-    sub_settings = {**settings, "factors": False}
+    # sub-discovery. Nor do their additive trials rediscover misfit terms: an
+    # approximation of such a term falls within that floor and ends the
+    # sub-discovery before the trial that finds it exactly (I.15.3t's coefficient
+    # of x, a function of c/u).
+    sub_settings = {**settings, "factors": False, "additive_terms": False}
     pool, log = discover(
         X_fit[:, group], v_fit, X_val[:, group], v_val, sub_symbols, sub_settings,
         n_restarts=1, hidden_width="auto", transforms="auto", random_state=seed, noise_level=error,

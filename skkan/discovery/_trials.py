@@ -131,8 +131,15 @@ class TrialSpec:
     # added to the product.
     groups: tuple = ()
     offset: bool = False
+    # The snapped formula (in x0, x1, ...) of the additive trial this spec repeats, to
+    # rediscover its misfit terms (skkan.discovery._additive_terms); None otherwise.
+    refine: object = None
 
     def describe(self):
+        if self.refine is not None:
+            return f"misfit terms of [{replace(self, refine=None).describe()}] rediscovered on the real rows"
+        if self.transform == "additive terms":
+            return "misfit terms of the best additive trial rediscovered on the real rows"
         if self.transform == "odd factor":
             factor = "*".join(f"x{index}" for index, _ in self.monomial)
             return f"y = {factor} * f(x), f discovered on y/({factor}) (seed {self.seed})"
@@ -193,6 +200,9 @@ class Candidate:
     trial: TrialSpec
     # Standard error of each float constant of the expression (sympy.Float -> float).
     uncertainties: dict = None
+    # An additive trial's snapped formula of its target (in x0, x1, ...), whose misfit
+    # terms a later stage may rediscover; None for other trials.
+    network_formula: object = None
 
 
 def _candidates(path, spec):
@@ -573,6 +583,8 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._linear_term import linear_term_trial
 
         return linear_term_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
+    if spec.refine is not None:
+        return _refined_candidates(spec, X_fit, y_fit, X_val, y_val, symbols, settings), 0
     if spec.transform == "power sum":
         from ._power_sums import power_sum_trial
 
@@ -624,7 +636,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
             formula, n_iter = _network_formula(X_network, target, params, library, settings["symbolic_iter"], spec.seed)
     except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
         return [], 0
-    network_formula = formula
+    network_formula = formula if additive else None
     formula = read_back(formula, spec, symbols, sign)
     try:
         path = simplify_formula(
@@ -634,16 +646,26 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         # A formula sympy cannot handle is a failed trial, not a failed fit.
         return [], n_iter
     candidates = _candidates(path, spec)
-    exact = min((c.loss for c in candidates), default=math.inf) <= EXACT_LOSS
-    if additive and not exact and settings.get("additive_terms", True):
-        candidates += _refined_candidates(spec, network_formula, X_fit, y_fit, X_val, y_val, symbols, settings)
+    for candidate in candidates:
+        candidate.network_formula = network_formula
     return candidates, n_iter
 
 
-def _refined_candidates(spec, network_formula, X_fit, y_fit, X_val, y_val, symbols, settings):
-    """Candidates of an additive trial with its misfit terms rediscovered
-    (:func:`skkan.discovery._additive_terms.refined_additive_formulas`), read back and
-    simplified against the real rows."""
+def _refinement_stage(pool):
+    """The stage that rediscovers the misfit terms of the additive trial with the
+    lowest held-out loss in ``pool`` (its spec with ``refine`` set); empty when no
+    additive trial left a formula."""
+    additive = [c for c in pool if c.network_formula is not None and math.isfinite(c.loss)]
+    if not additive:
+        return []
+    best = min(additive, key=lambda c: c.loss)
+    return [replace(best.trial, stage=2, refine=best.network_formula)]
+
+
+def _refined_candidates(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
+    """Candidates of an additive trial (``spec.refine``, its snapped formula) with its
+    misfit terms rediscovered (:func:`skkan.discovery._additive_terms.refined_additive_formulas`),
+    read back and simplified against the real rows."""
     import sympy
 
     from ._additive_terms import refined_additive_formulas
@@ -656,7 +678,7 @@ def _refined_candidates(spec, network_formula, X_fit, y_fit, X_val, y_val, symbo
         return []
     network_symbols = [sympy.Symbol(f"x{i}") for i in range(len(symbols))]
     formulas = refined_additive_formulas(
-        network_formula, network_symbols, X_network_fit, t_fit, X_network_val, t_val, settings, spec.seed
+        spec.refine, network_symbols, X_network_fit, t_fit, X_network_val, t_val, settings, spec.seed
     )
     sign = target_sign(outer_target(spec, y_fit))
     formulas = [read_back(formula, spec, symbols, sign) for formula in formulas]
@@ -823,8 +845,19 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
     if transforms == "auto" and X_fit.shape[1] == 1:
         # One input: a sum of two of its powers plus a constant (sqrt(r) + 1/sqrt(r),
         # a term of a sum), which no library function is. Least squares, in
-        # milliseconds, right after the first stage.
-        stages.insert(1, [TrialSpec(1, "power sum", (), None, int(stages[0][0].seed))])
+        # milliseconds, before the hidden layers but after the additive trials:
+        # three constants and two exponents fit a smooth coefficient to within the
+        # error of its values and would end its discovery with an approximation
+        # (I.15.3t's coefficient 1/(w*sqrt(w**2 - 1)) of w = c/u, found exactly by a
+        # power of the target over w**2).
+        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
+        stages.insert(first_hidden, [TrialSpec(2, "power sum", (), None, int(stages[0][0].seed))])
+    if transforms == "auto" and X_fit.shape[1] >= 2 and settings.get("additive_terms", True):
+        # An additive trial that came close: its misfit terms rediscovered, once the
+        # additive stages (and those inserted before the hidden layers below) are
+        # done; the spec is filled in from the pool when the stage comes.
+        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
+        stages.insert(first_hidden, [TrialSpec(2, "additive terms", (), None, int(stages[0][0].seed))])
     if transforms == "auto":
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
@@ -957,6 +990,10 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
     within_reach = 2.0 * _noise_variance(noise_level, variance) / variance if noise_level is not None else 0.0
     progress = Progress(sum(len(stage) for stage in stages), verbose, description="discovery", unit="trial")
     for stage in stages:
+        if stage[0].transform == "additive terms" and stage[0].refine is None:
+            stage = _refinement_stage(pool)
+            if not stage:
+                continue
         if n_jobs is not None and n_jobs != 1 and len(stage) > 1:
             results = Parallel(n_jobs=n_jobs)(delayed(_run_trial_quietly)(spec, *arguments) for spec in stage)
         else:

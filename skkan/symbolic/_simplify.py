@@ -293,8 +293,9 @@ def standard_errors(model, X, y, scale, values=None):
     if not singular[0] > 0:
         return np.full(p, np.inf)
     kept = singular > 1e-12 * singular[0]
-    inverse = (rows[kept].T / singular[kept]) @ rows[kept]
-    errors = np.sqrt(np.maximum(np.diag(inverse), 0) * variance)
+    with np.errstate(all="ignore"):  # a tiny singular value: an error of inf
+        inverse = (rows[kept].T / singular[kept]) @ rows[kept]
+        errors = np.sqrt(np.maximum(np.diag(inverse), 0) * variance)
     # Directions the data do not fix (a redundant scale): those constants are undetermined.
     if not np.all(kept):
         errors[np.abs(rows[~kept]).max(axis=0) > 1e-6] = np.inf
