@@ -61,3 +61,20 @@ def test_discovery_finds_a_sum_with_a_term_outside_the_library(random_state):
     model = KANSymbolicRegressor(random_state=random_state, n_jobs=1).fit(X, _law(X))
     law = sympy.sqrt(X0) + 1 / sympy.sqrt(X0) + 2 * sympy.cos(X1)
     assert sympy.simplify(model.get_formula() - law) == 0
+
+
+def test_the_refinement_stage_repeats_the_best_additive_trial():
+    from skkan.discovery._trials import Candidate, TrialSpec, _refinement_stage
+
+    additive = TrialSpec(1, "log", (), None, 7)
+    hidden = TrialSpec(3, "identity", (5,), None, 7)
+    formula = sympy.sympify("0.23*x0 + 2*cos(x1)")
+    pool = [
+        Candidate(X0, 1, 1e-3, 1e-3, additive, None, sympy.sympify("x0")),
+        Candidate(X1, 1, 1e-5, 1e-5, additive, None, formula),
+        Candidate(X0 * X1, 3, 1e-9, 1e-9, hidden),  # no additive formula to refine
+    ]
+    (spec,) = _refinement_stage(pool)
+    assert spec.refine == formula and spec.transform == "log" and spec.stage == 2
+    assert "rediscovered" in spec.describe()
+    assert _refinement_stage(pool[2:]) == []
