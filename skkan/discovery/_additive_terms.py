@@ -57,9 +57,11 @@ def misfit_inputs(X_fit, r_fit, X_val, r_val, degree=RESIDUAL_DEGREE):
 
     total = float(np.mean(r_val**2))
     shares = {}
+    if not total > 0:
+        return shares
     for i in range(X_fit.shape[1]):
         low, high = float(X_fit[:, i].min()), float(X_fit[:, i].max())
-        if not high > low or not total > 0:
+        if not high > low:
             continue
         u_fit = np.clip(2 * (X_fit[:, i] - low) / (high - low) - 1, -1, 1)
         u_val = np.clip(2 * (X_val[:, i] - low) / (high - low) - 1, -1, 1)
@@ -115,20 +117,20 @@ def refined_additive_formulas(formula, symbols, X_fit, t_fit, X_val, t_val, sett
         return []
     shares = misfit_inputs(X_fit, r_fit, X_val, r_val)
     worst = sorted((i for i, share in shares.items() if share >= MIN_EXPLAINED), key=shares.get, reverse=True)
+    # A term's noise floor is the problem's: what the other terms miss is unknown, and
+    # a floor at the part of the residual no polynomial of x_i explains lets an
+    # approximation of the term end its discovery (((5.19 - 5.30*cos(0.30*x0 -
+    # 0.36))/x0 for sqrt(x0) + 1/sqrt(x0), before the sums of two powers ran).
+    floor = math.sqrt(max(noise_loss * variance, 1e-300))
+    # Additive, screened and one-input trials only: a closed form of one input is
+    # found there, and hidden layers would cost most of the time of a term that has
+    # none (II.11.28 through x0*x1: 9 s a trial, no formula).
+    sub_settings = {**settings, "hidden": False}
     choices, refined = [], worst[:MAX_TERMS]
     for k, i in enumerate(refined):
         term = terms.get(i, 0)
         # The target minus the other terms: this term plus what the formula misses.
         values = (evaluate(term, symbols, X_fit) + r_fit, evaluate(term, symbols, X_val) + r_val)
-        # Its noise floor is the problem's: what the other terms miss is unknown, and a
-        # floor at the part of the residual no polynomial of x_i explains lets an
-        # approximation of the term end its discovery (((5.19 - 5.30*cos(0.30*x0 -
-        # 0.36))/x0 for sqrt(x0) + 1/sqrt(x0), before the sums of two powers ran).
-        floor = math.sqrt(max(noise_loss * variance, 1e-300))
-        # Additive, screened and one-input trials only: a closed form of one input is
-        # found there, and hidden layers would cost most of the time of a term that
-        # has none (II.11.28 through x0*x1: 9 s a trial, no formula).
-        sub_settings = {**settings, "hidden": False}
         formulas, _ = _factor_formulas([i], values, X_fit, X_val, symbols, sub_settings, 2 * floor, seed + k + 1)
         if not formulas:
             return []
