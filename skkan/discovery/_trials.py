@@ -840,8 +840,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             TrialSpec(2, "monomial", (), None, int(stages[0][0].seed), monomial=((0, k),), power=power)
             for k in ONE_INPUT_POWERS for power in ONE_INPUT_TARGET_POWERS
         ]
-        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
-        stages.insert(first_hidden, one_input)
+        stages.insert(_before_hidden_stages(stages), one_input)
     if transforms == "auto" and X_fit.shape[1] == 1:
         # One input: a sum of two of its powers plus a constant (sqrt(r) + 1/sqrt(r),
         # a term of a sum), which no library function is. Least squares, in
@@ -850,14 +849,12 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
         # error of its values and would end its discovery with an approximation
         # (I.15.3t's coefficient 1/(w*sqrt(w**2 - 1)) of w = c/u, found exactly by a
         # power of the target over w**2).
-        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
-        stages.insert(first_hidden, [TrialSpec(2, "power sum", (), None, int(stages[0][0].seed))])
+        stages.insert(_before_hidden_stages(stages), [TrialSpec(2, "power sum", (), None, int(stages[0][0].seed))])
     if transforms == "auto" and X_fit.shape[1] >= 2 and settings.get("additive_terms", True):
         # An additive trial that came close: its misfit terms rediscovered, once the
         # additive stages (and those inserted before the hidden layers below) are
         # done; the spec is filled in from the pool when the stage comes.
-        first_hidden = next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
-        stages.insert(first_hidden, [TrialSpec(2, "additive terms", (), None, int(stages[0][0].seed))])
+        stages.insert(_before_hidden_stages(stages), [TrialSpec(2, "additive terms", (), None, int(stages[0][0].seed))])
     if transforms == "auto":
         screened = screened_trials(X_fit, y_fit, monomial, stages[0][0].seed)
         if screened:
@@ -1034,6 +1031,11 @@ QUADRATIC_MAX_INPUTS = 5
 # cosine (cos(u - c) over [0, 2*pi]**2: relative residual 1e-6 with degree 7 in each
 # input, 4e-9 with 9, which needs 1,800 rows for 6 terms at 3 rows per column).
 QUADRATIC_SCREEN_ROWS = (1800, 400)
+
+
+def _before_hidden_stages(stages):
+    """Where a stage goes to run before every hidden-layer stage (at the end if none)."""
+    return next((k for k, stage in enumerate(stages) if stage[0].stage >= 3), len(stages))
 
 
 def _first_hidden_stage(stages):
