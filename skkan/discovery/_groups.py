@@ -438,16 +438,18 @@ def _log_residual(U, values):
     return _rms(target - fit.t + _weighted_residual(fit.index_basis(fit.Z), target, fit.weight))
 
 
-def _orientations(group, u_values, values):
+def _orientations(group, u_values, values, n_knots=4):
     """``group`` and its inverse, smoother first: ``f(u)`` and ``f(1/u)`` are the same
     law, but one is often far simpler in its own variable (``1 + 1/u`` against
-    ``1 + v``), and networks on a coarse grid see what a cubic spline with four even
-    knots sees. Ordered by that spline's relative residual."""
+    ``1 + v``), and networks on a coarse grid see what a cubic spline with ``n_knots``
+    even knots sees (four; an oscillating ``f`` needs about its network's grid, and
+    even knots then prefer the variable in which its periods are even: ``sin(2*pi*u)``
+    against the chirp ``sin(2*pi/v)``). Ordered by that spline's relative residual."""
     inverse = tuple((index, -power) for index, power in group)
     scores = []
     for u in (u_values, 1.0 / u_values):
         t = (u - u.min()) / max(float(np.ptp(u)), 1e-300)
-        knots = [np.clip(t - knot, 0, None) ** 3 for knot in (0.2, 0.4, 0.6, 0.8)]
+        knots = [np.clip(t - knot, 0, None) ** 3 for knot in np.linspace(0.0, 1.0, n_knots + 2)[1:-1]]
         design = np.column_stack([np.ones_like(t), t, t**2, t**3] + knots)
         residual = values - design @ np.linalg.lstsq(design, values, rcond=None)[0]
         scores.append(float(np.mean(residual**2)) / max(float(np.var(values)), 1e-300))
@@ -481,7 +483,14 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # - alpha*c**2/d**2): 6e-4 of y's spread, where the group fits log|y| to 3e-5),
     # and a floor that high stops the sub-discovery at an approximation.
     level = noise_level * float(np.sqrt(np.mean(divisor_fit**-2.0))) if noise_level > 0 else settings.get("noise_level")
-    fitted_level = FITTED_NOISE_FACTOR * _log_residual(_group_values(X_fit, groups), values[0]) * _rms(values[0])
+    if spec.transform == "index":
+        # y is smooth along u, not log|y| along log u (see skkan.discovery._single_index).
+        from ._single_index import index_residual
+
+        u_fit = _group_values(X_fit, groups)[:, 0]
+        fitted_level = FITTED_NOISE_FACTOR * np.sqrt(index_residual(u_fit, values[0]) * float(np.var(values[0])))
+    else:
+        fitted_level = FITTED_NOISE_FACTOR * _log_residual(_group_values(X_fit, groups), values[0]) * _rms(values[0])
     level = fitted_level if level is None else min(level, fitted_level)
     # A formula within twice the noise's share of the held-out variance ends the trial.
     enough = max(EXACT_LOSS, 2.0 * (level * _rms(divisor_val)) ** 2 / max(float(np.var(y_val)), 1e-300))
@@ -495,8 +504,17 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         # One input affords a finer grid, and needs it: u often spans decades, where
         # tanh(u) saturates within the first interval or two of a coarse quantile
         # grid (n*mu*tanh(mu*B/(k_b*T)): not found with 3 intervals, in 0.4 s with 10).
-        sub_settings["grid_size"] = max(settings["grid_size"], GROUP_GRID_SIZE)
-        choices = [[group] for group in _orientations(groups[0], _monomial_values(X_fit, groups[0]), values[0])]
+        # Several periods of f need more: a few intervals per extremum
+        # (sin(2*pi*u)**2 over 7.5 periods: found with 40 intervals, not with 10).
+        from ._single_index import oscillation_grid
+
+        u_fit, smooth_grid = _monomial_values(X_fit, groups[0]), max(settings["grid_size"], GROUP_GRID_SIZE)
+        sub_settings["grid_size"] = oscillation_grid(u_fit, values[0], smooth_grid)
+        n_knots = 4 if sub_settings["grid_size"] == smooth_grid else sub_settings["grid_size"]
+        # Periods are even in u, not in its quantiles: an evenly spaced grid follows
+        # them where the data thin out.
+        sub_settings["uniform_grid"] = n_knots > 4
+        choices = [[group] for group in _orientations(groups[0], u_fit, values[0], n_knots)]
     else:
         choices = [list(groups)]
     outer = _monomial_expression(symbols, prefactor)

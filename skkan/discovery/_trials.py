@@ -164,6 +164,9 @@ class TrialSpec:
             prefactor = "*".join(f"x{i}^{e}" for i, e in self.monomial) or "1"
             arguments = ", ".join(f"u{k}" for k in range(len(self.groups)))
             return f"y = {prefactor} * f({arguments}), {groups}, f discovered on its own inputs (seed {self.seed})"
+        if self.transform == "index":
+            group = "*".join(f"x{i}^{e}" for i, e in self.groups[0])
+            return f"y = f(u0), u0 = {group}, the power product y is smoothest along (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
         if self.transform == "power sum":
@@ -597,7 +600,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         from ._coefficients import linear_trial
 
         return linear_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
-    if spec.transform == "group":
+    if spec.transform in ("group", "index"):
         from ._groups import group_trial
 
         return group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings)
@@ -623,7 +626,7 @@ def run_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         "grid_size": spec.grid_size or settings["grid_size"],
         # An evenly spaced grid follows a curve where the data thin out (cos(k*d) at
         # large k*d); the default grid follows the data's quantiles.
-        "grid_eps": 1.0 if spec.uniform_grid else 0.02,
+        "grid_eps": 1.0 if spec.uniform_grid or settings.get("uniform_grid", False) else 0.02,
         "lamb": settings["lamb"] * (0.1 if additive else 1.0),
         "max_iter": settings["max_iter"],
     }
@@ -816,6 +819,21 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             pool, X_val, y_val, symbols, noise_level, n_noise_rows
         )
 
+    index = None
+    if transforms == "auto" and X_fit.shape[1] >= 2 and settings.get("groups", True):
+        # y a function of one power product of the inputs (skkan.discovery._single_index).
+        # Its residual along the product bounds the noise from above: where that is
+        # far below the estimate, the Gaussian process could not follow the function
+        # (several periods of sin(2*pi*E*t/h)**2: noise put at the whole variance,
+        # and a constant ended discovery as "within the noise"). Where the two agree,
+        # the estimate stands (the lower of two estimates is biased low).
+        from ._single_index import index_noise_level, single_index
+
+        index = single_index(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]), noise_level)
+        if index is not None and noise_level is not None:
+            along_index = index_noise_level(X_fit, y_fit, index)
+            if along_index < 0.5 * noise_level:
+                noise_level = along_index
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     if found(pool):
         # A line (or a constant) is the law: no screen or trial can do better. Common
@@ -941,6 +959,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             ]
             if odd:
                 stages.insert(2 if screened else 1, odd)
+        group = None
         if sign != 0 and settings.get("groups", True):
             # y a power product times a function of one or two other power products
             # of the inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one or two
@@ -953,13 +972,12 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
                 trial = TrialSpec(
                     1, "group", (), None, int(stages[0][0].seed), monomial=group.prefactor, groups=group.groups
                 )
-                if X_fit.shape[1] > 2:
-                    stages.insert(2 if screened else 1, [trial])
-                else:
-                    # Of two inputs, the group saves one input only: it goes after the
-                    # cheaper structures (1 + n*a/(1 - n*a/3) is linear-fractional in
-                    # a, exact in 0.5 s; as a function of n*a, 96 s).
-                    stages.insert(_after_first_stage(stages), [trial])
+                _insert_group_stage(stages, trial, screened, X_fit.shape[1])
+        if index is not None and (sign == 0 or group is None):
+            # The function of one power product, which log|y| hides where y has zeros
+            # or changes sign: a problem of one input.
+            trial = TrialSpec(1, "index", (), None, int(stages[0][0].seed), groups=(index,))
+            _insert_group_stage(stages, trial, screened, X_fit.shape[1])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) or a sum of products has no log target:
             # tables of a surrogate network's values find its tree of sums and
@@ -1031,6 +1049,17 @@ QUADRATIC_MAX_INPUTS = 5
 # cosine (cos(u - c) over [0, 2*pi]**2: relative residual 1e-6 with degree 7 in each
 # input, 4e-9 with 9, which needs 1,800 rows for 6 terms at 3 rows per column).
 QUADRATIC_SCREEN_ROWS = (1800, 400)
+
+
+def _insert_group_stage(stages, trial, screened, n_features):
+    """Insert the stage of a power group's ``trial`` (transform ``"group"`` or ``"index"``)."""
+    if n_features > 2:
+        stages.insert(2 if screened else 1, [trial])
+    else:
+        # Of two inputs, the group saves one input only: it goes after the cheaper
+        # structures (1 + n*a/(1 - n*a/3) is linear-fractional in a, exact in 0.5 s;
+        # as a function of n*a, 96 s).
+        stages.insert(_after_first_stage(stages), [trial])
 
 
 def _before_hidden_stages(stages):
