@@ -15,6 +15,7 @@ from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate, noise_tie
 from ._noise import estimate_noise, noise_rows
+from ._single_index import lowered_noise_level
 from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best, supported_digits
 
 __all__ = ["KANSymbolicRegressor"]
@@ -241,6 +242,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         seed = rng.randint(np.iinfo(np.int32).max)
         # The noise floor, from the training rows only (the held-out rows judge formulas).
         noise = estimate_noise(X[fit_rows], y[fit_rows], random_state=seed)
+        if self.transforms == "auto":
+            noise = lowered_noise_level(X[fit_rows], y[fit_rows], noise)
         candidates, trials = discover(
             X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], self._symbols(), settings,
             n_restarts=self.n_restarts, hidden_width=self.hidden_width, transforms=self.transforms,

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["index_noise_level", "index_residual", "oscillation_grid", "single_index"]
+__all__ = ["index_noise_level", "index_residual", "lowered_noise_level", "oscillation_grid", "single_index"]
 
 # Rows the screen sorts (evenly spread over the data).
 SCREEN_ROWS = 1000
@@ -197,3 +197,25 @@ def index_noise_level(X, y, group):
     for index, exponent in group:
         u = u * np.asarray(X, dtype=np.float64)[:, index] ** float(exponent)
     return float(np.sqrt(index_residual(u, y) * float(np.var(y))))
+
+
+def lowered_noise_level(X, y, noise_level):
+    """``noise_level``, or the residual of ``y`` along a power product that it is a
+    function of (:func:`single_index`, :func:`index_noise_level`) where that is below
+    half of it.
+
+    That residual bounds the noise from above: far below the estimate, the Gaussian
+    process of :func:`skkan.discovery._noise.estimate_noise` could not follow the
+    function (several periods of ``sin(2*pi*E*t/h)**2``: noise put at the whole
+    variance, and a constant ended discovery as within the noise). Where the two
+    agree, the estimate stands (the lower of two estimates is biased low). For the
+    estimator's own estimate only: a sub-problem's noise floor is the known error of
+    its values, which a smooth function of them hides.
+    """
+    if noise_level is None or not np.isfinite(noise_level):
+        return noise_level
+    group = single_index(X, y, noise_level)
+    if group is None:
+        return noise_level
+    along_group = index_noise_level(X, y, group)
+    return along_group if along_group < 0.5 * noise_level else noise_level

@@ -822,18 +822,9 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
     index = None
     if transforms == "auto" and X_fit.shape[1] >= 2 and settings.get("groups", True):
         # y a function of one power product of the inputs (skkan.discovery._single_index).
-        # Its residual along the product bounds the noise from above: where that is
-        # far below the estimate, the Gaussian process could not follow the function
-        # (several periods of sin(2*pi*E*t/h)**2: noise put at the whole variance,
-        # and a constant ended discovery as "within the noise"). Where the two agree,
-        # the estimate stands (the lower of two estimates is biased low).
-        from ._single_index import index_noise_level, single_index
+        from ._single_index import single_index
 
         index = single_index(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]), noise_level)
-        if index is not None and noise_level is not None:
-            along_index = index_noise_level(X_fit, y_fit, index)
-            if along_index < 0.5 * noise_level:
-                noise_level = along_index
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     if found(pool):
         # A line (or a constant) is the law: no screen or trial can do better. Common
