@@ -208,7 +208,9 @@ def lowered_noise_level(X, y, noise_level):
     process of :func:`skkan.discovery._noise.estimate_noise` could not follow the
     function (several periods of ``sin(2*pi*E*t/h)**2``: noise put at the whole
     variance, and a constant ended discovery as within the noise). Where the two
-    agree, the estimate stands (the lower of two estimates is biased low). For the
+    agree, the estimate stands (the lower of two estimates is biased low). An
+    estimate that high confirms the smoothest product of a law that has none; its
+    residual is still an upper bound, above the noise. For the
     estimator's own estimate only: a sub-problem's noise floor is the known error of
     its values, which a smooth function of them hides.
     """

@@ -88,3 +88,25 @@ def test_discovery_finds_an_oscillating_function_of_a_product(random_state):
     formula = model.get_formula().subs({sympy.Symbol(f"x{i}"): s for i, s in enumerate((x0, x1, x2))})
     law = sympy.sin(2 * sympy.pi * x0 * x1 / x2) ** 2
     assert sympy.simplify(sympy.expand_trig(sympy.simplify(formula - law))) == 0
+
+
+@pytest.mark.parametrize("random_state", range(3))
+def test_a_noise_estimate_far_above_the_residual_along_the_product_is_lowered(random_state):
+    from skkan.discovery._single_index import lowered_noise_level
+
+    rng = np.random.default_rng(random_state)
+    X = _rows(random_state)
+    exact = np.sin(2 * np.pi * X[:, 0] * X[:, 1] / X[:, 2] ** 2)
+    level = 0.01 * np.std(exact)
+    y = exact + rng.normal(0.0, level, size=len(exact))
+    # An estimate at the whole spread (a smooth model that cannot follow the periods)
+    # comes down to about the noise; one near the noise stays.
+    lowered = lowered_noise_level(X, y, float(np.std(y)))
+    assert 0.8 * level <= lowered <= 1.25 * level
+    assert lowered_noise_level(X, y, 1.1 * level) == 1.1 * level
+    # Without a product, an estimate at the whole spread comes down to the residual
+    # along the smoothest product, which stays above the noise (an upper bound); an
+    # estimate near the noise stays.
+    other = X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(0.0, level, size=len(exact))
+    assert 2.0 * level <= lowered_noise_level(X, other, float(np.std(other))) <= float(np.std(other))
+    assert lowered_noise_level(X, other, 1.1 * level) == 1.1 * level
