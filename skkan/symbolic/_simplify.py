@@ -700,25 +700,54 @@ def normalise_formula(expression, symbols, X):
             candidate = tamed
         if _simpler(candidate, tamed) and _equivalent(candidate, tamed, symbols, X):
             tamed = candidate
-    if not _trigonometric_products(tamed) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
+    products, halves = _trigonometric_products(tamed), _double_angle_cosines(tamed)
+    if not (products or halves) or complexity(tamed) > _TRIG_MAX_COMPLEXITY:
         return tamed
     if tamed.atoms(sympy.core.function.AppliedUndef):
         return tamed  # placeholder functions (spline edges): nothing to rewrite
     # Two of Fu's rules, cheap at any size (fu itself took seconds on formulas of 40
     # nodes): products and powers of sines and cosines as sums (TR8: the square in
     # 1 - 2*cos(x/2 + pi/4)**2, sin(x)*cos(x)), and sums of products as one function
-    # of a sum (TR10i: sin(a)*cos(b) + cos(a)*sin(b) is sin(a + b)).
+    # of a sum (TR10i: sin(a)*cos(b) + cos(a)*sin(b) is sin(a + b)). And the other
+    # way, a cosine of a double angle as a square (1/2 - cos(4*pi*x)/2 is
+    # sin(2*pi*x)**2), one cosine at a time.
     from sympy.simplify.fu import TR8, TR10i
 
+    rewritten = []
+    if products:
+        for rule in (TR8, TR10i):
+            try:
+                rewritten.append(rule(tamed))
+            except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
+                continue
+    for cosine in halves:
+        half = cosine.args[0] / 2
+        for square in (1 - 2 * sympy.sin(half) ** 2, 2 * sympy.cos(half) ** 2 - 1):
+            rewritten.append(tamed.xreplace({cosine: square}))
     best = tamed
-    for rule in (TR8, TR10i):
+    for candidate in rewritten:
         try:
-            candidate = tame_rationals(rule(tamed))
+            candidate = tame_rationals(candidate)
         except (TypeError, ValueError, AttributeError, RecursionError, sympy.PolynomialError):
             continue
         if _simpler(candidate, best) and _equivalent(candidate, tamed, symbols, X):
             best = candidate
     return best
+
+
+def _double_angle_cosines(expression):
+    """The cosines of ``expression`` whose argument has an even integer coefficient
+    (``cos(4*pi*x)``, ``cos(2*x*y)``): what may be written as a square of a sine or
+    cosine of half the argument."""
+    import sympy
+
+    found = []
+    for node in sympy.preorder_traversal(expression):
+        if isinstance(node, sympy.cos):
+            coefficient, _ = node.args[0].as_coeff_Mul()
+            if coefficient.is_Integer and coefficient % 2 == 0:
+                found.append(node)
+    return found
 
 
 # A formula with more float constants than this is not brought over one denominator.

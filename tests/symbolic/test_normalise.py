@@ -61,6 +61,10 @@ def _rows(seed=0, low=-2.0, high=2.0):
         ("x0*exp(-x1) + 1 - 2*cos(x2/2 + pi/4)**2", "x0*exp(-x1) + sin(x2)"),
         ("sin(x0)*cos(x1) + cos(x0)*sin(x1)", "sin(x0 + x1)"),
         ("cos(x0)**2 - sin(x0)**2", "cos(2*x0)"),
+        ("1/2 - cos(4*pi*x0*x1/x2)/2", "sin(2*pi*x0*x1/x2)**2"),
+        ("3 + 3*cos(2*x0*x1)", "6*cos(x0*x1)**2"),
+        ("x1*sin(2*x0) + cos(2*x2) + 3/10", "x1*sin(2*x0) + cos(2*x2) + 3/10"),
+        ("2 - 2*cos(x0)", "2 - 2*cos(x0)"),
     ],
 )
 def test_trigonometric_forms_are_normalised(expression, expected):
@@ -78,6 +82,7 @@ def test_trigonometric_forms_are_normalised(expression, expected):
         "tan(x0)*cos(x0) + x1**2",
         "sqrt(x0**2 + 1)*sin(2*x1)**2 + cos(x1)**4",
         "exp(x0)/(1 + sin(x1)**2)",
+        "0.5 - 0.5*cos(4*x0) + x1*cos(2*x2)",
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
