@@ -819,12 +819,6 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             pool, X_val, y_val, symbols, noise_level, n_noise_rows
         )
 
-    index = None
-    if transforms == "auto" and X_fit.shape[1] >= 2 and settings.get("groups", True):
-        # y a function of one power product of the inputs (skkan.discovery._single_index).
-        from ._single_index import single_index
-
-        index = single_index(np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val]), noise_level)
     pool = baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, settings["tolerance"])
     if found(pool):
         # A line (or a constant) is the law: no screen or trial can do better. Common
@@ -950,7 +944,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             ]
             if odd:
                 stages.insert(2 if screened else 1, odd)
-        group = None
+        group = index = None
         if sign != 0 and settings.get("groups", True):
             # y a power product times a function of one or two other power products
             # of the inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one or two
@@ -964,9 +958,15 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
                     1, "group", (), None, int(stages[0][0].seed), monomial=group.prefactor, groups=group.groups
                 )
                 _insert_group_stage(stages, trial, screened, X_fit.shape[1])
-        if index is not None and (sign == 0 or group is None):
-            # The function of one power product, which log|y| hides where y has zeros
-            # or changes sign: a problem of one input.
+        if (sign == 0 or group is None) and X_fit.shape[1] >= 2 and settings.get("groups", True):
+            # y a function of one power product of the inputs, which log|y| hides where
+            # y has zeros or changes sign (sin(2*pi*E*t/h)**2): the data sorted by the
+            # product show it (skkan.discovery._single_index); f is a problem of one
+            # input.
+            from ._single_index import single_index
+
+            index = single_index(X_all, y_all, noise_level)
+        if index is not None:
             trial = TrialSpec(1, "index", (), None, int(stages[0][0].seed), groups=(index,))
             _insert_group_stage(stages, trial, screened, X_fit.shape[1])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
