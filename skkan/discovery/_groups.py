@@ -483,11 +483,11 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # - alpha*c**2/d**2): 6e-4 of y's spread, where the group fits log|y| to 3e-5),
     # and a floor that high stops the sub-discovery at an approximation.
     level = noise_level * float(np.sqrt(np.mean(divisor_fit**-2.0))) if noise_level > 0 else settings.get("noise_level")
+    u_fit = _monomial_values(X_fit, groups[0]) if len(groups) == 1 else None
     if spec.transform == "index":
         # y is smooth along u, not log|y| along log u (see skkan.discovery._single_index).
         from ._single_index import index_residual
 
-        u_fit = _group_values(X_fit, groups)[:, 0]
         fitted_level = FITTED_NOISE_FACTOR * np.sqrt(index_residual(u_fit, values[0]) * float(np.var(values[0])))
     else:
         fitted_level = FITTED_NOISE_FACTOR * _log_residual(_group_values(X_fit, groups), values[0]) * _rms(values[0])
@@ -508,7 +508,7 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
         # (sin(2*pi*u)**2 over 7.5 periods: found with 40 intervals, not with 10).
         from ._single_index import oscillation_grid
 
-        u_fit, smooth_grid = _monomial_values(X_fit, groups[0]), max(settings["grid_size"], GROUP_GRID_SIZE)
+        smooth_grid = max(settings["grid_size"], GROUP_GRID_SIZE)
         sub_settings["grid_size"] = oscillation_grid(u_fit, values[0], smooth_grid)
         n_knots = 4 if sub_settings["grid_size"] == smooth_grid else sub_settings["grid_size"]
         # Periods are even in u, not in its quantiles: an evenly spaced grid follows

@@ -45,6 +45,8 @@ EXACT_RESIDUAL = 1e-5
 NOISE_FACTOR = 1.5
 # Largest weight of a neighbour in index_residual's interpolation.
 MAX_WEIGHT = 10.0
+# Median of a chi-square of one degree of freedom (the median of a squared standard
+# normal), which scales index_residual's median to a variance.
 CHI2_MEDIAN = 0.454936
 # Grid of a one-input sub-problem: this many intervals per extremum of f, and at
 # most MAX_GRID; moves under EXTREMUM_SHARE of f's range do not count as extrema.
@@ -204,9 +206,9 @@ def index_noise_level(X, y, group):
     """The noise's standard deviation as the residual of ``y`` along the group's power
     product shows it (:func:`index_residual`): an upper bound, since a function of the
     product leaves only the noise about it."""
-    u = np.ones(len(y))
-    for index, exponent in group:
-        u = u * np.asarray(X, dtype=np.float64)[:, index] ** float(exponent)
+    from ._trials import _monomial_values
+
+    u = _monomial_values(np.asarray(X, dtype=np.float64), group)
     return float(np.sqrt(index_residual(u, y) * float(np.var(y))))
 
 
