@@ -323,7 +323,7 @@ def not_significantly_worse(errors, reference_errors, z=PAIRED_STANDARD_ERRORS, 
 
 def within_interval(option, value, error):
     """Whether the simple number ``option`` lies in the confidence interval of ``value``."""
-    distance = abs(float(option) - value)
+    distance = abs(_number_value(option) - value)
     return distance <= SNAP_STANDARD_ERRORS * error or distance <= _SNAP_RELATIVE * abs(value)
 
 
@@ -353,20 +353,58 @@ def _bases():
     return (sympy.pi, sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), sympy.sqrt(2))
 
 
+# The simple numbers below are asked for thousands of times in one discovery (every
+# constant of every simplification step), and each sympy product, float (an evalf)
+# and printed length costs a fraction of a millisecond: they are made once.
+_NUMBER_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_NUMBER_CACHE_SIZE)
+def _number_value(number):
+    """``float(number)`` of a sympy number (cached)."""
+    return float(number)
+
+
+@functools.lru_cache(maxsize=None)
+def _base_values():
+    """The floats of :func:`_bases`."""
+    return tuple(float(base) for base in _bases())
+
+
+@functools.lru_cache(maxsize=_NUMBER_CACHE_SIZE)
+def _rational(numerator, denominator):
+    """``sympy.Rational(numerator, denominator)`` (cached)."""
+    import sympy
+
+    return sympy.Rational(numerator, denominator)
+
+
+@functools.lru_cache(maxsize=_NUMBER_CACHE_SIZE)
+def _base_multiple(numerator, denominator, base_index, divide):
+    """``numerator/denominator`` times (or over) the base ``base_index`` of :func:`_bases` (cached)."""
+    base = _bases()[base_index]
+    fraction = _rational(numerator, denominator)
+    return fraction / base if divide else fraction * base
+
+
+# The least niceness of a number of :func:`_base_numbers` (``pi``: 1 + 2 + 4); a
+# candidate simpler than that counts none of them, and the table is not built.
+_SIMPLEST_BASE_NICENESS = 7
+
+
 @functools.lru_cache(maxsize=1)
 def _base_numbers():
     """Every simple multiple or fraction of pi or a root :func:`_nice_values` offers, as
     sorted ``(value, niceness)`` arrays."""
-    import sympy
-
     simplest = {}
-    for base in _bases():
+    for base_index in range(len(_bases())):
         for denominator in _BASE_DENOMINATORS:
             for numerator in range(-_MAX_BASE_NUMERATOR, _MAX_BASE_NUMERATOR + 1):
                 if numerator == 0:
                     continue
-                for number in (sympy.Rational(numerator, denominator) * base, sympy.Rational(numerator, denominator) / base):
-                    value = round(float(number), 12)
+                for divide in (False, True):
+                    number = _base_multiple(numerator, denominator, base_index, divide)
+                    value = round(_number_value(number), 12)
                     simplest[value] = min(simplest.get(value, math.inf), _niceness(number))
     values = np.array(sorted(simplest))
     return values, np.array([simplest[v] for v in values])
@@ -401,6 +439,8 @@ def simple_numbers_near(option, value, error):
             n, d = numerator // divisor, denominator // divisor
             if n != 0 and abs(n) <= MAX_RATIONAL and _rational_niceness(n, d) <= limit:
                 found.add((n, d))
+    if limit < _SIMPLEST_BASE_NICENESS:
+        return len(found)
     values, niceness = _base_numbers()  # all irrational: none is also counted above
     inside = (values >= low) & (values <= high) & (niceness <= limit)
     return len(found) + int(np.count_nonzero(inside))
@@ -411,15 +451,13 @@ def plausible_snap(option, value, error):
     not one of many equally simple numbers near it (:func:`simple_numbers_near`)."""
     if not within_interval(option, value, error):
         return False
-    if abs(float(option) - value) <= _SNAP_RELATIVE * abs(value):
+    if abs(_number_value(option) - value) <= _SNAP_RELATIVE * abs(value):
         return True
     return simple_numbers_near(option, value, error) <= _MAX_COINCIDENT
 
 
 def _nice_values(value):
     """Simple numbers near ``value``, simplest first (sympy numbers)."""
-    import sympy
-
     if value == 0 or not math.isfinite(value):
         return []
     candidates = []
@@ -427,19 +465,18 @@ def _nice_values(value):
         numerator = round(value * denominator)
         # Never a rational of more than four digits: a float says as much.
         if numerator != 0 and abs(numerator) <= MAX_RATIONAL:
-            candidates.append(sympy.Rational(numerator, denominator))
-    for base in _bases():
-        base_value = float(base)
+            candidates.append(_rational(numerator, denominator))
+    for base_index, base_value in enumerate(_base_values()):
         for denominator in _BASE_DENOMINATORS:
             numerator = round(value / base_value * denominator)
             if 0 < abs(numerator) <= _MAX_BASE_NUMERATOR:
-                candidates.append(sympy.Rational(numerator, denominator) * base)
+                candidates.append(_base_multiple(numerator, denominator, base_index, False))
             numerator = round(value * base_value * denominator)
             if 0 < abs(numerator) <= _MAX_BASE_NUMERATOR:
-                candidates.append(sympy.Rational(numerator, denominator) / base)
+                candidates.append(_base_multiple(numerator, denominator, base_index, True))
     seen, result = set(), []
     for candidate in candidates:
-        number = float(candidate)
+        number = _number_value(candidate)
         # Only what is close: a relative 2 % (the refit decides whether it really fits).
         if abs(number - value) > 0.02 * abs(value) or candidate in seen:
             continue
@@ -447,10 +484,11 @@ def _nice_values(value):
         result.append(candidate)
     # Simplest first (an integer before a fraction before a multiple of pi): a caller
     # that takes the first one inside a confidence interval takes the simplest.
-    result.sort(key=lambda c: (_niceness(c), abs(float(c) - value)))
+    result.sort(key=lambda c: (_niceness(c), abs(_number_value(c) - value)))
     return result[:6]
 
 
+@functools.lru_cache(maxsize=_NUMBER_CACHE_SIZE)
 def _niceness(number):
     """0 for zero, 1 for 1 and -1, then longer for less simple numbers; a rational
     before a multiple of pi or of a root (``16/5`` before ``pi`` when both are inside

@@ -12,7 +12,11 @@ import pytest
 import sympy
 
 from skkan.symbolic._simplify import (
+    _SIMPLEST_BASE_NICENESS,
     SNAP_STANDARD_ERRORS,
+    _base_numbers,
+    _nice_values,
+    _niceness,
     _Parametrised,
     plausible_snap,
     simple_numbers_near,
@@ -95,6 +99,19 @@ def test_a_simple_number_is_plausible_only_where_few_as_simple_lie_near():
     assert not plausible_snap(sympy.Integer(2), 1.9, 0.02)
     # An interval too wide to count is no evidence for any number.
     assert not plausible_snap(sympy.Integer(2), 2.5, 1e3)
+
+
+def test_counting_skips_the_multiples_of_pi_only_where_none_could_count():
+    # simple_numbers_near builds the table of multiples of pi and roots only for a
+    # candidate at least as complex as the simplest of them.
+    values, niceness = _base_numbers()
+    assert niceness.min() == _SIMPLEST_BASE_NICENESS
+    assert _niceness(sympy.pi) == _SIMPLEST_BASE_NICENESS
+    # The cached numbers are sympy's, rationals before multiples of pi or roots.
+    near = _nice_values(3 * np.pi / 4)
+    assert 3 * sympy.pi / 4 in near and near.index(sympy.Rational(7, 3)) < near.index(3 * sympy.pi / 4)
+    assert _nice_values(0.5)[0] == sympy.Rational(1, 2)
+    assert sympy.sqrt(2) / 2 in _nice_values(np.sqrt(0.5))
 
 
 @pytest.mark.parametrize("seed", range(4))
