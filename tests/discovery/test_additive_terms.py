@@ -55,7 +55,7 @@ def test_nothing_is_refined_where_the_formula_is_far_from_additive_or_has_one_in
     ) == []
 
 
-@pytest.mark.parametrize("random_state", [0, 1])
+@pytest.mark.parametrize("random_state", [0])  # exact for random states 0 and 1 (40 s each)
 def test_discovery_finds_a_sum_with_a_term_outside_the_library(random_state):
     X = _rows(random_state, 800)
     model = KANSymbolicRegressor(random_state=random_state, n_jobs=1).fit(X, _law(X))

