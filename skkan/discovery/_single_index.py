@@ -11,7 +11,10 @@ exponents is screened that way in milliseconds, the smoothest few are confirmed 
 local residual of every row against its neighbours along ``u`` (to float precision
 on exact data, to the noise on noisy data), and ``f`` becomes a problem of one input
 (:func:`skkan.discovery._groups.group_trial`), whose grid follows the number of
-extrema of ``f`` (several periods need more intervals than a coarse grid has).
+extrema of ``f`` (several periods need more intervals than a coarse grid has). The
+same screen on ``y`` over a power product of positive inputs that ``y`` is
+proportional to (:func:`quotient_index`) finds ``y = x**p * f(u)`` where ``u`` has
+signed inputs.
 """
 
 import itertools
@@ -19,7 +22,9 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["index_noise_level", "index_residual", "lowered_noise_level", "oscillation_grid", "single_index"]
+__all__ = [
+    "index_noise_level", "index_residual", "lowered_noise_level", "oscillation_grid", "quotient_index", "single_index",
+]
 
 # Rows the screen sorts (evenly spread over the data).
 SCREEN_ROWS = 1000
@@ -189,10 +194,12 @@ def single_index(X, y, noise_level=None):
         return None
     share = 0.0 if noise_level is None else float(noise_level) ** 2 / max(float(np.var(y)), 1e-300)
     limit = max(EXACT_RESIDUAL, NOISE_FACTOR * share)
+    from ._trials import _monomial_values
+
     confirmed = []
     for _, vector in sorted(screened)[:CANDIDATES]:
         with np.errstate(all="ignore"):
-            u = np.prod(X ** np.asarray(vector, dtype=np.float64), axis=1)
+            u = _monomial_values(X, [(i, e) for i, e in enumerate(vector) if e])
         residual = index_residual(u, y)
         if residual <= limit:
             confirmed.append((residual, vector))
@@ -200,6 +207,21 @@ def single_index(X, y, noise_level=None):
         return None
     _, vector = min(confirmed)
     return tuple((i, Fraction(int(e))) for i, e in enumerate(vector) if e)
+
+
+def quotient_index(X, y, monomial, noise_level=None):
+    """:func:`single_index` of ``y`` over ``monomial``, a power product of positive
+    inputs that ``y`` is proportional to (``((input, power), ...)``): the group of
+    ``y = monomial * f(u)`` where ``u`` has signed inputs (``a**2*cos(2*b*x*d/c)``),
+    which the power groups, working on ``log|y|``, cannot split into signs, and which
+    ``y`` itself, rough along every product, does not show. ``noise_level`` is that of
+    ``y``; the quotient's is its root mean square over the rows. Returns the group or
+    None."""
+    from ._trials import _monomial_values
+
+    divisor = _monomial_values(np.asarray(X, dtype=np.float64), monomial)
+    level = None if noise_level is None else noise_level * float(np.sqrt(np.mean(divisor**-2.0)))
+    return single_index(X, np.asarray(y, dtype=np.float64) / divisor, level)
 
 
 def index_noise_level(X, y, group):

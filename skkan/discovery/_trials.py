@@ -166,6 +166,10 @@ class TrialSpec:
             return f"y = {prefactor} * f({arguments}), {groups}, f discovered on its own inputs (seed {self.seed})"
         if self.transform == "index":
             group = "*".join(f"x{i}^{e}" for i, e in self.groups[0])
+            prefactor = "*".join(f"x{i}^{e}" for i, e in self.monomial)
+            if prefactor:
+                return (f"y = {prefactor} * f(u0), u0 = {group}, the power product y/({prefactor}) is smoothest along "
+                        f"(seed {self.seed})")
             return f"y = f(u0), u0 = {group}, the power product y is smoothest along (seed {self.seed})"
         if self.transform == "factors":
             return f"y = sums and products of factors found on a surrogate KAN[20] (seed {self.seed})"
@@ -945,6 +949,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             if odd:
                 stages.insert(2 if screened else 1, odd)
         group = index = None
+        index_prefactor = ()
         if sign != 0 and settings.get("groups", True):
             # y a power product times a function of one or two other power products
             # of the inputs (n_0*exp(-m*g*x/(k_b*T))): f is a problem of one or two
@@ -966,8 +971,16 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             from ._single_index import single_index
 
             index = single_index(X_all, y_all, noise_level)
+            if index is None and monomial:
+                # Or y over the monomial of positive inputs it is proportional to
+                # (a**2*cos(b*x), x and b signed), which the power groups, on log|y|,
+                # cannot split into signs.
+                from ._single_index import quotient_index
+
+                index = quotient_index(X_all, y_all, monomial, noise_level)
+                index_prefactor = monomial if index is not None else ()
         if index is not None:
-            trial = TrialSpec(1, "index", (), None, int(stages[0][0].seed), groups=(index,))
+            trial = TrialSpec(1, "index", (), None, int(stages[0][0].seed), monomial=index_prefactor, groups=(index,))
             _insert_group_stage(stages, trial, screened, X_fit.shape[1])
         if sign == 0 and X_fit.shape[1] >= 2 and settings.get("factors", True):
             # A signed product (r*F*sin(theta)) or a sum of products has no log target:
