@@ -275,7 +275,7 @@ def test_a_trial_network_has_the_regressor_defaults_it_does_not_set():
         assert value == changed.get(name, defaults[name]), name
 
 
-@pytest.mark.parametrize("random_state", range(2))  # 0-5 measured (3: over x)
+@pytest.mark.parametrize("random_state", [0])  # 0-5 measured (3: over x)
 def test_one_input_times_a_power_of_a_polynomial_is_found_exactly(random_state):
     # x**2/sqrt(4 - x**2) over x**2 is (4 - x**2)**(-1/2): the trial on the quotient's
     # power -2 fits 4 - x**2 with one edge. Fitting only the powers 1 and -1 of the
