@@ -123,6 +123,7 @@ def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     import sympy
 
     from ._factors import _factor_formulas, _simplified_candidates
+    from ._noise import quotient_noise_level
 
     factor = [index for index, _ in spec.monomial]
     noise_level = settings.get("noise_level")
@@ -135,7 +136,7 @@ def odd_factor_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     fit_divisor, val_divisor = np.prod(X_fit[fit_rows][:, factor], axis=1), np.prod(X_val[val_rows][:, factor], axis=1)
     values = (y_fit[fit_rows] / fit_divisor, y_val[val_rows] / val_divisor)
     # The noise of y / x_i on the rows kept, as one level (its root mean square).
-    level = noise_level * float(np.sqrt(np.mean(fit_divisor**-2.0))) if noisy else None
+    level = quotient_noise_level(noise_level, fit_divisor) if noisy else None
     inputs = list(range(X_fit.shape[1]))
     # What y/x_i gains is a one-signed target (its log, its powers, the screen): the
     # sub-discovery runs the trials without a hidden layer only, which the main

@@ -471,7 +471,7 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     import sympy
 
     from ._factors import _factor_formulas, _simplified_candidates
-    from ._noise import finite_level
+    from ._noise import finite_level, quotient_noise_level
 
     prefactor, groups = spec.monomial, spec.groups
     divisor_fit, divisor_val = _monomial_values(X_fit, prefactor), _monomial_values(X_val, prefactor)
@@ -482,7 +482,7 @@ def group_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     # network of all the inputs can sit far above it on exact data (sqrt(8*pi*G*rho/3
     # - alpha*c**2/d**2): 6e-4 of y's spread, where the group fits log|y| to 3e-5),
     # and a floor that high stops the sub-discovery at an approximation.
-    level = noise_level * float(np.sqrt(np.mean(divisor_fit**-2.0))) if noise_level > 0 else settings.get("noise_level")
+    level = quotient_noise_level(noise_level, divisor_fit) if noise_level > 0 else settings.get("noise_level")
     u_fit = _monomial_values(X_fit, groups[0]) if len(groups) == 1 else None
     if spec.transform == "index":
         # y is smooth along u, not log|y| along log u (see skkan.discovery._single_index).

@@ -51,6 +51,15 @@ def finite_level(noise_level):
     """An estimated noise level as a number: 0.0 where it is missing (None) or not finite."""
     return noise_level if noise_level is not None and math.isfinite(noise_level) else 0.0
 
+
+def quotient_noise_level(noise_level, divisor):
+    """The noise level of ``y / divisor`` where ``y``'s is ``noise_level``: one level for
+    all rows, the root mean square of ``noise_level / divisor``. None stays None."""
+    if noise_level is None:
+        return None
+    return noise_level * float(np.sqrt(np.mean(np.asarray(divisor, dtype=np.float64) ** -2.0)))
+
+
 def _optimizer(objective, initial, bounds):
     from scipy.optimize import minimize
 

@@ -22,6 +22,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._noise import quotient_noise_level
+
 __all__ = [
     "index_noise_level", "index_residual", "lowered_noise_level", "oscillation_grid", "quotient_index", "single_index",
 ]
@@ -220,7 +222,7 @@ def quotient_index(X, y, monomial, noise_level=None):
     from ._trials import _monomial_values
 
     divisor = _monomial_values(np.asarray(X, dtype=np.float64), monomial)
-    level = None if noise_level is None else noise_level * float(np.sqrt(np.mean(divisor**-2.0)))
+    level = quotient_noise_level(noise_level, divisor)
     return single_index(X, np.asarray(y, dtype=np.float64) / divisor, level)
 
 

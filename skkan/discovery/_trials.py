@@ -74,7 +74,7 @@ import numpy as np
 
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
-from ._noise import NOISE_ROWS, finite_level, indistinguishable, squared_errors, within_noise
+from ._noise import NOISE_ROWS, finite_level, indistinguishable, quotient_noise_level, squared_errors, within_noise
 from ._screen import additive_residuals, apply_substitution, merged_column, polynomial_basis, substitutions
 
 __all__ = [
@@ -872,7 +872,7 @@ def _discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidd
             # y over the monomial it is proportional to may be a product, or a product
             # plus a constant (n_0*(1 + p*E*cos(theta)/(k*T))) when y itself is not.
             fit_divisor, val_divisor = _monomial_values(X_fit, monomial), _monomial_values(X_val, monomial)
-            level = None if noise_level is None else noise_level * float(np.sqrt(np.mean(fit_divisor**-2.0)))
+            level = quotient_noise_level(noise_level, fit_divisor)
             # The monomial's inputs are divided out: no factors of theirs (a spline
             # factor of n_0 over [0, 1] that should be constant misleads the fit).
             others = [i for i in range(X_fit.shape[1]) if i not in dict(monomial)]

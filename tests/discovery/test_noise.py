@@ -12,7 +12,7 @@ import sympy
 
 from skkan import KANSymbolicRegressor
 from skkan.discovery import _noise
-from skkan.discovery._noise import estimate_noise, indistinguishable, noise_rows, within_noise
+from skkan.discovery._noise import estimate_noise, indistinguishable, noise_rows, quotient_noise_level, within_noise
 from skkan.discovery._trials import noise_columns, select_best
 from skkan.symbolic._simplify import evaluate
 
@@ -82,6 +82,17 @@ def test_averaged_noise_estimate_is_close_to_the_truth(seed):
     for level in (0.01, 0.1):
         X, y, sigma, _ = _noisy(3, level, seed)
         assert abs(estimate_noise(X, y, random_state=seed) ** 2 / sigma**2 - 1) < 0.15
+
+
+def test_quotient_noise_level_is_the_root_mean_square_of_the_level_over_the_divisor():
+    rng = np.random.default_rng(0)
+    divisor = rng.uniform(-3.0, 3.0, 5000)
+    divisor = divisor[np.abs(divisor) > 0.5]
+    noise = rng.normal(0.0, 0.2, divisor.size)
+    # The simulated noise of y / divisor has the level's root mean square.
+    assert quotient_noise_level(0.2, divisor) == pytest.approx(np.sqrt(np.mean((noise / divisor) ** 2)), rel=0.05)
+    assert quotient_noise_level(0.2, np.full(10, -4.0)) == pytest.approx(0.05)
+    assert quotient_noise_level(None, divisor) is None
 
 
 def test_noise_estimate_of_a_constant_target_is_zero():
