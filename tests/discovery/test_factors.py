@@ -11,7 +11,8 @@ import pytest
 import sympy
 
 from skkan import KANSymbolicRegressor
-from skkan.discovery._factors import factor_trial
+from skkan.discovery import _factors
+from skkan.discovery._factors import factor_trial, held_out_surrogate
 from skkan.discovery._trials import TrialSpec
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
@@ -66,3 +67,33 @@ def test_signed_product_with_a_function_is_found_exactly(random_state):
     model = KANSymbolicRegressor(random_state=random_state).fit(X, y)
     assert model.get_formula() == X0 * X1 * sympy.sin(X2)
     assert "factors" in model.equations_["trial"][model.best_index_]
+
+
+def test_the_surrogate_of_the_same_data_and_seed_is_trained_once(monkeypatch):
+    trained = []
+
+    def fake_fit_surrogate(X, y, seed):
+        trained.append((X.shape, seed))
+        weights = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]
+        return (lambda rows: rows[:, 0] * 0 + float(weights[-1])), 0.5, 7
+
+    monkeypatch.setattr(_factors, "fit_surrogate", fake_fit_surrogate)
+    monkeypatch.setattr(_factors, "_surrogate_cache", type(_factors._surrogate_cache)())
+    rng = np.random.default_rng(0)
+    X_fit, X_val = rng.uniform(-1, 1, (50, 3)), rng.uniform(-1, 1, (20, 3))
+    y_fit, y_val = X_fit.sum(axis=1), X_val.sum(axis=1)
+    first = held_out_surrogate(X_fit, y_fit, X_val, y_val, 3)
+    again = held_out_surrogate(X_fit.copy(), y_fit.copy(), X_val, y_val, 3)
+    assert len(trained) == 1
+    assert again[0] is first[0] and again[1] == first[1] and np.array_equal(again[3], first[3])
+    # The trials log the iterations they spent: none on a surrogate trained before.
+    assert first[2] == 7 and again[2] == 0
+    # Other data or another seed train a new one.
+    held_out_surrogate(X_fit, y_fit + 1e-12, X_val, y_val, 3)
+    held_out_surrogate(X_fit, y_fit, X_val, y_val, 4)
+    assert len(trained) == 3
+    # The cache holds a few surrogates, not every one.
+    for seed in range(10, 10 + 2 * _factors.SURROGATE_CACHE_SIZE):
+        held_out_surrogate(X_fit, y_fit, X_val, y_val, seed)
+    assert len(_factors._surrogate_cache) == _factors.SURROGATE_CACHE_SIZE
+
