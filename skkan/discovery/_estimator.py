@@ -244,6 +244,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         noise = estimate_noise(X[fit_rows], y[fit_rows], random_state=seed)
         if self.transforms == "auto":
             noise = lowered_noise_level(X[fit_rows], y[fit_rows], noise)
+        # Whether the rows are noisy, for every sub-problem too (their noise floors are
+        # set by their values' errors, which exact data have as well).
+        variance = float(np.var(y[validation_rows]))
+        noisy = bool(np.isfinite(noise) and noise**2 > 1e-6 * variance)
+        settings["noisy_data"] = noisy
         candidates, trials = discover(
             X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], self._symbols(), settings,
             n_restarts=self.n_restarts, hidden_width=self.hidden_width, transforms=self.transforms,
@@ -251,8 +256,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             n_noise_rows=noise_rows(len(fit_rows)),
         )
         # On noisy data, losses within two standard deviations of a mean of squares tie.
-        variance = float(np.var(y[validation_rows]))
-        noisy = np.isfinite(noise) and noise**2 > 1e-6 * variance
         rows = pareto_table(candidates, tie=noise_tie(len(validation_rows)) if noisy else 0.0)
         if not rows:
             # Every trial failed (tiny or degenerate data): the mean is a formula too.

@@ -134,7 +134,9 @@ def linear_term_trial(spec, X_fit, y_fit, X_val, y_val, symbols, settings):
     from ._noise import finite_level
     from ._trials import EXACT_LOSS
 
-    function, error, n_iter, rows = held_out_surrogate(X_fit, y_fit, X_val, y_val, spec.seed)
+    function, error, n_iter, rows = held_out_surrogate(
+        X_fit, y_fit, X_val, y_val, spec.seed, settings.get("noisy_data", False)
+    )
     structure = linear_term_structure(function, X_fit[rows], error, random_state=spec.seed)
     if structure is None:
         return [], n_iter

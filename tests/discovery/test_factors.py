@@ -12,7 +12,7 @@ import sympy
 
 from skkan import KANSymbolicRegressor
 from skkan.discovery import _factors
-from skkan.discovery._factors import factor_trial, held_out_surrogate
+from skkan.discovery._factors import SURROGATE_PARAMS, _evaluate, factor_trial, fit_surrogate, held_out_surrogate
 from skkan.discovery._trials import TrialSpec
 
 X0, X1, X2 = sympy.symbols("x0 x1 x2")
@@ -72,8 +72,8 @@ def test_signed_product_with_a_function_is_found_exactly(random_state):
 def test_the_surrogate_of_the_same_data_and_seed_is_trained_once(monkeypatch):
     trained = []
 
-    def fake_fit_surrogate(X, y, seed):
-        trained.append((X.shape, seed))
+    def fake_fit_surrogate(X, y, seed, noisy=False):
+        trained.append((X.shape, seed, noisy))
         weights = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]
         return (lambda rows: rows[:, 0] * 0 + float(weights[-1])), 0.5, 7
 
@@ -92,8 +92,26 @@ def test_the_surrogate_of_the_same_data_and_seed_is_trained_once(monkeypatch):
     held_out_surrogate(X_fit, y_fit + 1e-12, X_val, y_val, 3)
     held_out_surrogate(X_fit, y_fit, X_val, y_val, 4)
     assert len(trained) == 3
+    # Noisy data train a network that stops early.
+    held_out_surrogate(X_fit, y_fit, X_val, y_val, 3, noisy=True)
+    held_out_surrogate(X_fit, y_fit, X_val, y_val, 3, noisy=False)
+    assert [noisy for *_, noisy in trained] == [False, False, False, True]
     # The cache holds a few surrogates, not every one.
     for seed in range(10, 10 + 2 * _factors.SURROGATE_CACHE_SIZE):
         held_out_surrogate(X_fit, y_fit, X_val, y_val, seed)
     assert len(_factors._surrogate_cache) == _factors.SURROGATE_CACHE_SIZE
 
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_on_noisy_data_the_surrogate_stops_early_near_the_law(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (1000, 3))
+    law = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2])
+    noise = 0.1 * np.sqrt(np.mean(law**2))
+    y = law + rng.normal(0.0, noise, len(law))
+    function, error, n_iter = fit_surrogate(X, y, seed, noisy=True)
+    assert n_iter < SURROGATE_PARAMS["max_iter"] / 3
+    # It follows the law, not the noise: its error against the law is well under the
+    # noise, and its error on its own rows is about the noise.
+    assert np.sqrt(np.mean((_evaluate(function, X) - law) ** 2)) < 0.6 * noise
+    assert 0.8 * noise < error < 1.3 * noise
