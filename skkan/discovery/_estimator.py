@@ -16,7 +16,16 @@ from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate, noise_tie
 from ._noise import estimate_noise, noise_rows
 from ._single_index import lowered_noise_level
-from ._trials import Candidate, TrialSpec, discover, noise_columns, pareto_table, select_best, supported_digits
+from ._trials import (
+    Candidate,
+    TrialSpec,
+    discover,
+    noise_columns,
+    pareto_table,
+    screen_noise_level,
+    select_best,
+    supported_digits,
+)
 
 __all__ = ["KANSymbolicRegressor"]
 
@@ -244,6 +253,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         noise = estimate_noise(X[fit_rows], y[fit_rows], random_state=seed)
         if self.transforms == "auto":
             noise = lowered_noise_level(X[fit_rows], y[fit_rows], noise)
+            noise = screen_noise_level(X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], noise)
         # Whether the rows are noisy, for every sub-problem too (their noise floors are
         # set by their values' errors, which exact data have as well).
         variance = float(np.var(y[validation_rows]))

@@ -17,7 +17,10 @@ discovery trains KANs only on the candidates that look additive.
 
 import numpy as np
 
-__all__ = ["MERGES", "additive_residuals", "apply_substitution", "merged_column", "polynomial_basis", "substitutions"]
+__all__ = [
+    "MERGES", "additive_residuals", "apply_substitution", "design_columns", "merged_column", "polynomial_basis",
+    "substitutions",
+]
 
 # Interior knots of the screening spline per input, half at quantiles (where the data
 # are) and half evenly spaced (where a product such as k*d spreads thin but still
@@ -107,7 +110,7 @@ def polynomial_basis(x):
     return np.column_stack([t, t**2, t**3])
 
 
-def additive_residuals(X, targets, changes, basis=spline_basis):
+def additive_residuals(X, targets, changes, basis=spline_basis, scales=None):
     """Relative residual of the best additive spline fit, per change and target.
 
     Parameters
@@ -119,6 +122,9 @@ def additive_residuals(X, targets, changes, basis=spline_basis):
         Changes of variables, as :func:`substitutions` returns them.
     basis : callable, default=spline_basis
         The basis of one column (without the constant).
+    scales : ndarray of shape (n_samples, n_targets), optional
+        Per-row factors of the residuals (what a residual of a target is in the
+        units of ``y``; see :func:`skkan.discovery._trials.screen_noise_level`).
 
     Returns
     -------
@@ -126,6 +132,8 @@ def additive_residuals(X, targets, changes, basis=spline_basis):
         ``mean(residual**2) / var(target)``: about ``1e-30`` for a target that is
         exactly additive in polynomial pieces, ``1e-12`` to ``1e-3`` for additive
         smooth functions, ``1e-2`` and more when the inputs interact.
+    scaled : ndarray of shape (len(changes), n_targets)
+        Only with ``scales``: ``mean((residual * scales)**2)``, not relative.
     """
     targets = np.asarray(targets, dtype=np.float64)
     variance = np.var(targets, axis=0)
@@ -133,6 +141,7 @@ def additive_residuals(X, targets, changes, basis=spline_basis):
     raw_bases = [basis(X[:, k]) for k in range(X.shape[1])]
     intercept = np.ones((len(X), 1))
     residuals = np.empty((len(changes), targets.shape[1]))
+    scaled = None if scales is None else np.empty_like(residuals)
     for row, change in enumerate(changes):
         bases = list(raw_bases)
         changed = apply_substitution(X, change)
@@ -141,5 +150,14 @@ def additive_residuals(X, targets, changes, basis=spline_basis):
         design = np.hstack(bases + [intercept])
         # All targets share the design: one least-squares solve for every column.
         coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]
-        residuals[row] = np.mean((targets - design @ coefficients) ** 2, axis=0) / variance
-    return residuals
+        misfit = targets - design @ coefficients
+        residuals[row] = np.mean(misfit**2, axis=0) / variance
+        if scales is not None:
+            scaled[row] = np.mean((misfit * scales) ** 2, axis=0)
+    return residuals if scales is None else (residuals, scaled)
+
+
+def design_columns(n_features, basis=spline_basis):
+    """Columns of :func:`additive_residuals`' design for ``n_features`` inputs (the
+    fit's degrees of freedom, at most)."""
+    return n_features * basis(np.linspace(0.0, 1.0, 8)).shape[1] + 1

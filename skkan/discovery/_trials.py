@@ -64,10 +64,13 @@ and ``get_formula`` of :class:`skkan.KANRegressor` run.
 """
 
 import functools
+import hashlib
 import math
 import re
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -75,7 +78,15 @@ import numpy as np
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
 from ._noise import NOISE_ROWS, finite_level, indistinguishable, quotient_noise_level, squared_errors, within_noise
-from ._screen import additive_residuals, apply_substitution, merged_column, polynomial_basis, substitutions
+from ._screen import (
+    SPLINE_KNOTS,
+    additive_residuals,
+    apply_substitution,
+    design_columns,
+    merged_column,
+    polynomial_basis,
+    substitutions,
+)
 
 __all__ = [
     "TrialSpec", "discover", "format_uncertainties", "noise_columns", "pareto_table", "select_best", "supported_digits",
@@ -373,32 +384,11 @@ def screened_trials(X, y, monomial, seed):
     (stage 1, no hidden layer), best first; none when nothing beats stage 1's own
     targets clearly.
     """
-    if len(y) > SCREEN_ROWS:
-        rows = np.linspace(0, len(y) - 1, SCREEN_ROWS).round().astype(int)
-        X, y = X[rows], y[rows]
-
-    outers = [""] + (["sin"] if np.max(np.abs(y)) < np.pi / 2 else [])
-    targets, specs = [], []
-    for outer in outers:
-        base = np.sin(y) if outer == "sin" else y
-        sign = target_sign(base)
-        outer_monomial = monomial if outer == "" else monomial_prefactor(X, base)
-        options = [("identity", 1)] + ([("log", 1)] if sign else []) + ([("monomial", 1)] if outer_monomial else [])
-        if sign:
-            options += _power_targets(outer_monomial)
-        for transform, power in options:
-            spec = TrialSpec(1, transform, (), None, int(seed), outer_monomial if transform == "monomial" else (), power,
-                             outer=outer)
-            target = network_target(spec, X, y)
-            if target is not None and np.var(target) > 0:
-                targets.append(target)
-                specs.append(spec)
+    X, y, targets, specs = _screen_targets(X, y, monomial, seed)
     if not specs:
         return []
-    changes = substitutions(X, max_changes=SCREEN_MAX_CHANGES)
-    if len(changes) - 1 > SCREEN_MAX_CHANGES:
-        changes = [()]
-    residuals = np.maximum(additive_residuals(X, np.column_stack(targets), changes), SCREEN_FLOOR)
+    changes = _screen_changes(X)
+    residuals = np.maximum(_screen_residuals(X, np.column_stack(targets), changes), SCREEN_FLOOR)
     # What stage 1 tries anyway: y itself (its log, its monomial quotient), no change.
     covered = [k for k, spec in enumerate(specs) if spec.outer == "" and spec.power == 1]
     reference = residuals[0, covered].min() if covered else np.inf
@@ -470,6 +460,123 @@ def screened_trials(X, y, monomial, seed):
         replace(specs[k], substitution=changes[row], grid_size=SCREEN_GRID_SIZE, uniform_grid=True)
         for _, row, k in ranked[:count]
     ]
+
+
+def _screen_targets(X, y, monomial, seed):
+    """The screen's rows (at most :data:`SCREEN_ROWS`, evenly spread) and its
+    candidate targets with their specs (see :func:`screened_trials`)."""
+    if len(y) > SCREEN_ROWS:
+        rows = np.linspace(0, len(y) - 1, SCREEN_ROWS).round().astype(int)
+        X, y = X[rows], y[rows]
+
+    outers = [""] + (["sin"] if np.max(np.abs(y)) < np.pi / 2 else [])
+    targets, specs = [], []
+    for outer in outers:
+        base = np.sin(y) if outer == "sin" else y
+        sign = target_sign(base)
+        outer_monomial = monomial if outer == "" else monomial_prefactor(X, base)
+        options = [("identity", 1)] + ([("log", 1)] if sign else []) + ([("monomial", 1)] if outer_monomial else [])
+        if sign:
+            options += _power_targets(outer_monomial)
+        for transform, power in options:
+            spec = TrialSpec(1, transform, (), None, int(seed), outer_monomial if transform == "monomial" else (), power,
+                             outer=outer)
+            target = network_target(spec, X, y)
+            if target is not None and np.var(target) > 0:
+                targets.append(target)
+                specs.append(spec)
+    return X, y, targets, specs
+
+
+def _screen_changes(X):
+    changes = substitutions(X, max_changes=SCREEN_MAX_CHANGES)
+    return [()] if len(changes) - 1 > SCREEN_MAX_CHANGES else changes
+
+
+# The screen's residuals of the last few data, so that the noise bound of the
+# estimator (screen_noise_level) and the screened trials fit them once.
+_SCREEN_CACHE_SIZE = 2
+_screen_cache = OrderedDict()
+_screen_cache_lock = threading.Lock()
+
+
+def _screen_key(X, targets, changes):
+    digest = hashlib.blake2b(repr((changes, SPLINE_KNOTS)).encode())
+    for array in (X, targets):
+        array = np.ascontiguousarray(array, dtype=np.float64)
+        digest.update(repr(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _screen_residuals(X, targets, changes, scales=None):
+    """:func:`skkan.discovery._screen.additive_residuals`, kept for the next call on the
+    same data (with ``scales``, also the scaled residuals, not kept)."""
+    key = _screen_key(X, targets, changes)
+    if scales is None:
+        with _screen_cache_lock:
+            if key in _screen_cache:
+                return _screen_cache[key]
+        residuals = additive_residuals(X, targets, changes)
+    else:
+        residuals, scaled = additive_residuals(X, targets, changes, scales=scales)
+    with _screen_cache_lock:
+        _screen_cache[key] = residuals
+        while len(_screen_cache) > _SCREEN_CACHE_SIZE:
+            _screen_cache.popitem(last=False)
+    return residuals if scales is None else (residuals, scaled)
+
+
+# The screen's noise bound replaces the estimate where it is below this fraction of it
+# (as the single-index bound does: where the two agree, the estimate stands).
+SCREEN_NOISE_FRACTION = 0.5
+# Relative step of the numerical derivative of a target with respect to y.
+_TARGET_STEP = 1e-6
+
+
+def screen_noise_level(X_fit, y_fit, X_val, y_val, noise_level):
+    """``noise_level``, or an upper bound on the noise from the screen's additive fits
+    where that bound is below half of it.
+
+    Any fit of a smooth model leaves at least the noise: the residual of each of the
+    screen's additive spline fits (every candidate target under every change of
+    variables, :func:`screened_trials`), carried back to the units of ``y`` (divided
+    by the target's derivative with respect to ``y``, row by row) and corrected for
+    the fit's degrees of freedom, bounds the noise's variance from above. The lowest
+    one bounds it best. On exact data the Gaussian process of
+    :func:`skkan.discovery._noise.estimate_noise` leaves what it cannot follow as
+    noise (``a*log(d/e)/(b*c)`` of five inputs: 5e-4 of y's spread, where ``y`` over
+    ``a/(b*c)`` is additive in ``d`` and ``e`` to float precision), and an
+    approximation within that floor ended discovery before the stage that finds the
+    law. For the estimator's own estimate only, as
+    :func:`skkan.discovery._single_index.lowered_noise_level`.
+    """
+    if noise_level is None or not np.isfinite(noise_level) or noise_level <= 0:
+        return noise_level
+    X_all, y_all = np.vstack([X_fit, X_val]), np.concatenate([y_fit, y_val])
+    X, y, targets, specs = _screen_targets(X_fit, y_fit, monomial_prefactor(X_all, y_all), 0)
+    degrees = len(y) - design_columns(X.shape[1])
+    if not specs or degrees < 0.5 * len(y):
+        return noise_level
+    # d target / d y by central differences; rows where it vanishes bound nothing.
+    step = _TARGET_STEP * (np.abs(y) + _TARGET_STEP * float(np.sqrt(np.mean(y**2))))
+    scales = []
+    for spec in specs:
+        above, below = network_target(spec, X, y + step), network_target(spec, X, y - step)
+        if above is None or below is None:
+            scales.append(np.full(len(y), np.inf))
+            continue
+        with np.errstate(all="ignore"):
+            slope = (above - below) / (2.0 * step)
+            scales.append(np.where(np.abs(slope) > 0, 1.0 / np.abs(slope), np.inf))
+    from .._training import limited_threads
+
+    changes = _screen_changes(X)
+    with limited_threads(1):  # many small solves, as in discover
+        _, scaled = _screen_residuals(X, np.column_stack(targets), changes, scales=np.column_stack(scales))
+    with np.errstate(invalid="ignore"):
+        bound = float(np.sqrt(np.nanmin(scaled) * len(y) / degrees)) if np.any(np.isfinite(scaled)) else np.inf
+    return bound if bound < SCREEN_NOISE_FRACTION * noise_level else noise_level
 
 
 # A power of an unchanged positive input is read off the partially linear fit when

@@ -118,3 +118,54 @@ def test_squared_distance_is_additive_in_two_differences():
     residuals = additive_residuals(X, squared[:, None], changes)[:, 0]
     assert changes[int(np.argmin(residuals))] == ((0, 1, "-"), (2, 3, "-"))
     assert residuals.min() < 1e-20
+
+
+def _split(X, y, n_val=200):
+    return X[n_val:], y[n_val:], X[:n_val], y[:n_val]
+
+
+def _log_ratio_law(seed, n=1200):
+    # y / (a/b) is additive in c and d (a log of their ratio); log|y| is not.
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1.0, 3.0, (n, 4))
+    X[:, 2] = rng.uniform(3.0, 5.0, n)
+    return X, X[:, 0] / X[:, 1] * np.log(X[:, 2] / X[:, 3])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_screen_bounds_the_noise_of_exact_data_far_below_an_overestimate(seed):
+    from skkan.discovery._trials import screen_noise_level
+
+    X, y = _log_ratio_law(seed)
+    overestimate = 5e-4 * np.std(y)
+    bound = screen_noise_level(*_split(X, y), overestimate)
+    assert bound < 1e-6 * np.std(y)
+    # An estimate already below half the bound stands.
+    assert screen_noise_level(*_split(X, y), 0.5 * bound) == 0.5 * bound
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_screen_bound_of_noisy_data_is_not_below_the_noise(seed):
+    from skkan.discovery._trials import screen_noise_level
+
+    X, law = _log_ratio_law(seed)
+    noise = 0.01 * np.sqrt(np.mean(law**2))
+    y = law + np.random.default_rng(seed + 10).normal(0.0, noise, len(law))
+    # A right estimate stands; a tenfold overestimate comes down to about the noise.
+    assert screen_noise_level(*_split(X, y), noise) == noise
+    bound = screen_noise_level(*_split(X, y), 10 * noise)
+    assert 0.8 * noise < bound < 1.5 * noise
+
+
+def test_scaled_residuals_carry_each_row_by_its_scale():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 1.0, (300, 2))
+    targets = np.column_stack([np.sin(3 * X[:, 0]) * X[:, 1], X[:, 0] * X[:, 1]])
+    scales = rng.uniform(0.5, 2.0, targets.shape)
+    plain = additive_residuals(X, targets, [()])
+    relative, scaled = additive_residuals(X, targets, [()], scales=scales)
+    np.testing.assert_array_equal(relative, plain)
+    # With unit scales the scaled residual is the relative one times the variance.
+    _, unit = additive_residuals(X, targets, [()], scales=np.ones_like(targets))
+    np.testing.assert_allclose(unit[0], plain[0] * np.var(targets, axis=0), rtol=1e-10)
+    assert np.all(scaled[0] > 0) and not np.allclose(scaled[0], unit[0])
