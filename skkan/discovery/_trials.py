@@ -489,6 +489,9 @@ def _screen_targets(X, y, monomial, seed):
 
 
 def _screen_changes(X):
+    """The changes of variables the screen fits: all of them within
+    :data:`SCREEN_MAX_CHANGES`, else none (the cost grows with the fourth power of the
+    inputs)."""
     changes = substitutions(X, max_changes=SCREEN_MAX_CHANGES)
     return [()] if len(changes) - 1 > SCREEN_MAX_CHANGES else changes
 
