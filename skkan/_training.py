@@ -667,7 +667,8 @@ class PreviousFit:
     optimizer_state: Optional[dict] = None
 
 
-def train(X, encoded, sample_weight, config, random_state, *, previous=None, incremental=False, description="fit"):
+def train(X, encoded, sample_weight, config, random_state, *, previous=None, incremental=False, description="fit",
+          validation_rows=None):
     """Train a network on validated raw ``X`` and encoded targets: ``fit`` and ``partial_fit``.
 
     Parameters
@@ -685,6 +686,9 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         3, 7, 15 and 31 passes; the optimizer resumed).
     description : str
         Name shown by the progress bar.
+    validation_rows : ndarray of int, optional
+        With early stopping, the rows of ``X`` that judge it (the others train);
+        None draws ``config.validation_fraction`` of the rows at random.
 
     Returns
     -------
@@ -719,7 +723,11 @@ def train(X, encoded, sample_weight, config, random_state, *, previous=None, inc
         config, previous, incremental
     ) else None
     if config.early_stopping and not incremental and closed is None:
-        data, validation = _validation_split(data, X.shape[0], encoded, config, rng)
+        if validation_rows is None:
+            data, validation = _validation_split(data, X.shape[0], encoded, config, rng)
+        else:
+            train_rows = np.setdiff1d(np.arange(X.shape[0]), validation_rows)
+            data, validation = data.subset(train_rows), data.subset(np.sort(np.asarray(validation_rows)))
 
     trainer = Trainer(
         loss=config.targets.loss,
