@@ -21,13 +21,10 @@ against the real data (every constant refitted), so the network's approximation
 error does not reach the printed law.
 """
 
-import hashlib
-import threading
-from collections import OrderedDict
-
 import numpy as np
 import torch
 
+from ._cache import ArrayCache, array_digest
 from ._noise import finite_level
 from ._structure import cross_tree, network_function
 from ._trials import _NETWORK_PARAMS
@@ -68,8 +65,7 @@ _MIN_STOPPING_ROWS = 50
 # to a quarter of a minute each, one stage after the other; a few entries outlive the
 # sub-discoveries between them.
 SURROGATE_CACHE_SIZE = 4
-_surrogate_cache = OrderedDict()
-_surrogate_cache_lock = threading.Lock()
+_surrogate_cache = ArrayCache(SURROGATE_CACHE_SIZE)
 # Products of the factors' formulas simplified against the real data, simplest first
 # (each factor offers up to SIMPLEST_FACTORS + 2 formulas, see _factor_formulas): the
 # simplest ones whose relative squared error on the network's data is at most
@@ -143,13 +139,13 @@ def held_out_surrogate(X_fit, y_fit, X_val, y_val, seed, noisy=False):
     (q*(Ef + B*v*sin(theta)): 0.010 held out, 0.017 on its term B*v*sin(theta),
     0.0026 on its training rows).
     """
-    key = _surrogate_key(X_fit, y_fit, X_val, y_val, seed, noisy)
-    with _surrogate_cache_lock:
-        if key in _surrogate_cache:
-            _surrogate_cache.move_to_end(key)
-            # Trained once: no training iterations are spent on it again.
-            function, error, _, rows = _surrogate_cache[key]
-            return function, error, 0, rows.copy()
+    settings = (sorted(SURROGATE_PARAMS.items(), key=str), SURROGATE_NOISY_PARAMS if noisy else None, SURROGATE_ROWS)
+    key = array_digest((X_fit, y_fit, X_val, y_val), (settings, int(seed)))
+    cached = _surrogate_cache.get(key)
+    if cached is not None:
+        # Trained once: no training iterations are spent on it again.
+        function, error, _, rows = cached
+        return function, error, 0, rows.copy()
     rows = np.arange(len(y_fit))
     if len(rows) > SURROGATE_ROWS:
         rows = np.linspace(0, len(y_fit) - 1, SURROGATE_ROWS).round().astype(int)
@@ -159,22 +155,8 @@ def held_out_surrogate(X_fit, y_fit, X_val, y_val, seed, noisy=False):
     validation = (X_fit[others], y_fit[others]) if len(others) >= _MIN_STOPPING_ROWS else None
     function, error, n_iter = fit_surrogate(X_fit[rows], y_fit[rows], seed, validation)
     error = max(error, float(np.sqrt(np.mean((_evaluate(function, X_val) - y_val) ** 2))))
-    with _surrogate_cache_lock:
-        _surrogate_cache[key] = (function, error, n_iter, rows.copy())
-        while len(_surrogate_cache) > SURROGATE_CACHE_SIZE:
-            _surrogate_cache.popitem(last=False)
+    _surrogate_cache.put(key, (function, error, n_iter, rows.copy()))
     return function, error, n_iter, rows
-
-
-def _surrogate_key(X_fit, y_fit, X_val, y_val, seed, noisy):
-    """A digest of a surrogate's data and seed (and of the settings it trains with)."""
-    settings = (sorted(SURROGATE_PARAMS.items(), key=str), SURROGATE_NOISY_PARAMS if noisy else None, SURROGATE_ROWS)
-    digest = hashlib.blake2b(repr((settings, int(seed))).encode())
-    for array in (X_fit, y_fit, X_val, y_val):
-        array = np.ascontiguousarray(array, dtype=np.float64)
-        digest.update(repr(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
 
 
 def _evaluate(function, X):

@@ -64,19 +64,17 @@ and ``get_formula`` of :class:`skkan.KANRegressor` run.
 """
 
 import functools
-import hashlib
 import math
 import re
-import threading
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .._progress import Progress
 from ..symbolic._simplify import LOSS_FLOOR, float_count, simplify_formula
+from ._cache import ArrayCache, array_digest
 from ._noise import NOISE_ROWS, finite_level, indistinguishable, quotient_noise_level, squared_errors, within_noise
 from ._screen import (
     SPLINE_KNOTS,
@@ -498,35 +496,21 @@ def _screen_changes(X):
 
 # The screen's residuals of the last few data, so that the noise bound of the
 # estimator (screen_noise_level) and the screened trials fit them once.
-_SCREEN_CACHE_SIZE = 2
-_screen_cache = OrderedDict()
-_screen_cache_lock = threading.Lock()
-
-
-def _screen_key(X, targets, changes):
-    digest = hashlib.blake2b(repr((changes, SPLINE_KNOTS)).encode())
-    for array in (X, targets):
-        array = np.ascontiguousarray(array, dtype=np.float64)
-        digest.update(repr(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+_screen_cache = ArrayCache(2)
 
 
 def _screen_residuals(X, targets, changes, scales=None):
     """:func:`skkan.discovery._screen.additive_residuals`, kept for the next call on the
     same data (with ``scales``, also the scaled residuals, not kept)."""
-    key = _screen_key(X, targets, changes)
+    key = array_digest((X, targets), (changes, SPLINE_KNOTS))
     if scales is None:
-        with _screen_cache_lock:
-            if key in _screen_cache:
-                return _screen_cache[key]
+        cached = _screen_cache.get(key)
+        if cached is not None:
+            return cached
         residuals = additive_residuals(X, targets, changes)
     else:
         residuals, scaled = additive_residuals(X, targets, changes, scales=scales)
-    with _screen_cache_lock:
-        _screen_cache[key] = residuals
-        while len(_screen_cache) > _SCREEN_CACHE_SIZE:
-            _screen_cache.popitem(last=False)
+    _screen_cache.put(key, residuals)
     return residuals if scales is None else (residuals, scaled)
 
 

@@ -78,7 +78,7 @@ def test_the_surrogate_of_the_same_data_and_seed_is_trained_once(monkeypatch):
         return (lambda rows: rows[:, 0] * 0 + float(weights[-1])), 0.5, 7
 
     monkeypatch.setattr(_factors, "fit_surrogate", fake_fit_surrogate)
-    monkeypatch.setattr(_factors, "_surrogate_cache", type(_factors._surrogate_cache)())
+    monkeypatch.setattr(_factors, "_surrogate_cache", type(_factors._surrogate_cache)(_factors.SURROGATE_CACHE_SIZE))
     rng = np.random.default_rng(0)
     X_fit, X_val = rng.uniform(-1, 1, (1100, 3)), rng.uniform(-1, 1, (20, 3))
     y_fit, y_val = X_fit.sum(axis=1), X_val.sum(axis=1)
