@@ -14,6 +14,7 @@ from .._persistence import dump_state, load_state
 from .._preprocessing import check_numeric_columns
 from ..symbolic._formula import estimator_symbols, round_floats
 from ..symbolic._simplify import evaluate, noise_tie
+from ._factors import is_noisy
 from ._noise import estimate_noise, noise_rows
 from ._single_index import lowered_noise_level
 from ._trials import (
@@ -256,8 +257,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             noise = screen_noise_level(X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], noise)
         # Whether the rows are noisy, for every sub-problem too (their noise floors are
         # set by their values' errors, which exact data have as well).
-        variance = float(np.var(y[validation_rows]))
-        noisy = bool(np.isfinite(noise) and noise**2 > 1e-6 * variance)
+        noisy = bool(is_noisy(noise, float(np.std(y[validation_rows]))))
         settings["noisy_data"] = noisy
         candidates, trials = discover(
             X[fit_rows], y[fit_rows], X[validation_rows], y[validation_rows], self._symbols(), settings,
