@@ -61,6 +61,12 @@ MERGE_GAIN = 10.0
 # noise (q**2*a**2/(e*c**3) at 1 % and 10 % noise: 1.8 and 1.4 times), and the noise
 # is itself estimated. A wrong acceptance costs time only; the real rows judge.
 NOISE_FACTOR = 2.0
+# No fit's held-out mean squared residual falls below the noise variance, so a merge
+# (or a constant added to a fitting product), which must lower the residual
+# MERGE_GAIN-fold, is not tried once the residual is within MERGE_GAIN times the noise
+# floor; the floor counts at this share, since the noise is estimated (up to twice too
+# high). On noisy data this skips most of the search's fits.
+NOISE_FLOOR_SHARE = 0.5
 # Groups of at most this many inputs, merged greedily at most MAX_MERGES times.
 MAX_GROUP = 2
 MAX_MERGES = 2
@@ -402,6 +408,8 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     if n_features < 2 or len(y) <= n_fit or not np.var(y) > 0:
         return None
     variance = float(np.var(y[n_fit:]))
+    # Relative held-out residual below which no merge can gain MERGE_GAIN-fold.
+    futile = MERGE_GAIN * NOISE_FLOOR_SHARE * noise_variance / max(variance, 1e-300)
 
     def fits(fit):
         close = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
@@ -411,22 +419,23 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     # covers every pure product, so it is tried only when no pure product fits
     # exactly, and taken when it fits and lowers the residual as a merge must (a pure
     # product of six factors passes for 1 + p*E*cos(theta)/(k*T) at 1e-5).
-    pure = _grouped_fit(X, y, n_fit, seed, offset=False)
-    if pure.residual <= EXACT_PRODUCT and fits(pure):
+    pure = _grouped_fit(X, y, n_fit, seed, offset=False, futile=futile)
+    if (pure.residual <= EXACT_PRODUCT or pure.residual <= futile) and fits(pure):
         return pure
-    shifted = _grouped_fit(X, y, n_fit, seed, offset=True)
+    shifted = _grouped_fit(X, y, n_fit, seed, offset=True, futile=futile)
     if fits(shifted) and (not fits(pure) or shifted.residual * MERGE_GAIN <= pure.residual):
         return shifted
     return pure if fits(pure) else None
 
 
-def _grouped_fit(X, y, n_fit, seed, offset):
-    """Every input its own factor, then greedy merges into two-input factors."""
+def _grouped_fit(X, y, n_fit, seed, offset, futile=0.0):
+    """Every input its own factor, then greedy merges into two-input factors (none
+    once the relative held-out residual is at most ``futile``)."""
     groups = [(i,) for i in range(X.shape[1])]
     fit = fit_product(X, y, groups, n_fit, seed, offset=offset)
     for _ in range(MAX_MERGES):
-        if len(groups) <= 2 or fit.residual <= EXACT_PRODUCT:
-            break  # one group is no product; an exact fit gains nothing
+        if len(groups) <= 2 or fit.residual <= max(EXACT_PRODUCT, futile):
+            break  # one group is no product; an exact fit, or one at the noise, gains nothing
         options = []
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):

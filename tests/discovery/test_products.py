@@ -96,6 +96,28 @@ def test_noise_within_the_given_floor_is_accepted():
     assert fit.residual > PRODUCT_RESIDUAL
 
 
+@pytest.mark.parametrize("seed", range(2))  # seeds 0-5 measured
+def test_no_merge_or_constant_is_searched_once_a_product_is_at_the_noise(seed, monkeypatch):
+    # At 10 % noise a merge cannot lower the held-out residual tenfold, nor can a
+    # constant: the one fit of single-input factors is the answer, found with one call.
+    from skkan.discovery import _products
+
+    X = _rows(seed, [(-1, 1), (-1, 1), (0.5, 2), (-1, 1)])
+    clean = X[:, 0] * np.cos(2 * X[:, 1]) / X[:, 2] * np.exp(X[:, 3])
+    sigma = 0.1 * np.sqrt(np.mean(clean**2))
+    y = clean + np.random.default_rng(seed).normal(0, sigma, len(clean))
+    calls = []
+    original = _products.fit_product
+    monkeypatch.setattr(_products, "fit_product", lambda *args, **kwargs: calls.append(args[2]) or original(*args, **kwargs))
+    fit = product_structure(X, y, N_FIT, noise_variance=sigma**2)
+    assert fit is not None and fit.groups == ((0,), (1,), (2,), (3,)) and fit.offset == 0.0
+    assert len(calls) == 1
+    # Without the noise floor the same rows are no product, after every merge was tried.
+    calls.clear()
+    assert product_structure(X, y, N_FIT) is None
+    assert len(calls) > 2
+
+
 def test_an_ignored_input_is_a_constant_factor():
     X = _rows(2, [(-1, 1), (-1, 1), (-1, 1)])
     y = X[:, 0] * np.exp(X[:, 1])
