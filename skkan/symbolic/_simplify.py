@@ -432,18 +432,37 @@ def simple_numbers_near(option, value, error):
     if (high - low) * max(_DENOMINATORS) > _MAX_COUNTED_RATIONALS:
         return math.inf
     limit = _niceness(option)
-    found = set()
+    # Every numerator over every denominator in the window, in lowest terms, counted
+    # once each (a thousand per call: vectorised, as the call is frequent).
+    numerators, denominators = [], []
     for denominator in _DENOMINATORS:
-        for numerator in range(math.ceil(low * denominator), math.floor(high * denominator) + 1):
-            divisor = math.gcd(numerator, denominator)
-            n, d = numerator // divisor, denominator // divisor
-            if n != 0 and abs(n) <= MAX_RATIONAL and _rational_niceness(n, d) <= limit:
-                found.add((n, d))
+        span = np.arange(math.ceil(low * denominator), math.floor(high * denominator) + 1, dtype=np.int64)
+        numerators.append(span)
+        denominators.append(np.full(len(span), denominator, dtype=np.int64))
+    numerators, denominators = np.concatenate(numerators), np.concatenate(denominators)
+    divisors = np.gcd(numerators, denominators)
+    numerators, denominators = numerators // divisors, denominators // divisors
+    keep = (numerators != 0) & (np.abs(numerators) <= MAX_RATIONAL)
+    numerators, denominators = numerators[keep], denominators[keep]
+    found = np.unique(numerators * (max(_DENOMINATORS) + 1) + denominators)
+    numerators, denominators = found // (max(_DENOMINATORS) + 1), found % (max(_DENOMINATORS) + 1)
+    simple = _rational_niceness_array(numerators, denominators) <= limit
     if limit < _SIMPLEST_BASE_NICENESS:
-        return len(found)
+        return int(np.count_nonzero(simple))
     values, niceness = _base_numbers()  # all irrational: none is also counted above
     inside = (values >= low) & (values <= high) & (niceness <= limit)
-    return len(found) + int(np.count_nonzero(inside))
+    return int(np.count_nonzero(simple)) + int(np.count_nonzero(inside))
+
+
+def _digits(values):
+    """Decimal digits of non-negative integers (at least one)."""
+    return 1 + np.searchsorted(10 ** np.arange(1, 19, dtype=np.int64), values, side="right")
+
+
+def _rational_niceness_array(numerators, denominators):
+    """:func:`_rational_niceness` of arrays of rationals in lowest terms (no zero)."""
+    length = _digits(np.abs(numerators)) + (numerators < 0) + np.where(denominators == 1, 0, 1 + _digits(denominators))
+    return np.where(np.abs(numerators) == denominators, 1, 1 + length)
 
 
 def plausible_snap(option, value, error):
