@@ -126,3 +126,23 @@ def test_a_noisy_intercept_is_printed_as_measured_not_as_a_nice_number(seed):
     slope, intercept = final.coeff(X0), final.subs(X0, 0)
     assert slope == 2
     assert intercept.is_Float and abs(float(intercept) - 1 / 6) < 0.1
+
+
+@pytest.mark.parametrize("option", [sympy.Integer(1), sympy.Rational(16, 5), sympy.Rational(-7, 12), sympy.Integer(1234)])
+def test_counted_rationals_are_those_sympy_prints_as_simple(option):
+    # The rationals of the window, counted one by one through sympy: in lowest terms,
+    # at most as long printed as the candidate, each once (2/4 is 1/2).
+    from skkan.symbolic._simplify import _COINCIDENCE_WINDOW, _DENOMINATORS, MAX_RATIONAL
+
+    rng = np.random.default_rng(0)
+    for value, error in zip(float(option) + rng.normal(0, 0.5, 20), 10 ** rng.uniform(-4, 0.5, 20)):
+        half_width = _COINCIDENCE_WINDOW * SNAP_STANDARD_ERRORS * error
+        low, high = value - half_width, value + half_width
+        found = {
+            sympy.Rational(n, d)
+            for d in _DENOMINATORS
+            for n in range(int(np.ceil(low * d)), int(np.floor(high * d)) + 1)
+            if n != 0 and abs(sympy.Rational(n, d).p) <= MAX_RATIONAL
+        }
+        simple = [r for r in found if _niceness(r) <= _niceness(option)]
+        assert simple_numbers_near(option, value, error) == len(simple)
