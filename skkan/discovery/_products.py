@@ -65,7 +65,9 @@ NOISE_FACTOR = 2.0
 # (or a constant added to a fitting product), which must lower the residual
 # MERGE_GAIN-fold, is not tried once the residual is within MERGE_GAIN times the noise
 # floor; the floor counts at this share, since the noise is estimated (up to twice too
-# high). On noisy data this skips most of the search's fits.
+# high). A residual below that share of the floor shows an estimate far too high
+# (exact data of many inputs: the Gaussian process errs upwards), and the search goes
+# on as on exact data. On noisy data this skips most of the search's fits.
 NOISE_FLOOR_SHARE = 0.5
 # Groups of at most this many inputs, merged greedily at most MAX_MERGES times.
 MAX_GROUP = 2
@@ -408,8 +410,7 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     if n_features < 2 or len(y) <= n_fit or not np.var(y) > 0:
         return None
     variance = float(np.var(y[n_fit:]))
-    # Relative held-out residual below which no merge can gain MERGE_GAIN-fold.
-    futile = MERGE_GAIN * NOISE_FLOOR_SHARE * noise_variance / max(variance, 1e-300)
+    noise_floor = noise_variance / max(variance, 1e-300)  # relative to the variance, as residuals are
 
     def fits(fit):
         close = fit.residual <= PRODUCT_RESIDUAL or fit.residual * variance <= NOISE_FACTOR * noise_variance
@@ -419,22 +420,30 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
     # covers every pure product, so it is tried only when no pure product fits
     # exactly, and taken when it fits and lowers the residual as a merge must (a pure
     # product of six factors passes for 1 + p*E*cos(theta)/(k*T) at 1e-5).
-    pure = _grouped_fit(X, y, n_fit, seed, offset=False, futile=futile)
-    if (pure.residual <= EXACT_PRODUCT or pure.residual <= futile) and fits(pure):
+    pure = _grouped_fit(X, y, n_fit, seed, offset=False, noise_floor=noise_floor)
+    if (pure.residual <= EXACT_PRODUCT or _at_noise_floor(pure.residual, noise_floor)) and fits(pure):
         return pure
-    shifted = _grouped_fit(X, y, n_fit, seed, offset=True, futile=futile)
+    shifted = _grouped_fit(X, y, n_fit, seed, offset=True, noise_floor=noise_floor)
     if fits(shifted) and (not fits(pure) or shifted.residual * MERGE_GAIN <= pure.residual):
         return shifted
     return pure if fits(pure) else None
 
 
-def _grouped_fit(X, y, n_fit, seed, offset, futile=0.0):
+def _at_noise_floor(residual, noise_floor):
+    """Whether a relative held-out residual is at the relative ``noise_floor``: too near
+    it for any fit to lower it MERGE_GAIN-fold, yet not so far below it that the floor
+    must be an overestimate (see :data:`NOISE_FLOOR_SHARE`)."""
+    share = NOISE_FLOOR_SHARE * noise_floor
+    return share <= residual <= MERGE_GAIN * share and noise_floor > 0
+
+
+def _grouped_fit(X, y, n_fit, seed, offset, noise_floor=0.0):
     """Every input its own factor, then greedy merges into two-input factors (none
-    once the relative held-out residual is at most ``futile``)."""
+    once the relative held-out residual is at the relative ``noise_floor``)."""
     groups = [(i,) for i in range(X.shape[1])]
     fit = fit_product(X, y, groups, n_fit, seed, offset=offset)
     for _ in range(MAX_MERGES):
-        if len(groups) <= 2 or fit.residual <= max(EXACT_PRODUCT, futile):
+        if len(groups) <= 2 or fit.residual <= EXACT_PRODUCT or _at_noise_floor(fit.residual, noise_floor):
             break  # one group is no product; an exact fit, or one at the noise, gains nothing
         options = []
         for a in range(len(groups)):

@@ -47,6 +47,11 @@ def test_coupled_inputs_become_one_factor(seed):
     y = X[:, 0] * X[:, 1] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
     fit = product_structure(X, y, N_FIT)
     assert fit is not None and fit.groups == ((0,), (1, 2))
+    # A noise floor far above the unmerged fit's relative residual (2e-3 to 3e-3) is
+    # an overestimate on exact rows (estimates err upwards with many inputs): the
+    # merge is still searched for and found.
+    fit = product_structure(X, y, N_FIT, noise_variance=0.05 * np.var(y))
+    assert fit is not None and fit.groups == ((0,), (1, 2))
 
 
 @pytest.mark.parametrize("seed", range(3))  # seeds 0-7 measured
