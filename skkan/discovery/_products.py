@@ -62,13 +62,18 @@ MERGE_GAIN = 10.0
 # is itself estimated. A wrong acceptance costs time only; the real rows judge.
 NOISE_FACTOR = 2.0
 # No fit's held-out mean squared residual falls below the noise variance, so a merge
-# (or a constant added to a fitting product), which must lower the residual
-# MERGE_GAIN-fold, is not tried once the residual is within MERGE_GAIN times the noise
-# floor; the floor counts at this share, since the noise is estimated (up to twice too
-# high). A residual below that share of the floor shows an estimate far too high
-# (exact data of many inputs: the Gaussian process errs upwards), and the search goes
-# on as on exact data. On noisy data this skips most of the search's fits.
+# (or a constant added to a product), which must lower the residual MERGE_GAIN-fold,
+# is not tried once a product fits within the noise (NOISE_FACTOR times the floor) and
+# not below this share of it: the floor is estimated, and one far above the residual
+# is an overestimate (exact data of many inputs: the Gaussian process errs upwards;
+# sub-problems' floors more so), where the search goes on as on exact data. A product
+# that does not fit yet is searched on, as the floor may be too high. Nor is a floor
+# trusted for a product that leaves more than NOISE_BOUND_RESIDUAL of the variance:
+# a sub-problem's floor can exceed the variance itself (``y / n_0`` with a signed
+# ``n_0`` near zero on exact data: 2.2 times it), where a product explaining nothing
+# passes for one at the noise. On noisy data this skips most of the search's fits.
 NOISE_FLOOR_SHARE = 0.5
+NOISE_BOUND_RESIDUAL = 0.1
 # Groups of at most this many inputs, merged greedily at most MAX_MERGES times.
 MAX_GROUP = 2
 MAX_MERGES = 2
@@ -430,11 +435,12 @@ def _product_structure(X, y, n_fit, noise_variance, seed):
 
 
 def _at_noise_floor(residual, noise_floor):
-    """Whether a relative held-out residual is at the relative ``noise_floor``: too near
-    it for any fit to lower it MERGE_GAIN-fold, yet not so far below it that the floor
-    must be an overestimate (see :data:`NOISE_FLOOR_SHARE`)."""
-    share = NOISE_FLOOR_SHARE * noise_floor
-    return share <= residual <= MERGE_GAIN * share and noise_floor > 0
+    """Whether a relative held-out residual is at the relative ``noise_floor``: within
+    the noise (:data:`NOISE_FACTOR` times the floor), so that no fit can lower it
+    MERGE_GAIN-fold, yet not so far below the floor that it must be an overestimate
+    (see :data:`NOISE_FLOOR_SHARE`), and leaving at most :data:`NOISE_BOUND_RESIDUAL`."""
+    ceiling = min(NOISE_FACTOR * noise_floor, NOISE_BOUND_RESIDUAL)
+    return NOISE_FLOOR_SHARE * noise_floor <= residual <= ceiling and noise_floor > 0
 
 
 def _grouped_fit(X, y, n_fit, seed, offset, noise_floor=0.0):
