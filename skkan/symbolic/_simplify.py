@@ -410,16 +410,6 @@ def _base_numbers():
     return values, np.array([simplest[v] for v in values])
 
 
-def _rational_niceness(numerator, denominator):
-    """:func:`_niceness` of the rational ``numerator/denominator`` in lowest terms."""
-    if numerator == 0:
-        return 0
-    if abs(numerator) == denominator:
-        return 1
-    text = str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
-    return 1 + len(text)
-
-
 def simple_numbers_near(option, value, error):
     """How many simple numbers (those :func:`_nice_values` offers), at least as simple as
     ``option``, lie within :data:`_COINCIDENCE_WINDOW` confidence half-widths of
@@ -460,7 +450,9 @@ def _digits(values):
 
 
 def _rational_niceness_array(numerators, denominators):
-    """:func:`_rational_niceness` of arrays of rationals in lowest terms (no zero)."""
+    """:func:`_niceness` of arrays of nonzero rationals ``numerators/denominators`` in
+    lowest terms, without sympy: 1 for 1 and -1, else 1 plus the printed length
+    (``-7/12``: 6)."""
     length = _digits(np.abs(numerators)) + (numerators < 0) + np.where(denominators == 1, 0, 1 + _digits(denominators))
     return np.where(np.abs(numerators) == denominators, 1, 1 + length)
 
