@@ -43,6 +43,29 @@ def test_noise_estimate_is_close_to_the_truth_and_tiny_without_noise(n_inputs, s
     assert estimate_noise(X, y, random_state=seed) < 2e-3 * spread
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_likelihood_and_gradient_are_scikit_learns(seed):
+    # The process is computed here for speed; it must be scikit-learn's
+    # ConstantKernel * RBF + WhiteKernel with GaussianProcessRegressor's jitter.
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    theta = rng.uniform(-1.5, 1.5, size=5)
+    kernel = ConstantKernel() * RBF(np.ones(3)) + WhiteKernel()
+    process = GaussianProcessRegressor(kernel, alpha=_noise._JITTER, optimizer=None).fit(X, y)
+    expected, expected_gradient = process.log_marginal_likelihood(theta, eval_gradient=True)
+    value, gradient = _noise._negative_log_likelihood(theta, X, y)
+    assert value == pytest.approx(-expected, rel=1e-9)
+    np.testing.assert_allclose(gradient, -expected_gradient, rtol=1e-7, atol=1e-9)
+    # The noise alone, with the smooth part fixed.
+    smooth = np.exp(theta[0]) * _noise._rbf(X / np.exp(theta[1:4]))
+    value, gradient = _noise._negative_log_likelihood_of_noise(theta[4:], smooth, y)
+    assert value == pytest.approx(-expected, rel=1e-9)
+    assert gradient[0] == pytest.approx(-expected_gradient[4], rel=1e-7, abs=1e-9)
+
+
 def test_noisy_data_average_disjoint_estimates_and_noiseless_data_fit_one(monkeypatch):
     fitted = []
     original = _noise._white_noise_variance
