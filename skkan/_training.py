@@ -13,7 +13,6 @@ validation and fitted state; a target object (:mod:`skkan._targets`) brings the 
 and the validation score.
 """
 
-import contextlib
 import copy
 import warnings
 from dataclasses import dataclass, field, replace
@@ -28,6 +27,7 @@ from ._optim import make_optimizer
 from ._preprocessing import InputScaler
 from ._progress import Progress
 from .nn import KAN
+from .nn._threads import limited_threads
 
 __all__ = [
     "AUTO_EARLY_STOPPING_ROWS",
@@ -42,7 +42,6 @@ __all__ = [
     "auto_early_stopping",
     "chunk_rows_for",
     "extension_grids",
-    "limited_threads",
     "resolve_device",
     "thread_limit_for",
     "train",
@@ -484,28 +483,10 @@ def resolve_device(device):
     return resolved
 
 
-_THREADPOOLS = []
-
-
 def thread_limit_for(rows, module):
     """1 for steps of ``rows`` rows too small to share between threads, else None."""
     work = rows * sum(layer.coef.numel() for layer in module.layers)
     return 1 if work < _SINGLE_THREAD_WORK else None
-
-
-def limited_threads(limit):
-    """``threadpool_limits(limit)`` with the thread pools looked up once per process.
-
-    Finding the pools reads the process's loaded libraries (about 15 ms), which would
-    dominate a ``partial_fit`` call on a small chunk. ``None``: no limit.
-    """
-    if limit is None:
-        return contextlib.nullcontext()
-    if not _THREADPOOLS:
-        from threadpoolctl import ThreadpoolController
-
-        _THREADPOOLS.append(ThreadpoolController())
-    return _THREADPOOLS[0].limit(limits=limit)
 
 
 def auto_early_stopping(n_samples):

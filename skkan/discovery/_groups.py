@@ -258,11 +258,11 @@ def power_group(X, y, noise_level=None):
     -------
     PowerGroup or None
     """
-    from threadpoolctl import threadpool_limits
+    from ..nn._threads import limited_threads
 
     # Thousands of small least-squares fits: BLAS threads only add overhead to them
     # (I.13.4's search: 0.5 s on one thread, 7 s on two with the other core busy).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with limited_threads(1, user_api="blas"):
         return _power_group(X, y, noise_level)
 
 

@@ -122,7 +122,8 @@ def _white_noise_variance(X, y, smooth=None):
     at every step, which made this estimate a tenth of a formula's discovery time.
     """
     from scipy.optimize import minimize
-    from threadpoolctl import threadpool_limits
+
+    from ..nn._threads import limited_threads
 
     spread = float(np.std(y))
     if not spread > 0:
@@ -142,7 +143,7 @@ def _white_noise_variance(X, y, smooth=None):
         objective = functools.partial(_negative_log_likelihood_of_noise, smooth=fixed, target=target)
     try:
         # One thread: the matrices are small, and threads only contend.
-        with warnings.catch_warnings(), threadpool_limits(limits=1), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), limited_threads(1), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             result = minimize(objective, initial, jac=True, method="L-BFGS-B", bounds=bounds,
                               options={"maxiter": _MAX_ITER})

@@ -400,13 +400,13 @@ def product_structure(X, y, n_fit, noise_variance=0.0, seed=0):
     -------
     ProductFit or None
     """
-    from threadpoolctl import threadpool_limits
+    from ..nn._threads import limited_threads
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     # One thread: the solves are small, and threads only contend (measured: 30 to 60
     # times slower when both cores are busy).
-    with threadpool_limits(limits=1):
+    with limited_threads(1):
         return _product_structure(X, y, n_fit, noise_variance, seed)
 
 

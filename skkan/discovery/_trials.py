@@ -556,7 +556,7 @@ def screen_noise_level(X_fit, y_fit, X_val, y_val, noise_level):
         with np.errstate(all="ignore"):
             slope = (above - below) / (2.0 * step)
             scales.append(np.where(np.abs(slope) > 0, 1.0 / np.abs(slope), np.inf))
-    from .._training import limited_threads
+    from ..nn._threads import limited_threads
 
     changes = _screen_changes(X)
     with limited_threads(1):  # many small solves, as in discover
@@ -852,10 +852,10 @@ def baseline_candidates(X_fit, y_fit, X_val, y_val, symbols, tolerance):
 
 
 def _run_trial_quietly(spec, *args):
-    from threadpoolctl import threadpool_limits
+    from ..nn._threads import limited_threads
 
     # Trials are small: one thread each, so that parallel trials do not contend.
-    with threadpool_limits(limits=1):
+    with limited_threads(1):
         start = time.perf_counter()
         candidates, n_iter = run_trial(spec, *args)
         return candidates, n_iter, time.perf_counter() - start
@@ -893,7 +893,7 @@ def discover(X_fit, y_fit, X_val, y_val, symbols, settings, *, n_restarts, hidde
         One record per trial: its description, time, best held-out loss and
         training iterations.
     """
-    from .._training import limited_threads
+    from ..nn._threads import limited_threads
 
     # One thread for the screens' many small least-squares solves, as the trials have:
     # two threads fight whenever the other core is busy (the linear screen of a law of

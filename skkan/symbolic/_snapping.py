@@ -11,8 +11,8 @@ edge is matched against the library (:func:`skkan.symbolic.fit_symbolic`, ranked
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
+from ..nn._threads import limited_threads
 from ._fit import fit_symbolic, rank_candidates
 from ._library import make_library
 
@@ -192,7 +192,7 @@ def retrain(module, x, loss, max_iter, thread_limit=None):
         ``loss(output) -> scalar tensor`` (the estimator's weighted training loss).
     max_iter : int
     thread_limit : int or None
-        Passed to ``threadpool_limits``.
+        Passed to :func:`skkan.nn._threads.limited_threads` (None: no limit).
     """
     from scipy.optimize import minimize
 
@@ -215,7 +215,7 @@ def retrain(module, x, loss, max_iter, thread_limit=None):
     best = torch.nn.utils.parameters_to_vector(params).detach().numpy().copy()
     best_value = objective(best)[0]
     remaining = max_iter
-    with threadpool_limits(limits=thread_limit):
+    with limited_threads(thread_limit):
         # L-BFGS-B can stop early on a badly scaled valley (a line search that finds
         # no decrease); a restart with fresh curvature memory usually goes on.
         for _ in range(5):
@@ -276,7 +276,7 @@ def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None,
     # symbolic and, given data, retrained, so the later curves are fitted to their
     # exact inputs.
     for index in range(len(module.layers)):
-        with threadpool_limits(limits=1):  # many small tensor operations
+        with limited_threads(1):  # many small tensor operations
             records.extend(snap_layer(module, index, data, entries, r2_threshold, weight_simple, readable=readable))
         if retraining:
             refit(module, max_iter if index == len(module.layers) - 1 else intermediate)
@@ -290,7 +290,7 @@ def snap_network(module, data, entries, r2_threshold, weight_simple, refit=None,
     for _ in range(CLEANUP_ROUNDS):
         changed = []
         for index in range(len(module.layers)):
-            with threadpool_limits(limits=1):
+            with limited_threads(1):
                 changed.extend(
                     snap_layer(module, index, data, entries, r2_threshold, weight_simple, resnap=True, readable=readable)
                 )
@@ -325,7 +325,7 @@ def suggest_edge(module, data, layer_index, out_index, in_index, library=None, w
     """
     entries = make_library(library)
     points, values = _edge_curve_samples(module, data, layer_index, out_index, in_index)
-    with threadpool_limits(limits=1):  # many tiny tensor operations: one thread is faster
+    with limited_threads(1):  # many tiny tensor operations: one thread is faster
         fit = fit_symbolic(points[None, :], values[None, :], entries)
     score = rank_candidates(fit, entries, weight_simple=weight_simple)[0]
     rows = []
@@ -353,7 +353,7 @@ def fix_edge(module, data, layer_index, out_index, in_index, function):
     if len(entries) != 1:
         raise ValueError(f"fix_symbolic takes one function, got {len(entries)}.")
     points, values = _edge_curve_samples(module, data, layer_index, out_index, in_index)
-    with threadpool_limits(limits=1):
+    with limited_threads(1):
         fit = fit_symbolic(points[None, :], values[None, :], entries)
     r2 = float(fit.r2[0, 0])
     if not np.isfinite(r2):
