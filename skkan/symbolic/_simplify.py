@@ -95,6 +95,8 @@ MAX_RATIONAL = 10**4
 # Trigonometric rewriting (two of Fu's rules) is tried on formulas of at most this
 # complexity: its cost grows with the size of the expression.
 _TRIG_MAX_COMPLEXITY = 60
+# Terms of a root's base above this complexity are not factored (absorb_root_monomials).
+_FACTOR_MAX_COMPLEXITY = 40
 
 # A sum cancels when its root mean square value on the data is below this fraction of
 # that of its largest term (two large, nearly opposite terms).
@@ -1189,10 +1191,15 @@ def absorb_root_monomials(expression, symbols, signs):
         # terms with each term factored (c**2*(A*q - p)**2 for a term A**2*c**2*q**2 *
         # (p/(A*q) - 1)**2, where expanding would multiply terms).
         bases = [sympy.expand(factor * root.base)]
-        try:
-            bases.append(sympy.Add(*(sympy.factor(factor * term) for term in sympy.Add.make_args(root.base))))
-        except (sympy.PolynomialError, TypeError, ValueError):
-            pass
+        terms = sympy.Add.make_args(root.base)
+        # Factoring is for rational terms (products of powers): on the exp of a cubic
+        # inside a sine, an approximation's term, sympy's factor ran for a minute and
+        # then raised MemoryError.
+        if all(not term.atoms(sympy.Function) and complexity(term) <= _FACTOR_MAX_COMPLEXITY for term in terms):
+            try:
+                bases.append(sympy.Add(*(sympy.factor(factor * term) for term in terms)))
+            except (sympy.PolynomialError, TypeError, ValueError, RecursionError, MemoryError):
+                pass
         best = node
         for base in bases:
             candidate = sympy.Mul(*others) * sympy.Pow(base, root.exp)

@@ -466,6 +466,18 @@ def test_absorb_root_monomials_takes_positive_inputs_under_the_root_when_cleaner
     _assert_same_values(absorb_root_monomials(sympy.sympify(expression), symbols, signs), expression, expected, symbols)
 
 
+def test_absorb_root_monomials_leaves_terms_with_functions_unfactored():
+    # An approximation's term under a root: sympy's factor of it raises MemoryError
+    # (found on a Feynman law of six inputs), which must not end the fit.
+    term = ("1128731905.72672*exp(-(49718.6312713424*(x2 + 28.2285817327065)**3 + 14067.4201990075*"
+            "sin(1289.48109412338*x2 - 338.949542575776) - 23221.2795452006)**2)")
+    expression = sympy.sympify(f"x0**2*sqrt(8.13208949035749 + {term})")
+    symbols = [x0, x1, x2]
+    result = absorb_root_monomials(expression, symbols, ["positive", "positive", "real"])
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 3))
+    np.testing.assert_allclose(evaluate(result, symbols, X), evaluate(expression, symbols, X), rtol=1e-12)
+
+
 def test_simplified_path_prints_one_logarithm_of_a_quotient():
     law = lambda X: X[:, 0] * np.log(X[:, 1] / X[:, 2])  # noqa: E731
     path, _ = _simplify("x0*(log(x1) - log(x2))", law, 3, 1.0, 5.0)
