@@ -165,13 +165,16 @@ def _rbf(scaled):
     return kernel
 
 
-def _likelihood_terms(covariance, target):
-    """``(-log marginal likelihood, W)`` of a zero-mean process with this covariance,
-    where ``W = alpha alpha^T - K^-1`` gives the gradient: ``d(-lml)/d theta =
-    -sum(W * dK/d theta) / 2``; None where the covariance is not positive definite."""
+def _likelihood_terms(smooth, noise, target):
+    """``(-log marginal likelihood, W)`` of a zero-mean process of covariance ``K =
+    smooth + (noise + jitter) I``, where ``W = alpha alpha^T - K^-1`` gives the gradient:
+    ``d(-lml)/d theta = -sum(W * dK/d theta) / 2``; None where ``K`` is not positive
+    definite."""
     from scipy.linalg import cho_solve, cholesky
     from scipy.linalg.lapack import dpotri
 
+    covariance = smooth.copy()
+    covariance[np.diag_indices_from(covariance)] += noise + _JITTER
     try:
         lower = cholesky(covariance, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
@@ -192,9 +195,7 @@ def _negative_log_likelihood(theta, inputs, target):
     amplitude, length_scales, noise = np.exp(theta[0]), np.exp(theta[1:-1]), np.exp(theta[-1])
     scaled = inputs / length_scales
     smooth = amplitude * _rbf(scaled)
-    covariance = smooth.copy()
-    covariance[np.diag_indices_from(covariance)] += noise + _JITTER
-    terms = _likelihood_terms(covariance, target)
+    terms = _likelihood_terms(smooth, noise, target)
     if terms is None:
         return np.inf, np.zeros_like(theta)
     value, weights = terms
@@ -210,9 +211,7 @@ def _negative_log_likelihood(theta, inputs, target):
 def _negative_log_likelihood_of_noise(theta, smooth, target):
     """Objective and gradient in ``theta = [log noise]`` with the smooth part fixed."""
     noise = np.exp(theta[0])
-    covariance = smooth.copy()
-    covariance[np.diag_indices_from(covariance)] += noise + _JITTER
-    terms = _likelihood_terms(covariance, target)
+    terms = _likelihood_terms(smooth, noise, target)
     if terms is None:
         return np.inf, np.zeros_like(theta)
     value, weights = terms
