@@ -101,7 +101,8 @@ def _levenberg_marquardt(entries, u, v, params, n_iter):
     Every (entry, curve) row has its own damping, so the rows are independent; they
     share each step's linear algebra because a library of about twenty entries made
     per-entry steps costly in small-tensor overhead, not in arithmetic. Returns the
-    refined parameters (K, E, 4) and the mean squared residuals (K, E).
+    refined parameters (K, E, 4), the mean squared residuals (K, E) and each fit's
+    ``f_k(alpha u + beta)`` at the refined parameters (K, E, n).
     """
     n_entries, n_curves = params.shape[:2]
     functions = [entry.torch_function() for entry in entries]
@@ -160,7 +161,7 @@ def _levenberg_marquardt(entries, u, v, params, n_iter):
         residual = torch.where(ok[:, None], residual_new, residual)
         loss = torch.where(ok, loss_new, loss)
         damping = torch.where(ok, damping / 3, damping * 4).clamp(1e-12, 1e12)
-    return params.reshape(n_entries, n_curves, 4), loss.reshape(n_entries, n_curves)
+    return params.reshape(n_entries, n_curves, 4), loss.reshape(n_entries, n_curves), g.reshape(n_entries, n_curves, -1)
 
 
 def fit_symbolic(x, y, library, n_iter=25, n_grid_points=48):
@@ -227,15 +228,14 @@ def fit_symbolic(x, y, library, n_iter=25, n_grid_points=48):
         starts.append(torch.stack([alpha[best], beta[best], c[rows, best], d[rows, best]], -1))
         found.append(torch.isfinite(residual[rows, best]))
     if refined_entries:
-        refined, loss = _levenberg_marquardt([library[k] for k in refined_entries], u, v, torch.stack(starts), n_iter)
+        refined, loss, values = _levenberg_marquardt(
+            [library[k] for k in refined_entries], u, v, torch.stack(starts), n_iter
+        )
     for position, k in enumerate(refined_entries):
-        entry, function = library[k], library[k].torch_function()
         r2[:, k] = torch.where(found[position], 1 - loss[position], torch.full_like(loss[position], -math.inf))
         params[:, k] = refined[position]
-        with torch.no_grad():
-            values = function(refined[position, :, :1] * u + refined[position, :, 1:2])
-        amplitude[:, k] = torch.nan_to_num((refined[position, :, 2:3] * values).abs().amax(-1), nan=math.inf)
-        if entry.fit in ("general", "shift_free"):
+        amplitude[:, k] = torch.nan_to_num((refined[position, :, 2:3] * values[position]).abs().amax(-1), nan=math.inf)
+        if library[k].fit in ("general", "shift_free"):
             span[:, k] = 2 * refined[position, :, 0].abs()
     # Back to the units of x and y: alpha u + beta with u = (x - centre) / half_width.
     a = params[..., 0] / half_width[:, None]
