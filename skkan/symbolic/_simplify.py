@@ -1193,8 +1193,8 @@ def absorb_root_monomials(expression, symbols, signs):
         bases = [sympy.expand(factor * root.base)]
         terms = sympy.Add.make_args(root.base)
         # Factoring is for rational terms (products of powers): on the exp of a cubic
-        # inside a sine, an approximation's term, sympy's factor ran for a minute and
-        # then raised MemoryError.
+        # inside a sine, an approximation's term, sympy's factor raised MemoryError
+        # (converting its floats to huge rationals), which ended the fit.
         if all(not term.atoms(sympy.Function) and complexity(term) <= _FACTOR_MAX_COMPLEXITY for term in terms):
             try:
                 bases.append(sympy.Add(*(sympy.factor(factor * term) for term in terms)))
