@@ -25,6 +25,16 @@ the errors equal those of leave-one-out on the data with rows repeated.
 Inputs with at most two distinct values (one-hot columns) take one column, their
 base (silu) weight: two values need no spline, and the design stays small.
 
+One ridge penalty shrinks every curve alike, while inputs differ in how smooth their
+effect is. A second candidate therefore gives every input its own smoothing penalty
+on the second differences of its spline coefficients (a P-spline, on a finer grid:
+:data:`SMOOTHING_GRID`), the penalties chosen by maximising the marginal likelihood
+(a Laplace approximation for two classes) with Wood and Fasiolo's (2017)
+Fellner-Schall updates (:func:`_smoothing_penalties`); leave-one-out keeps whichever
+of the two candidates predicts left-out rows better. The ridge stays the better one
+where inputs take a few values each (a level per value, not a smooth curve) or a few
+high-leverage rows dominate.
+
 The additive classifier of two classes is linear in its weights too, up to the
 logistic link: :func:`fit_additive_logistic` minimises the penalised cross-entropy
 by Newton's method for each penalty and chooses the penalty by approximate
@@ -43,6 +53,8 @@ __all__ = [
     "BASE_PENALTY_RATIOS",
     "LOGISTIC_ALPHA_RATIOS",
     "MAX_COLUMNS",
+    "SMOOTHING_GRID",
+    "SMOOTHING_MAX_COLUMNS",
     "fit_additive_least_squares",
     "fit_additive_logistic",
 ]
@@ -76,6 +88,27 @@ _LEFT_OUT_ROWS = 4096
 _PATH_RISES = 3
 # Floats in one chunk of design rows (64 MB).
 _CHUNK_FLOATS = 8_000_000
+#: Grid of the smoothing candidate when the grid is chosen by the fit (``grid_size=
+#: "auto"``): fine enough for sharp effects, since its penalties set the smoothness
+#: (development half of benchmarks/tables.py: 10 and 40 intervals scored as 20).
+SMOOTHING_GRID = 20
+#: Widest design for which the smoothing candidate is fitted: each of its
+#: marginal-likelihood steps inverts the penalised Gram matrix (columns cubed).
+SMOOTHING_MAX_COLUMNS = 1000
+# Fellner-Schall iterations: at most this many, ending when no penalty of an input that
+# still carries a tenth of a degree of freedom changes by more than _PENALTY_TOLERANCE
+# (relative; a change of 1 % in a penalty moves the fit far less than the noise);
+# penalties of inputs without effect grow without bound and are capped.
+_MAX_PENALTY_STEPS = 200
+_PENALTY_TOLERANCE = 1e-2
+_PENALTY_RANGE = (1e-10, 1e10)
+# Outer iterations of the logistic smoothing fit (penalised iteratively reweighted
+# least squares, the penalties updated at each).
+_MAX_REWEIGHTING_STEPS = 100
+# The smoothing candidate is dropped when its effective degrees of freedom exceed this
+# share of the rows: with more columns than rows the marginal likelihood can drive the
+# penalties to zero and interpolate, where leave-one-out errors (0 / 0) are no guide.
+_MAX_DEGREES_SHARE = 0.5
 
 
 @dataclass
@@ -88,6 +121,28 @@ class LeastSquaresFit:
     method: str = "penalised least squares"
     #: The base weights' penalty over the spline coefficients', one per output.
     base_penalty_ratio: np.ndarray = field(default_factory=lambda: np.ones(1))
+    #: The smoothing candidate's penalties (outputs, inputs with a spline + 1: the
+    #: last penalises the base weights), relative to the mean diagonal of the Gram
+    #: matrix; None when the ridge candidate was kept.
+    smoothing_penalties: np.ndarray = None
+
+    def summary(self):
+        """One line on how the fit was chosen (for ``verbose`` output)."""
+        if self.smoothing_penalties is not None:
+            middle = np.median(self.smoothing_penalties[:, :-1], axis=1) if self.smoothing_penalties.shape[1] > 1 else (
+                self.smoothing_penalties[:, -1]
+            )
+            return (
+                f"{self.method}, a smoothing penalty per input (median {', '.join(f'{m:.3g}' for m in middle)}) "
+                f"chosen by marginal likelihood: grid {self.grid_size}, kept over the ridge by leave-one-out"
+            )
+        ratios = "" if np.all(self.base_penalty_ratio == 1) else (
+            f" (on the base weights times {', '.join(f'{r:g}' for r in self.base_penalty_ratio)})"
+        )
+        return (
+            f"{self.method}: grid {self.grid_size}, "
+            f"penalty {', '.join(f'{a:.3g}' for a in self.alpha)}{ratios} chosen by leave-one-out"
+        )
 
 
 def _two_valued(x, weight):
@@ -205,12 +260,145 @@ def _solve(layer, data, spline_inputs, weight_factor):
     return weights, intercept, alpha, error, np.clip(rss, 0.0, None), chosen
 
 
+def _smoothing_blocks(n_spline, n_basis, n_base):
+    """The smoothing candidate's penalised blocks of the design of :func:`_design`.
+
+    ``(columns, penalty, rank)`` per input with a spline: the squared second
+    differences of its coefficients plus the square of their mean (which the intercept
+    leaves unidentified, since the basis sums to one), so only a straight trend is
+    free; then one ridge block over the base (silu) columns.
+    """
+    difference = np.diff(np.eye(n_basis), n=2, axis=0)
+    penalty = difference.T @ difference + np.full((n_basis, n_basis), 1.0 / n_basis)
+    blocks = [(slice(i * n_basis, (i + 1) * n_basis), penalty, n_basis - 1) for i in range(n_spline)]
+    start = n_spline * n_basis
+    blocks.append((slice(start, start + n_base), np.eye(n_base), n_base))
+    return blocks
+
+
+def _smoothing_penalties(gram, cross, blocks, scale, total=None, rows=None, penalties=None, max_steps=_MAX_PENALTY_STEPS):
+    """Penalised solution ``beta`` of ``(gram + S) beta = cross``, ``S = sum_j lambda_j S_j``,
+    with the penalties ``lambda_j`` that maximise the marginal likelihood.
+
+    Fellner-Schall updates (Wood and Fasiolo 2017), one per step:
+    ``lambda_j <- phi (rank S_j - lambda_j tr(H^-1 S_j)) / (beta^T S_j beta)`` with
+    ``H = gram + S``; the numerator is the block's effective degrees of freedom. With
+    ``total`` (the centred targets' weighted sum of squares) the scale ``phi`` is
+    estimated, ``rss / (rows - edf)`` (least squares); without it ``phi = 1`` (the
+    working model of logistic regression). Columns outside every block are not
+    penalised. At most ``max_steps`` updates. Returns ``(beta, the penalties it was
+    solved with, inverse of H, the next penalties, whether they settled)``.
+    """
+    from scipy.linalg import cho_factor, cho_solve
+
+    n_columns = gram.shape[0]
+    penalties = np.full(len(blocks), scale) if penalties is None else penalties.copy()
+    ranks = np.array([rank for *_, rank in blocks], dtype=float)
+    low, high = _PENALTY_RANGE[0] * scale, _PENALTY_RANGE[1] * scale
+    jitter = 1e-10 * scale
+    identity = np.eye(n_columns)
+    for _ in range(max_steps):
+        hessian = gram + jitter * identity
+        for (columns, penalty, _), value in zip(blocks, penalties):
+            hessian[columns, columns] += value * penalty
+        factor = cho_factor(hessian)
+        beta = cho_solve(factor, cross)
+        inverse = cho_solve(factor, identity)
+        traces = np.array([np.sum(inverse[columns, columns] * penalty) for columns, penalty, _ in blocks])
+        degrees = ranks - penalties * traces
+        phi = 1.0
+        if total is not None:
+            rss = max(float(total - 2 * beta @ cross + beta @ gram @ beta), 0.0)
+            effective = n_columns - jitter * np.trace(inverse) - float(penalties @ traces)
+            phi = max(rss, np.finfo(float).tiny) / max(rows - effective, 1.0)
+        quadratic = np.array([beta[columns] @ penalty @ beta[columns] for columns, penalty, _ in blocks])
+        updated = np.clip(
+            phi * np.clip(degrees, 1e-12, None) / np.clip(quadratic, np.finfo(float).tiny, None), low, high
+        )
+        # Inputs that carry almost no degrees of freedom and are being penalised further
+        # have no effect; any other penalty must settle.
+        active = (degrees > 0.1) | (updated < penalties)
+        settled = not np.any(active) or np.max(np.abs(np.log(updated[active] / penalties[active]))) < _PENALTY_TOLERANCE
+        if settled:
+            break
+        used, penalties = penalties, updated
+    else:
+        return beta, used, inverse, penalties, False
+    return beta, penalties, inverse, penalties, True
+
+
+def _solve_smoothing(layer, data, spline_inputs, weight_factor):
+    """The smoothing candidate on ``layer``'s grid: a second-difference penalty per
+    spline input and a ridge on the base weights, chosen by marginal likelihood (see
+    :func:`_smoothing_penalties`), per output; None when the design does not vary or
+    the fit spends more than :data:`_MAX_DEGREES_SHARE` of the rows on its degrees of
+    freedom.
+
+    Returns ``(weights (p, outputs), intercept (outputs,), penalties (outputs, blocks),
+    error, rss (outputs,))``, ``error`` and ``penalties`` as :func:`_solve`'s error and
+    alphas (leave-one-out, and relative to the mean diagonal of the centred Gram matrix).
+    """
+    gram, cross, column_sums, target_squares, target_sums, weight_sum = _gram(layer, data, spline_inputs, weight_factor)
+    mean_column, mean_target = column_sums / weight_sum, target_sums / weight_sum
+    gram = gram - weight_sum * np.outer(mean_column, mean_column)
+    cross = cross - weight_sum * np.outer(mean_column, mean_target)
+    total = target_squares - weight_sum * mean_target**2
+    scale = float(np.trace(gram)) / gram.shape[0]
+    if not scale > 1e-12 * max(weight_sum, 1.0):
+        return None
+    blocks = _smoothing_blocks(int(spline_inputs.sum()), layer.coef.shape[-1], layer.in_features)
+    n_outputs = cross.shape[1]
+    weights, penalties, inverses = np.zeros_like(cross), np.zeros((n_outputs, len(blocks))), []
+    for output in range(n_outputs):
+        beta, penalties[output], inverse, *_ = _smoothing_penalties(
+            gram, cross[:, output], blocks, scale, total=total[output], rows=weight_sum - 1.0
+        )
+        weights[:, output] = beta
+        inverses.append(inverse)
+    if max(np.sum(inverse * gram) for inverse in inverses) > _MAX_DEGREES_SHARE * weight_sum:
+        return None
+    errors = np.zeros(n_outputs)
+    for design, target, weight in _chunks(layer, data, spline_inputs):
+        weight = weight.numpy() * weight_factor
+        centred = design.numpy() - mean_column
+        residual = target.numpy() - mean_target - centred @ weights
+        for output, inverse in enumerate(inverses):
+            leverage = 1.0 / weight_sum + np.einsum("rc,rc->r", centred @ inverse, centred)
+            left_out = residual[:, output] / np.clip(1.0 - leverage, 1e-12, None)
+            errors[output] += weight @ left_out**2
+    rss = np.clip(total - 2 * np.einsum("po,po->o", weights, cross) + np.einsum("po,pq,qo->o", weights, gram, weights), 0.0, None)
+    intercept = mean_target - mean_column @ weights
+    return weights, intercept, penalties / scale, float(errors.sum() / weight_sum), rss
+
+
+def smoothing_grid_for(grid_size, n_inputs, n_spline, spline_order, grid_chosen, n_rows):
+    """Grid of the smoothing candidate, or None when even ``grid_size`` is too wide for it.
+
+    ``grid_size`` itself when the user set the grid; else :data:`SMOOTHING_GRID`
+    (never coarser than ``grid_size``), halved while the design is wider than
+    :data:`SMOOTHING_MAX_COLUMNS` or has more columns than ``n_rows`` (rows, a
+    weighted row counting as its copies): with more columns than rows the marginal
+    likelihood can drive the penalties to zero and interpolate.
+    """
+    widest = min(SMOOTHING_MAX_COLUMNS, n_rows)
+    grid = max(grid_size, SMOOTHING_GRID) if grid_chosen else grid_size
+    while grid > grid_size and _n_columns(n_inputs, n_spline, grid, spline_order) > widest:
+        grid = max(grid_size, grid // 2)
+    return grid if _n_columns(n_inputs, n_spline, grid, spline_order) <= widest else None
+
+
 @torch.no_grad()
-def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True):
+def fit_additive_least_squares(
+    module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True, grid_chosen=False
+):
     """Fit the one-layer ``module`` to ``data`` in closed form.
 
-    Returns a :class:`LeastSquaresFit`, or None (and ``module`` unchanged) when even
-    the first grid makes a design wider than :data:`MAX_COLUMNS`.
+    Two candidates, the one of lower leave-one-out error kept: one ridge penalty for
+    all weights (its grid searched among ``grid_sizes``), and a smoothing penalty per
+    input (see :func:`_solve_smoothing`; on :data:`SMOOTHING_GRID` intervals when the
+    grid is the fit's to choose). Returns a :class:`LeastSquaresFit`, or None (and
+    ``module`` unchanged) when even the first grid makes a design wider than
+    :data:`MAX_COLUMNS`.
 
     Parameters
     ----------
@@ -229,6 +417,9 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
     adapt_grids : bool, default=True
         Fit every grid's knots to the data's quantiles. False: the layer's grid is
         the first of ``grid_sizes`` (and the others refine it).
+    grid_chosen : bool, default=False
+        Whether the grid is the fit's to choose (``grid_size="auto"``); else the
+        smoothing candidate keeps the first of ``grid_sizes``.
     """
     layer = module.layers[0]
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
@@ -254,15 +445,32 @@ def fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, gr
         if best is not None and not error < best[0]:
             break
         best = (error, grid_size, layer.grid.clone(), weights, intercept, alpha, rss, ratio)
+    # Training loss in the estimators' units: the weighted mean squared error per output.
+    rows = max(weight_sum * weight_factor, np.finfo(np.float64).tiny)
+    smooth_grid = smoothing_grid_for(
+        grid_sizes[0], layer.in_features, n_spline, layer.spline_order, grid_chosen, weight_sum * weight_factor
+    )
+    if smooth_grid is not None:
+        if smooth_grid != layer.grid_size:
+            layer.refine(smooth_grid)
+        if adapt_grids:
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+        smoothing = _solve_smoothing(layer, data, spline_inputs, weight_factor)
+        if smoothing is not None and smoothing[3] < best[0]:
+            weights, intercept, penalties, _, rss = smoothing
+            _set_weights(layer, spline_inputs, weights, intercept)
+            return LeastSquaresFit(
+                grid_size=smooth_grid, alpha=np.median(penalties, axis=1), training_loss=float(np.mean(rss) / rows),
+                smoothing_penalties=penalties,
+            )
     _, grid_size, grid, weights, intercept, alpha, rss, ratio = best
     if layer.grid_size != grid_size:
         layer.refine(grid_size)
     layer.grid.copy_(grid)
     _set_weights(layer, spline_inputs, weights, intercept)
-    # Training loss in the estimators' units: the weighted mean squared error per output.
-    training_loss = float(np.mean(rss) / max(weight_sum * weight_factor, np.finfo(np.float64).tiny))
     return LeastSquaresFit(
-        grid_size=grid_size, alpha=np.asarray(alpha), training_loss=training_loss, base_penalty_ratio=np.asarray(ratio)
+        grid_size=grid_size, alpha=np.asarray(alpha), training_loss=float(np.mean(rss) / rows),
+        base_penalty_ratio=np.asarray(ratio),
     )
 
 
@@ -295,7 +503,7 @@ def _binary_cross_entropy(logit, target):
 
 
 @torch.no_grad()
-def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_rows, adapt_grids=True):
+def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_rows, adapt_grids=True, grid_chosen=False):
     """Fit the one-layer, one-output ``module`` to binary ``data`` by penalised logistic regression.
 
     The additive logit is linear in the weights, as the regressor's output is: the
@@ -310,6 +518,11 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     (``training_loss``: the weighted mean cross-entropy), or None (``module``
     unchanged) for more than one output or a design too large to hold
     (:data:`MAX_LOGISTIC_FLOATS`).
+
+    That ridge competes with a smoothing penalty per input (see
+    :func:`_logistic_smoothing`; on :data:`SMOOTHING_GRID` intervals when
+    ``grid_chosen``, the grid being the fit's to choose); the lower approximate
+    leave-one-out cross-entropy, on the same rows, is kept.
     """
     from scipy.linalg import cho_factor, cho_solve, solve_triangular
     from scipy.special import expit
@@ -330,7 +543,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     design = _design(layer, x_all, spline_inputs).cpu().numpy()
     target = target_all.double().cpu().numpy().reshape(-1)
     weight = w_all.double().cpu().numpy() * _weight_factor(data, w_all)
-    del x_all, target_all, w_all
+    del target_all, w_all
     weight_sum = float(weight.sum())
     mean_column = weight @ design / weight_sum
     # Centred columns and an unpenalised intercept last.
@@ -375,14 +588,9 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
         # Leverages under the last step's Hessian (the step that ended Newton's
         # method changed the weights by less than the tolerance).
         rows = X[scored]
-        logit = rows @ beta
-        probability = expit(logit)
-        curvature = probability * (1 - probability)
         upper = np.triu(factor[0]) if not factor[1] else np.tril(factor[0]).T
         leverage = np.sum(solve_triangular(upper, rows.T, trans="T") ** 2, axis=0)
-        target_scored, weight_scored = target[scored], weight[scored]
-        left_out = logit + (probability - target_scored) * leverage / np.clip(1 - curvature * leverage, 1e-12, None)
-        error = float(weight_scored @ _binary_cross_entropy(left_out, target_scored)) / float(weight_scored.sum())
+        error = _left_out_cross_entropy(rows @ beta, leverage, target[scored], weight[scored])
         if best is None or error < best[0]:
             best, rises = (error, alpha, beta.copy()), 0
         else:
@@ -392,11 +600,100 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     if best is None:
         return None
     error, alpha, beta = best
+    training_loss = float(weight @ _binary_cross_entropy(X @ beta, target)) / weight_sum
+    n_spline = int(spline_inputs.sum())
+    smooth_grid = smoothing_grid_for(grid_size, layer.in_features, n_spline, layer.spline_order, grid_chosen, weight_sum)
+    if smooth_grid is not None and (
+        _n_columns(layer.in_features, n_spline, smooth_grid, layer.spline_order) + 1
+    ) * len(target) <= MAX_LOGISTIC_FLOATS:
+        ridge_grid = layer.grid.clone()
+        if smooth_grid != layer.grid_size:
+            layer.refine(smooth_grid)
+        if adapt_grids:
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+        smooth_design = _design(layer, x_all, spline_inputs).cpu().numpy()
+        blocks = _smoothing_blocks(n_spline, layer.coef.shape[-1], layer.in_features)
+        smoothing = _logistic_smoothing(smooth_design, target, weight, blocks, scored)
+        if smoothing is not None and smoothing[0] < error:
+            _, smooth_beta, smooth_mean, penalties, smooth_loss = smoothing
+            intercept = np.array([smooth_beta[-1] - smooth_mean @ smooth_beta[:-1]])
+            _set_weights(layer, spline_inputs, smooth_beta[:-1, None], intercept)
+            return LeastSquaresFit(
+                grid_size=smooth_grid, alpha=np.median(penalties, axis=1), training_loss=smooth_loss,
+                method="penalised logistic regression", smoothing_penalties=penalties,
+            )
+        if layer.grid_size != grid_size:
+            layer.refine(grid_size)
+        layer.grid.copy_(ridge_grid)
     weights = beta[:-1, None]
     intercept = np.array([beta[-1] - mean_column @ beta[:-1]])
     _set_weights(layer, spline_inputs, weights, intercept)
-    training_loss = float(weight @ _binary_cross_entropy(X @ beta, target)) / weight_sum
     return LeastSquaresFit(
         grid_size=grid_size, alpha=np.array([alpha]), training_loss=training_loss,
         method="penalised logistic regression",
     )
+
+
+def _left_out_cross_entropy(logit, leverage, target, weight):
+    """Approximate leave-one-out cross-entropy (weighted mean) of rows of logits ``logit``
+    and leverages ``leverage`` under the penalised Hessian: a row's left-out logit is one
+    Newton step away, ``eta + (p - y) q / (1 - p (1 - p) q)``."""
+    from scipy.special import expit
+
+    probability = expit(logit)
+    curvature = probability * (1 - probability)
+    left_out = logit + (probability - target) * leverage / np.clip(1 - curvature * leverage, 1e-12, None)
+    return float(weight @ _binary_cross_entropy(left_out, target)) / float(weight.sum())
+
+
+def _logistic_smoothing(design, target, weight, blocks, scored):
+    """The logistic smoothing candidate: penalised iteratively reweighted least squares
+    whose penalties (one per block of :func:`_smoothing_blocks`) are updated at every
+    step to maximise the working model's marginal likelihood (Wood's performance
+    iteration, with :func:`_smoothing_penalties`).
+
+    Returns ``(approximate left-out cross-entropy of the rows ``scored``, weights with
+    the intercept last (centred columns), the columns' means, penalties relative to
+    the curvature scale (1, blocks), training cross-entropy)``, or None when the
+    iteration does not settle, a matrix is not positive definite, or the fit spends
+    more than :data:`_MAX_DEGREES_SHARE` of the rows on its degrees of freedom.
+    """
+    from scipy.special import expit
+
+    weight_sum = float(weight.sum())
+    mean_column = weight @ design / weight_sum
+    X = np.hstack([design - mean_column, np.ones((len(design), 1))])
+    scale = float(np.einsum("r,rc,rc->", 0.25 * weight, X[:, :-1], X[:, :-1])) / max(X.shape[1] - 1, 1)
+    if not scale > 1e-12 * max(weight_sum, 1.0):
+        return None
+    beta = np.zeros(X.shape[1])
+    prior = np.clip((weight @ target) / weight_sum, 1e-6, 1 - 1e-6)
+    beta[-1] = np.log(prior / (1 - prior))
+    upcoming = None
+    try:
+        # One penalty update per reweighting step: the weights and the penalties settle
+        # together (each step inverts the Gram matrix once).
+        for _ in range(_MAX_REWEIGHTING_STEPS):
+            probability = expit(X @ beta)
+            curvature = weight * probability * (1 - probability)
+            gram = (X * curvature[:, None]).T @ X
+            # The working response's cross product: X^T W z with z = eta + (y - p) / (p (1 - p)).
+            cross = gram @ beta + X.T @ (weight * (target - probability))
+            updated, penalties, inverse, upcoming, penalties_settled = _smoothing_penalties(
+                gram, cross, blocks, scale, penalties=upcoming, max_steps=1
+            )
+            settled = np.max(np.abs(updated - beta)) <= _NEWTON_TOLERANCE * (1.0 + np.max(np.abs(updated)))
+            beta = updated
+            if settled and penalties_settled:
+                break
+        else:
+            return None
+    except np.linalg.LinAlgError:
+        return None
+    if np.sum(inverse * gram) > _MAX_DEGREES_SHARE * weight_sum:
+        return None
+    rows = X[scored]
+    leverage = np.einsum("rc,rc->r", rows @ inverse, rows)
+    error = _left_out_cross_entropy(rows @ beta, leverage, target[scored], weight[scored])
+    training_loss = float(weight @ _binary_cross_entropy(X @ beta, target)) / weight_sum
+    return error, beta, mean_column, penalties[None, :] / scale, training_loss

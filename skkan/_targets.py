@@ -130,12 +130,14 @@ class RegressionTargets:
         return True
 
     @staticmethod
-    def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True):
+    def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True, grid_chosen=False):
         """Solve the additive ``module`` in closed form (see
         :func:`skkan._least_squares.fit_additive_least_squares`); None when too wide."""
         from ._least_squares import fit_additive_least_squares
 
-        return fit_additive_least_squares(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids)
+        return fit_additive_least_squares(
+            module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids, grid_chosen
+        )
 
     # ------------------------------------------------------------------ "auto" defaults
     @staticmethod
@@ -356,13 +358,15 @@ class ClassificationTargets:
         return self.n_outputs == 1
 
     @staticmethod
-    def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True):
-        """Solve the additive ``module`` of two classes on its first grid (see
-        :func:`skkan._least_squares.fit_additive_logistic`); None for more classes or
-        a design too large."""
+    def solve_additive(module, data, grid_sizes, grid_eps, generator, grid_rows, adapt_grids=True, grid_chosen=False):
+        """Solve the additive ``module`` of two classes (see
+        :func:`skkan._least_squares.fit_additive_logistic`: its ridge candidate on the
+        first grid); None for more classes or a design too large."""
         from ._least_squares import fit_additive_logistic
 
-        return fit_additive_logistic(module, data, grid_sizes[0], grid_eps, generator, grid_rows, adapt_grids)
+        return fit_additive_logistic(
+            module, data, grid_sizes[0], grid_eps, generator, grid_rows, adapt_grids, grid_chosen
+        )
 
     def auto_competitors(self, hidden_sizes, grid_size):
         """For two classes, the additive model fitted by penalised logistic regression

@@ -797,16 +797,12 @@ def _closed_form_result(module, data, config, generator, progress, adapt_grids=T
     # second BLAS thread only contends with torch's (breast cancer: 1.0 s on two
     # threads, 0.1 s on one).
     with limited_threads(thread_limit_for(len(data), module)):
-        fit = config.targets.solve_additive(module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS, adapt_grids)
+        fit = config.targets.solve_additive(
+            module, data, grid_sizes, config.grid_eps, generator, GRID_ROWS, adapt_grids, config.grid_extension
+        )
     if fit is None:
         return None
-    ratios = "" if np.all(fit.base_penalty_ratio == 1) else (
-        f" (on the base weights times {', '.join(f'{r:g}' for r in fit.base_penalty_ratio)})"
-    )
-    progress.close(
-        f"solved in closed form ({fit.method}): grid {fit.grid_size}, "
-        f"penalty {', '.join(f'{a:.3g}' for a in fit.alpha)}{ratios} chosen by leave-one-out"
-    )
+    progress.close(f"solved in closed form ({fit.summary()})")
     return {
         "module": module, "n_iter": 1, "loss_curve": [fit.training_loss], "best_loss": fit.training_loss,
         "validation_scores": None, "converged": True, "optimizer_state": None, "closed_form": True,

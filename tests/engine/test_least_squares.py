@@ -7,7 +7,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
 from skkan import KANClassifier, KANRegressor
-from skkan._least_squares import _design, _solve, _two_valued, fit_additive_logistic
+from skkan._least_squares import (
+    _design,
+    _smoothing_blocks,
+    _solve,
+    _solve_smoothing,
+    _two_valued,
+    fit_additive_least_squares,
+    fit_additive_logistic,
+)
 from skkan._preprocessing import InputScaler
 from skkan._training import TrainingData
 from skkan.nn import KAN
@@ -215,10 +223,24 @@ def _binary_data(X, y, weight=None, scaler=None):
 
 
 @torch.no_grad()
-def _fit_logistic(data, n_outputs=1, grid_size=4):
+def _fit_logistic(data, n_outputs=1, grid_size=4, grid_chosen=False):
     module = KAN([data.batch()[0].shape[1], n_outputs], grid_size=grid_size, dtype=torch.float64)
-    fit = fit_additive_logistic(module, data, grid_size, 0.02, torch.Generator().manual_seed(0), 10**6)
+    fit = fit_additive_logistic(
+        module, data, grid_size, 0.02, torch.Generator().manual_seed(0), 10**6, grid_chosen=grid_chosen
+    )
     return module, fit
+
+
+def _block_balance(design, gradient, blocks):
+    """Per penalised block, the multiple ``lambda`` of ``penalty @ beta`` that best balances
+    ``gradient`` there, and the largest imbalance left relative to the gradient's size."""
+    multiples, worst = [], 0.0
+    for columns, penalty, _, beta in blocks:
+        direction = penalty @ beta
+        multiple = -float(direction @ gradient[columns]) / float(direction @ direction)
+        multiples.append(multiple)
+        worst = max(worst, np.max(np.abs(gradient[columns] + multiple * direction)))
+    return np.array(multiples), worst
 
 
 def _additive_labels(seed, n=400):
@@ -228,10 +250,14 @@ def _additive_labels(seed, n=400):
     return X, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int), logit
 
 
-def test_logistic_fit_is_the_penalised_optimum_and_the_layer_computes_its_logits():
+def test_logistic_fit_is_the_penalised_optimum_and_the_layer_computes_its_logits(monkeypatch):
+    from skkan import _least_squares
+
+    monkeypatch.setattr(_least_squares, "SMOOTHING_MAX_COLUMNS", 0)  # the ridge candidate alone
     X, y, _ = _additive_labels(0)
     data = _binary_data(X, y)
     module, fit = _fit_logistic(data)
+    assert fit.smoothing_penalties is None
     layer = module.layers[0]
     x, _, weight = data.batch()
     spline_inputs = ~_two_valued(x, weight)
@@ -334,3 +360,132 @@ def test_a_binary_design_too_large_to_hold_is_trained_by_the_solver(monkeypatch)
     model = KANClassifier(hidden_layer_sizes=(), max_iter=20, random_state=0).fit(X, y)
     assert model.n_iter_ > 1
     assert model.score(X, y) > 0.6
+
+
+# ---------------------------------------------------------------- a smoothing penalty per input
+
+
+def _smooth_data(seed, n=300):
+    """A wiggly input, an irrelevant one and a straight one."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 3))
+    return X, np.sin(3 * X[:, 0]) + 0.5 * X[:, 2] + 0.2 * rng.normal(size=n)
+
+
+def _spline_blocks(layer, spline_inputs, weights):
+    """``(columns, penalty, rank, weights)`` of the spline inputs' blocks of :func:`_design`."""
+    blocks = _smoothing_blocks(int(spline_inputs.sum()), layer.coef.shape[-1], layer.in_features)[:-1]
+    return [(columns, penalty, rank, weights[columns]) for columns, penalty, rank in blocks]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_smoothing_penalties_follow_each_inputs_smoothness(seed):
+    X, y = _smooth_data(seed)
+    data = _data(X, y)
+    layer = _layer_on(data, grid_size=20)
+    spline_inputs = torch.ones(3, dtype=torch.bool)
+    weights, _, penalties, _, _ = _solve_smoothing(layer, data, spline_inputs, 1.0)
+    wiggly, irrelevant, straight = penalties[0, :3]
+    # Straight lines are not penalised, so a straight or absent effect takes a penalty
+    # far above the wiggly input's.
+    assert irrelevant > 100 * wiggly and straight > 100 * wiggly
+    # The fit is the penalised optimum for those penalties: on every input's
+    # coefficients the data's gradient is a multiple of that input's own penalty.
+    x = data.batch()[0]
+    design = _design(layer, x, spline_inputs).numpy()
+    design -= design.mean(axis=0)
+    gradient = design.T @ (design @ weights[:, 0] - (y - y.mean()))
+    multiples, worst = _block_balance(design, gradient, _spline_blocks(layer, spline_inputs, weights[:, 0]))
+    assert np.all(multiples > 0)
+    assert worst < 1e-6 * np.max(np.abs(design.T @ (y - y.mean())))
+
+
+def test_smoothing_left_out_error_equals_refits_without_each_row():
+    X, y = _smooth_data(0, n=60)
+    data = _data(X, y)
+    layer = _layer_on(data, grid_size=8)
+    spline_inputs = torch.ones(3, dtype=torch.bool)
+    _, _, penalties, error, _ = _solve_smoothing(layer, data, spline_inputs, 1.0)
+    design = _design(layer, data.batch()[0], spline_inputs).numpy()
+    centred = design - design.mean(axis=0)
+    scale = np.trace(centred.T @ centred) / design.shape[1]
+    penalty = 1e-10 * scale * np.eye(design.shape[1])
+    for (columns, block, _), value in zip(_smoothing_blocks(3, layer.coef.shape[-1], 3), penalties[0]):
+        penalty[columns, columns] += value * scale * block
+    left_out = []
+    for row in range(len(y)):
+        keep = np.arange(len(y)) != row
+        mean_design, mean_y = design[keep].mean(axis=0), y[keep].mean()
+        kept = design[keep] - mean_design
+        beta = np.linalg.solve(kept.T @ kept + penalty, kept.T @ (y[keep] - mean_y))
+        left_out.append((y[row] - mean_y - (design[row] - mean_design) @ beta) ** 2)
+    assert error == pytest.approx(np.mean(left_out), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_candidate_of_lower_left_out_error_is_kept(seed):
+    from skkan import _least_squares
+
+    rng = np.random.default_rng(seed)
+    smooth_X, smooth_y = _smooth_data(seed)
+    # Levels per value of a few-valued input.
+    stepped_X = rng.integers(0, 6, size=(300, 2)).astype(float)
+    stepped_y = np.array([0.0, 3.0, -2.0, 2.5, -1.0, 1.0])[stepped_X[:, 0].astype(int)] + 0.1 * rng.normal(size=300)
+    kept = []
+    for X, y in ((smooth_X, smooth_y), (stepped_X, stepped_y)):
+        data = _data(X, y)
+        spline_inputs = ~_two_valued(data.batch()[0], data.batch()[2])
+        layer = _layer_on(data, grid_size=5)
+        ridge_error = _solve(layer, data, spline_inputs, 1.0)[3]
+        smoothing_error = _solve_smoothing(layer, data, spline_inputs, 1.0)[3]
+        module = KAN([X.shape[1], 1], grid_size=5, dtype=torch.float64)
+        fit = fit_additive_least_squares(module, data, [5], 0.02, torch.Generator().manual_seed(0), 10**6)
+        assert (fit.smoothing_penalties is not None) == (smoothing_error < ridge_error)
+        kept.append(fit.smoothing_penalties is not None)
+    assert kept[0]  # a smooth law is the smoothing candidate's
+    # With the grid the fit's to choose, the smoothing candidate's grid is finer.
+    smooth_fit = fit_additive_least_squares(
+        KAN([3, 1], grid_size=5, dtype=torch.float64), _data(smooth_X, smooth_y), [5], 0.02,
+        torch.Generator().manual_seed(0), 10**6, grid_chosen=True,
+    )
+    assert smooth_fit.smoothing_penalties is not None and smooth_fit.grid_size == _least_squares.SMOOTHING_GRID
+
+
+def test_the_smoothing_grid_is_the_users_unless_the_fit_chooses_it(monkeypatch):
+    from skkan import _least_squares
+    from skkan._least_squares import smoothing_grid_for
+
+    rows = 10**6
+    assert smoothing_grid_for(3, 4, 4, 3, False, rows) == 3
+    assert smoothing_grid_for(3, 4, 4, 3, True, rows) == _least_squares.SMOOTHING_GRID
+    assert smoothing_grid_for(30, 4, 4, 3, True, rows) == 30
+    # 40 inputs of 23 coefficients are 960 columns; 60 inputs on 20 intervals are too
+    # wide, on 10 (780 columns) not.
+    assert smoothing_grid_for(3, 40, 40, 3, True, rows) == 20
+    assert smoothing_grid_for(3, 60, 60, 3, True, rows) == 10
+    assert smoothing_grid_for(5, 400, 400, 3, True, rows) is None
+    # No more columns than rows: 16 inputs on 10 intervals are 224 columns, on 5 144.
+    assert smoothing_grid_for(3, 16, 16, 3, True, 200) == 5
+    assert smoothing_grid_for(3, 16, 16, 3, False, 120) == 3  # 112 columns
+    assert smoothing_grid_for(3, 16, 16, 3, False, 100) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_logistic_smoothing_is_the_penalised_optimum_of_its_penalties(seed):
+    X, y, _ = _additive_labels(seed, n=1500)
+    data = _binary_data(X, y)
+    module, fit = _fit_logistic(data, grid_chosen=True)
+    assert fit.smoothing_penalties is not None and fit.grid_size == 20
+    layer = module.layers[0]
+    x = data.batch()[0]
+    spline_inputs = torch.ones(3, dtype=torch.bool)
+    weights = torch.cat([layer.coef[0].reshape(-1), layer.scale_base[0]]).detach().numpy()
+    design = _design(layer, x, spline_inputs).numpy()
+    logit = module(x)[:, 0].detach().numpy()
+    residual = 1 / (1 + np.exp(-logit)) - y
+    assert abs(residual.sum()) < 1e-6 * len(y)
+    gradient = design.T @ residual
+    multiples, worst = _block_balance(design, gradient, _spline_blocks(layer, spline_inputs, weights))
+    assert np.all(multiples > 0)
+    assert worst < 1e-4 * np.max(np.abs(design.T @ (y - y.mean())))
+    assert fit.training_loss == pytest.approx(np.mean(np.logaddexp(0, logit) - y * logit), rel=1e-6)
