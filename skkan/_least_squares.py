@@ -96,15 +96,22 @@ SMOOTHING_GRID = 20
 #: marginal-likelihood steps inverts the penalised Gram matrix (columns cubed).
 SMOOTHING_MAX_COLUMNS = 1000
 # Fellner-Schall iterations: at most this many, ending when no penalty of an input that
-# still carries a tenth of a degree of freedom changes by more than _PENALTY_TOLERANCE
+# carries more than _ACTIVE_DEGREES degrees of freedom changes by more than _PENALTY_TOLERANCE
 # (relative; a change of 1 % in a penalty moves the fit far less than the noise);
 # penalties of inputs without effect grow without bound and are capped.
 _MAX_PENALTY_STEPS = 200
 _PENALTY_TOLERANCE = 1e-2
+_ACTIVE_DEGREES = 0.05
+_START_PENALTY = 1e-2
 _PENALTY_RANGE = (1e-10, 1e10)
+# Where an input's values separate the classes (all rows of a range in one class), the
+# marginal likelihood drives its penalty to zero and its weights to infinity: the
+# logistic fit keeps every penalty at least this (relative to the curvature scale).
+_SMALLEST_LOGISTIC_PENALTY = 1e-6
 # Outer iterations of the logistic smoothing fit (penalised iteratively reweighted
 # least squares, the penalties updated at each).
 _MAX_REWEIGHTING_STEPS = 100
+_PROBABILITY_TOLERANCE = 1e-4
 # The smoothing candidate is dropped when its effective degrees of freedom exceed this
 # share of the rows: with more columns than rows the marginal likelihood can drive the
 # penalties to zero and interpolate, where leave-one-out errors (0 / 0) are no guide.
@@ -276,7 +283,10 @@ def _smoothing_blocks(n_spline, n_basis, n_base):
     return blocks
 
 
-def _smoothing_penalties(gram, cross, blocks, scale, total=None, rows=None, penalties=None, max_steps=_MAX_PENALTY_STEPS):
+def _smoothing_penalties(
+    gram, cross, blocks, scale, total=None, rows=None, penalties=None, max_steps=_MAX_PENALTY_STEPS,
+    smallest=_PENALTY_RANGE[0],
+):
     """Penalised solution ``beta`` of ``(gram + S) beta = cross``, ``S = sum_j lambda_j S_j``,
     with the penalties ``lambda_j`` that maximise the marginal likelihood.
 
@@ -286,15 +296,19 @@ def _smoothing_penalties(gram, cross, blocks, scale, total=None, rows=None, pena
     ``total`` (the centred targets' weighted sum of squares) the scale ``phi`` is
     estimated, ``rss / (rows - edf)`` (least squares); without it ``phi = 1`` (the
     working model of logistic regression). Columns outside every block are not
-    penalised. At most ``max_steps`` updates. Returns ``(beta, the penalties it was
+    penalised. At most ``max_steps`` updates; no penalty below ``smallest`` times
+    ``scale``. Returns ``(beta, the penalties it was
     solved with, inverse of H, the next penalties, whether they settled)``.
     """
     from scipy.linalg import cho_factor, cho_solve
 
     n_columns = gram.shape[0]
-    penalties = np.full(len(blocks), scale) if penalties is None else penalties.copy()
+    # A first call starts weakly penalised, so that every input carries degrees of
+    # freedom, and cannot settle before its first update.
+    may_settle = penalties is not None
+    penalties = np.full(len(blocks), _START_PENALTY * scale) if penalties is None else penalties.copy()
     ranks = np.array([rank for *_, rank in blocks], dtype=float)
-    low, high = _PENALTY_RANGE[0] * scale, _PENALTY_RANGE[1] * scale
+    low, high = smallest * scale, _PENALTY_RANGE[1] * scale
     jitter = 1e-10 * scale
     identity = np.eye(n_columns)
     for _ in range(max_steps):
@@ -315,13 +329,16 @@ def _smoothing_penalties(gram, cross, blocks, scale, total=None, rows=None, pena
         updated = np.clip(
             phi * np.clip(degrees, 1e-12, None) / np.clip(quadratic, np.finfo(float).tiny, None), low, high
         )
-        # Inputs that carry almost no degrees of freedom and are being penalised further
-        # have no effect; any other penalty must settle.
-        active = (degrees > 0.1) | (updated < penalties)
-        settled = not np.any(active) or np.max(np.abs(np.log(updated[active] / penalties[active]))) < _PENALTY_TOLERANCE
+        # The penalties of inputs without effect (almost no degrees of freedom) wander
+        # near the cap, where the update is a ratio of two vanishing numbers; the
+        # others must settle.
+        active = degrees > _ACTIVE_DEGREES
+        settled = may_settle and (
+            not np.any(active) or np.max(np.abs(np.log(updated[active] / penalties[active]))) < _PENALTY_TOLERANCE
+        )
         if settled:
             break
-        used, penalties = penalties, updated
+        used, penalties, may_settle = penalties, updated, True
     else:
         return beta, used, inverse, penalties, False
     return beta, penalties, inverse, penalties, True
@@ -646,11 +663,26 @@ def _left_out_cross_entropy(logit, leverage, target, weight):
     return float(weight @ _binary_cross_entropy(left_out, target)) / float(weight.sum())
 
 
+def _backtrack(X, target, weight, blocks, penalties, start, step_end):
+    """The point from ``start`` towards ``step_end`` (a full Newton step) where the
+    penalised cross-entropy has decreased: the step halved until it does (a full step
+    overshoots where some rows are nearly separated and the curvature vanishes)."""
+
+    def objective(beta):
+        penalty = sum(value * (beta[columns] @ matrix @ beta[columns]) for (columns, matrix, _), value in zip(blocks, penalties))
+        return float(weight @ _binary_cross_entropy(X @ beta, target)) + 0.5 * penalty
+
+    begin, size, direction = objective(start), 1.0, step_end - start
+    while size > 1e-6 and not objective(start + size * direction) <= begin:
+        size /= 2
+    return start + size * direction
+
+
 def _logistic_smoothing(design, target, weight, blocks, scored):
     """The logistic smoothing candidate: penalised iteratively reweighted least squares
-    whose penalties (one per block of :func:`_smoothing_blocks`) are updated at every
-    step to maximise the working model's marginal likelihood (Wood's performance
-    iteration, with :func:`_smoothing_penalties`).
+    whose penalties (one per block of :func:`_smoothing_blocks`) maximise, at every
+    step, the working model's marginal likelihood (Wood's performance iteration, with
+    :func:`_smoothing_penalties`).
 
     Returns ``(approximate left-out cross-entropy of the rows ``scored``, weights with
     the intercept last (centred columns), the columns' means, penalties relative to
@@ -669,23 +701,27 @@ def _logistic_smoothing(design, target, weight, blocks, scored):
     beta = np.zeros(X.shape[1])
     prior = np.clip((weight @ target) / weight_sum, 1e-6, 1 - 1e-6)
     beta[-1] = np.log(prior / (1 - prior))
-    upcoming = None
+    upcoming, previous = None, None
     try:
-        # One penalty update per reweighting step: the weights and the penalties settle
-        # together (each step inverts the Gram matrix once).
+        # Wood's performance iteration: the penalties of each step's working model
+        # (weighted least squares) maximise its marginal likelihood, then a Newton step
+        # for them, halved until the penalised cross-entropy falls. One penalty update
+        # per step instead wandered without settling (a loans table: 85 steps). The fit
+        # has settled when no probability moves (weights of rows the classes separate
+        # keep growing).
         for _ in range(_MAX_REWEIGHTING_STEPS):
             probability = expit(X @ beta)
+            if previous is not None and np.max(np.abs(probability - previous)) <= _PROBABILITY_TOLERANCE:
+                break
+            previous = probability
             curvature = weight * probability * (1 - probability)
             gram = (X * curvature[:, None]).T @ X
             # The working response's cross product: X^T W z with z = eta + (y - p) / (p (1 - p)).
             cross = gram @ beta + X.T @ (weight * (target - probability))
-            updated, penalties, inverse, upcoming, penalties_settled = _smoothing_penalties(
-                gram, cross, blocks, scale, penalties=upcoming, max_steps=1
+            updated, penalties, inverse, upcoming, _ = _smoothing_penalties(
+                gram, cross, blocks, scale, penalties=upcoming, smallest=_SMALLEST_LOGISTIC_PENALTY
             )
-            settled = np.max(np.abs(updated - beta)) <= _NEWTON_TOLERANCE * (1.0 + np.max(np.abs(updated)))
-            beta = updated
-            if settled and penalties_settled:
-                break
+            beta = _backtrack(X, target, weight, blocks, penalties, beta, updated)
         else:
             return None
     except np.linalg.LinAlgError:
