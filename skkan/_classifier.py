@@ -25,8 +25,9 @@ class KANClassifier(ClassifierMixin, BaseKAN):
         (accurate and directly readable on tabular data such as Iris); with two
         classes (and neither ``early_stopping=True``, ``lamb > 0``, ``warm_start``
         continuing nor ``partial_fit``) it is fitted directly by penalised logistic
-        regression, the penalty chosen by approximate leave-one-out (``n_iter_`` is
-        1). Hidden layers model interactions between features. ``"auto"``: one hidden layer of 32
+        regression, the penalty chosen by approximate leave-one-out, or with a
+        smoothing penalty per input chosen by marginal likelihood where approximate
+        leave-one-out prefers that (``n_iter_`` is 1). Hidden layers model interactions between features. ``"auto"``: one hidden layer of 32
         nodes from 500 training rows (and in ``partial_fit``); below, ``()`` under
         100 training rows per feature, where hidden curves fit the noise, else one
         hidden layer of ``min(2 * n_features + 1, 16)`` nodes. With two classes,

@@ -326,9 +326,10 @@ def _smoothing_penalties(
             effective = n_columns - jitter * np.trace(inverse) - float(penalties @ traces)
             phi = max(rss, np.finfo(float).tiny) / max(rows - effective, 1.0)
         quadratic = np.array([beta[columns] @ penalty @ beta[columns] for columns, penalty, _ in blocks])
-        updated = np.clip(
-            phi * np.clip(degrees, 1e-12, None) / np.clip(quadratic, np.finfo(float).tiny, None), low, high
-        )
+        with np.errstate(over="ignore"):  # an input without effect: its penalty goes to the cap
+            updated = np.clip(
+                phi * np.clip(degrees, 1e-12, None) / np.clip(quadratic, np.finfo(float).tiny, None), low, high
+            )
         # The penalties of inputs without effect (almost no degrees of freedom) wander
         # near the cap, where the update is a ratio of two vanishing numbers; the
         # others must settle.
