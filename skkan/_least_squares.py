@@ -113,8 +113,8 @@ _SMALLEST_LOGISTIC_PENALTY = 1e-6
 _MAX_REWEIGHTING_STEPS = 100
 _PROBABILITY_TOLERANCE = 1e-4
 # The smoothing candidate is dropped when its effective degrees of freedom exceed this
-# share of the rows: with more columns than rows the marginal likelihood can drive the
-# penalties to zero and interpolate, where leave-one-out errors (0 / 0) are no guide.
+# share of the rows, a safeguard besides the bound on its columns (smoothing_grid_for):
+# a fit near interpolation has leave-one-out errors of 0 / 0, no guide.
 _MAX_DEGREES_SHARE = 0.5
 
 
