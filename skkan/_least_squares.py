@@ -456,9 +456,9 @@ def fit_additive_least_squares(
     best = None
     for grid_size in grid_sizes:
         if grid_size != layer.grid_size:
-            layer.refine(grid_size)
+            layer.refine(grid_size, keep_curves=False)
         if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
         weights, intercept, alpha, error, rss, ratio = _solve(layer, data, spline_inputs, weight_factor)
         if best is not None and not error < best[0]:
             break
@@ -470,9 +470,9 @@ def fit_additive_least_squares(
     )
     if smooth_grid is not None:
         if smooth_grid != layer.grid_size:
-            layer.refine(smooth_grid)
+            layer.refine(smooth_grid, keep_curves=False)
         if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
         smoothing = _solve_smoothing(layer, data, spline_inputs, weight_factor)
         if smoothing is not None and smoothing[3] < best[0]:
             weights, intercept, penalties, _, rss = smoothing
@@ -483,7 +483,7 @@ def fit_additive_least_squares(
             )
     _, grid_size, grid, weights, intercept, alpha, rss, ratio = best
     if layer.grid_size != grid_size:
-        layer.refine(grid_size)
+        layer.refine(grid_size, keep_curves=False)
     layer.grid.copy_(grid)
     _set_weights(layer, spline_inputs, weights, intercept)
     return LeastSquaresFit(
@@ -626,9 +626,9 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     ) * len(target) <= MAX_LOGISTIC_FLOATS:
         ridge_grid = layer.grid.clone()
         if smooth_grid != layer.grid_size:
-            layer.refine(smooth_grid)
+            layer.refine(smooth_grid, keep_curves=False)
         if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
         smooth_design = _design(layer, x_all, spline_inputs).cpu().numpy()
         blocks = _smoothing_blocks(n_spline, layer.coef.shape[-1], layer.in_features)
         smoothing = _logistic_smoothing(smooth_design, target, weight, blocks, scored)
@@ -641,7 +641,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
                 method="penalised logistic regression", smoothing_penalties=penalties,
             )
         if layer.grid_size != grid_size:
-            layer.refine(grid_size)
+            layer.refine(grid_size, keep_curves=False)
         layer.grid.copy_(ridge_grid)
     weights = beta[:-1, None]
     intercept = np.array([beta[-1] - mean_column @ beta[:-1]])

@@ -353,15 +353,26 @@ class KANLayer(nn.Module):
 
     # ------------------------------------------------------------------ grid
     @torch.no_grad()
-    def _refit(self, new_grid, sample_points=None):
+    def _refit(self, new_grid, sample_points=None, keep_curves=True):
         """Replace the grid, fitting new coefficients to the current curves.
 
         The current spline of every edge is evaluated, in float64, at points spread
         densely over every interval of the new grid (so the least-squares problem is
         well posed wherever there is no data) plus ``sample_points``; the new
         coefficients are the least-squares fit, one batched solve for all inputs.
+        ``keep_curves=False`` skips the fit and zeroes the coefficients (for callers
+        that set them next).
         """
         k = self.spline_order
+        if not keep_curves:
+            shape = (self.out_features, self.in_features, new_grid.shape[1] - k - 1)
+            if tuple(self.coef.shape) == shape:
+                self.coef.zero_()
+            else:
+                self.coef = nn.Parameter(self.coef.new_zeros(shape), requires_grad=self.coef.requires_grad)
+            self.grid = new_grid.to(self.grid.dtype)
+            self.grid_size = new_grid.shape[1] - 2 * k - 1
+            return
         old_grid = self.grid.double()
         new_grid = new_grid.double()
         interior = new_grid[:, k : new_grid.shape[1] - k]
@@ -390,7 +401,7 @@ class KANLayer(nn.Module):
         self.grid_size = interior.shape[1] - 1
 
     @torch.no_grad()
-    def update_grid(self, x, grid_eps=0.02, sample_weight=None, n_sample_points=256):
+    def update_grid(self, x, grid_eps=0.02, sample_weight=None, n_sample_points=256, keep_curves=True):
         """Adapt the grid to the samples ``x`` while preserving every curve.
 
         Interior knots are placed at the (weighted) sample quantiles, blended with a
@@ -398,6 +409,7 @@ class KANLayer(nn.Module):
         quantiles`` (pykan's rule); the coefficients are then refitted so the learned
         function is kept. Constant inputs, repeated values and fewer samples than
         knots are handled (repeated knots follow the 0/0 = 0 B-spline convention).
+        ``keep_curves=False`` only places the knots and zeroes the coefficients.
         """
         x = x.detach().double()
         weights = torch.ones(x.shape[0], dtype=torch.float64, device=x.device) if sample_weight is None else sample_weight.detach().double()
@@ -417,7 +429,7 @@ class KANLayer(nn.Module):
         margin = 0.01 * (high - low) / self.grid_size
         interior[:, 0] -= margin
         interior[:, -1] += margin
-        self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples)
+        self._refit(make_extended_grid(interior, self.spline_order), sample_points=samples, keep_curves=keep_curves)
 
     @torch.no_grad()
     def set_identity(self, in_indices, low, high):
@@ -445,12 +457,13 @@ class KANLayer(nn.Module):
         self.scale_base[:, index] = 0.0
 
     @torch.no_grad()
-    def refine(self, grid_size):
+    def refine(self, grid_size, keep_curves=True):
         """Switch to ``grid_size`` intervals, keeping the curves (least squares).
 
         New interior knots interpolate the current ones piecewise linearly, so a
         quantile-adapted grid keeps its density; when ``grid_size`` is a multiple of
         the current size every old knot is kept and the fit is exact.
+        ``keep_curves=False`` only places the knots and zeroes the coefficients.
         """
         k = self.spline_order
         old_interior = self.grid.double()[:, k : self.grid.shape[1] - k]
@@ -459,4 +472,4 @@ class KANLayer(nn.Module):
         cell = torch.searchsorted(old_positions, new_positions, right=True).clamp(1, self.grid_size) - 1
         frac = new_positions - old_positions[cell]
         interior = old_interior[:, cell] + frac * (old_interior[:, cell + 1] - old_interior[:, cell])
-        self._refit(make_extended_grid(interior, k))
+        self._refit(make_extended_grid(interior, k), keep_curves=keep_curves)

@@ -205,3 +205,19 @@ def test_set_identity_makes_the_edges_of_those_inputs_the_identity_everywhere(sp
     for i in (0, 2):
         assert torch.allclose(activations[:, :, i], x[:, i : i + 1].expand(-1, 2), atol=1e-12)
     assert not torch.allclose(activations[:, :, 1], x[:, 1:2].expand(-1, 2))
+
+
+@pytest.mark.parametrize("change", ["refine", "update_grid"])
+def test_grid_changes_without_keeping_curves_place_the_same_knots_and_zero_the_coefficients(change):
+    torch.manual_seed(0)
+    x = torch.randn(200, 3, dtype=torch.float64)
+    kept, bare = (KANLayer(3, 2, grid_size=5, dtype=torch.float64) for _ in range(2))
+    bare.load_state_dict(kept.state_dict())
+    for layer, keep in ((kept, True), (bare, False)):
+        if change == "refine":
+            layer.refine(10, keep_curves=keep)
+        else:
+            layer.update_grid(x, keep_curves=keep)
+    assert torch.equal(kept.grid, bare.grid) and bare.grid_size == kept.grid_size
+    assert bare.coef.shape == kept.coef.shape and torch.count_nonzero(bare.coef) == 0
+    assert torch.count_nonzero(kept.coef) > 0
