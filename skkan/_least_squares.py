@@ -195,6 +195,18 @@ def _gram(layer, data, spline_inputs, weight_factor):
     return tuple(s.numpy() for s in sums)
 
 
+def _centred_sums(layer, data, spline_inputs, weight_factor):
+    """Weighted sums of the design and targets about their weighted means (the
+    intercept is not penalised): ``gram``, ``cross``, the targets' sum of squares
+    ``total`` (per output), the means of the columns and of the targets, and ``sum w``."""
+    gram, cross, column_sums, target_squares, target_sums, weight_sum = _gram(layer, data, spline_inputs, weight_factor)
+    mean_column, mean_target = column_sums / weight_sum, target_sums / weight_sum
+    gram = gram - weight_sum * np.outer(mean_column, mean_column)
+    cross = cross - weight_sum * np.outer(mean_column, mean_target)
+    total = target_squares - weight_sum * mean_target**2
+    return gram, cross, total, mean_column, mean_target, weight_sum
+
+
 def _solve(layer, data, spline_inputs, weight_factor):
     """Ridge solution on ``layer``'s grid with the penalties of least cross-validated error, per output.
 
@@ -212,11 +224,7 @@ def _solve(layer, data, spline_inputs, weight_factor):
     (outputs,), alpha (outputs,), error, rss (outputs,), ratio (outputs,))``: the error
     is the weighted mean of the left-out squared errors, summed over outputs.
     """
-    gram, cross, column_sums, target_squares, target_sums, weight_sum = _gram(layer, data, spline_inputs, weight_factor)
-    mean_column, mean_target = column_sums / weight_sum, target_sums / weight_sum
-    gram = gram - weight_sum * np.outer(mean_column, mean_column)
-    cross = cross - weight_sum * np.outer(mean_column, mean_target)
-    total = target_squares - weight_sum * mean_target**2
+    gram, cross, total, mean_column, mean_target, weight_sum = _centred_sums(layer, data, spline_inputs, weight_factor)
     n_alphas, n_outputs = len(ALPHA_RATIOS), cross.shape[1]
     if not float(np.trace(gram)) / gram.shape[0] > 1e-12 * max(weight_sum, 1.0):
         # The design does not vary over the rows (constant inputs, or a single row of
@@ -356,11 +364,7 @@ def _solve_smoothing(layer, data, spline_inputs, weight_factor):
     error, rss (outputs,))``, ``error`` and ``penalties`` as :func:`_solve`'s error and
     alphas (leave-one-out, and relative to the mean diagonal of the centred Gram matrix).
     """
-    gram, cross, column_sums, target_squares, target_sums, weight_sum = _gram(layer, data, spline_inputs, weight_factor)
-    mean_column, mean_target = column_sums / weight_sum, target_sums / weight_sum
-    gram = gram - weight_sum * np.outer(mean_column, mean_column)
-    cross = cross - weight_sum * np.outer(mean_column, mean_target)
-    total = target_squares - weight_sum * mean_target**2
+    gram, cross, total, mean_column, mean_target, weight_sum = _centred_sums(layer, data, spline_inputs, weight_factor)
     scale = float(np.trace(gram)) / gram.shape[0]
     if not scale > 1e-12 * max(weight_sum, 1.0):
         return None
@@ -595,9 +599,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
                 step = cho_solve(factor, gradient)
             except np.linalg.LinAlgError:
                 factor, step = None, np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-            start, size = objective(beta, alpha), 1.0
-            while objective(beta - size * step, alpha) > start - 1e-4 * size * (gradient @ step) and size > 1e-6:
-                size /= 2
+            size = _halved_step(lambda point, alpha=alpha: objective(point, alpha), beta, -step, -(gradient @ step))
             beta = beta - size * step
             if np.max(np.abs(size * step)) <= _NEWTON_TOLERANCE * (1.0 + np.max(np.abs(beta))):
                 break
@@ -664,19 +666,27 @@ def _left_out_cross_entropy(logit, leverage, target, weight):
     return float(weight @ _binary_cross_entropy(left_out, target)) / float(weight.sum())
 
 
+def _halved_step(objective, start, direction, slope=0.0):
+    """The step along ``direction`` from ``start``, halved from 1 (down to 1e-6) until
+    ``objective`` falls by at least 1e-4 of ``slope`` per unit step (Armijo's rule; a
+    slope of 0 asks for no rise)."""
+    begin, size = objective(start), 1.0
+    while objective(start + size * direction) > begin + 1e-4 * size * slope and size > 1e-6:
+        size /= 2
+    return size
+
+
 def _backtrack(X, target, weight, blocks, penalties, start, step_end):
     """The point from ``start`` towards ``step_end`` (a full Newton step) where the
-    penalised cross-entropy has decreased: the step halved until it does (a full step
+    penalised cross-entropy has not risen (see :func:`_halved_step`; a full step
     overshoots where some rows are nearly separated and the curvature vanishes)."""
 
     def objective(beta):
         penalty = sum(value * (beta[columns] @ matrix @ beta[columns]) for (columns, matrix, _), value in zip(blocks, penalties))
         return float(weight @ _binary_cross_entropy(X @ beta, target)) + 0.5 * penalty
 
-    begin, size, direction = objective(start), 1.0, step_end - start
-    while size > 1e-6 and not objective(start + size * direction) <= begin:
-        size /= 2
-    return start + size * direction
+    direction = step_end - start
+    return start + _halved_step(objective, start, direction) * direction
 
 
 def _logistic_smoothing(design, target, weight, blocks, scored):
