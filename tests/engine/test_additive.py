@@ -82,6 +82,28 @@ def test_rank_pairs_with_errors_gives_the_same_ranking_and_positive_errors():
     assert pair == (0, 2) and flag and gain > 5 * error
 
 
+def _threshold_residual(seed, n=4000):
+    """Residuals of a binary target whose rate jumps where inputs 1 and 3 both pass 0.5,
+    after the best fit of its two steps alone (a main-effects model)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(n, 5))
+    y = rng.uniform(size=n) < 0.15 + 0.45 * ((x[:, 1] > 0.5) & (x[:, 3] > 0.5))
+    steps = np.column_stack([np.ones(n), x[:, 1] > 0.5, x[:, 3] > 0.5])
+    return x, (y - steps @ np.linalg.lstsq(steps, y, rcond=None)[0])[:, None]
+
+
+def test_coarse_bins_find_a_threshold_interaction_in_noisy_binary_data():
+    # 4,000 rows give 10 and 5 bins. The fine cells pay more variance than the jump
+    # explains on some samples; the coarse ones find it on every sample.
+    def only_the_pair_is_significant(seed, n_bins):
+        x, residual = _threshold_residual(seed)
+        ranking = rank_pairs(x, residual, np.ones(len(x)), n_bins=n_bins)
+        return [pair for pair, _, flag in ranking if flag] == [(1, 3)]
+
+    assert all(only_the_pair_is_significant(seed, None) for seed in range(10))
+    assert sum(only_the_pair_is_significant(seed, 10) for seed in range(10)) <= 7
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_rank_pairs_sees_no_interaction_in_additive_signal(seed):
     rng = np.random.default_rng(seed)
