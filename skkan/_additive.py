@@ -33,6 +33,7 @@ __all__ = [
     "average_with_additive",
     "check_interactions",
     "choose_pairs",
+    "distinct_inputs",
     "interaction_structure",
     "pair_marginals",
     "plan_interactions",
@@ -59,6 +60,8 @@ _PAIRS_KEPT_RATE = 0.05
 # Pairs are ranked among the inputs whose main effects vary most, at most this many
 # (so ranking stays quick with hundreds of one-hot columns: 528 pairs).
 _MAX_RANKED_INPUTS = 33
+# Inputs whose quantile bins are this correlated count as one for pair ranking.
+_SAME_BINS_CORRELATION = 0.99
 # Rows used to rank pairs (a random subset of larger data), per half.
 _RANKING_ROWS = 25_000
 
@@ -170,8 +173,9 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
 
     The rows are split in two halves. An additive model (the same settings, no pairs)
     is fitted on each half and its residuals taken on the other: residuals of the rows
-    a model was fitted on would hide what it overfits. The pairs are ranked on those
-    residuals (:func:`rank_pairs`). A number keeps that many of the best; ``"auto"``
+    a model was fitted on would hide what it overfits. The pairs of the inputs whose
+    main effects vary most (:func:`distinct_inputs`) are ranked on those residuals
+    (:func:`rank_pairs`). A number keeps that many of the best; ``"auto"``
     tries two sets of up to :data:`AUTO_MAX_PAIRS`, the best pairs whose held-out score
     is significant family-wise and those whose score is significant on its own, and
     keeps the set whose model, fitted on each half the same way, has the lowest loss
@@ -201,9 +205,9 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
         residual[positions], main_losses[positions] = -gradient, losses
         with torch.no_grad():
             spread += module.layers[0].edge_spread(x).numpy().max(0)  # how much each main effect varies
-    candidates = np.sort(np.argsort(-spread, kind="stable")[:_MAX_RANKED_INPUTS])
     # Bins are quantiles, so raw columns bin as the scaled ones do.
     values = np.asarray(X[rows], dtype=np.float64)
+    candidates = distinct_inputs(values, np.argsort(-spread, kind="stable"), _MAX_RANKED_INPUTS)
     ranking = rank_pairs(values, residual, sample_weight[rows], inputs=candidates, random_state=seed, with_errors=True)
     if interactions != "auto":
         return tuple(pair for pair, *_ in ranking)[:interactions]
@@ -232,6 +236,30 @@ def choose_pairs(X, encoded, sample_weight, config, interactions, random_state):
         if significantly_positive(drop, _PAIRS_KEPT_RATE / len(pair_sets)) and loss < best_loss:
             best, best_loss = pairs, loss
     return best
+
+
+def distinct_inputs(values, order, limit):
+    """Up to ``limit`` inputs taken in ``order``, skipping any whose quantile bins
+    follow an input already taken (codes correlated at :data:`_SAME_BINS_CORRELATION`
+    or more); sorted.
+
+    Tables often carry one quantity twice (a phone plan's minutes and their charge,
+    a rate and its rounded copy): ranking would find every interaction of one twice,
+    once per copy, and spend the sets' places on pairs that say the same.
+    """
+    n_bins = _resolutions(len(values))[-1]
+    taken, taken_codes = [], []
+    for index in order:
+        codes = _bin_codes(values[:, index], n_bins)[0].astype(np.float64)
+        if codes.std() > 0 and any(
+            np.corrcoef(codes, other)[0, 1] >= _SAME_BINS_CORRELATION for other in taken_codes if other.std() > 0
+        ):
+            continue
+        taken.append(int(index))
+        taken_codes.append(codes)
+        if len(taken) == limit:
+            break
+    return np.sort(np.asarray(taken, dtype=int))
 
 
 def significantly_positive(differences, rate):

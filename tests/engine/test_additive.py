@@ -9,6 +9,7 @@ from skkan._additive import (
     PAIR_WIDTH,
     check_interactions,
     collapse_main_effects,
+    distinct_inputs,
     interaction_structure,
     rank_pairs,
     term_contributions,
@@ -102,6 +103,21 @@ def test_coarse_bins_find_a_threshold_interaction_in_noisy_binary_data():
 
     assert all(only_the_pair_is_significant(seed, None) for seed in range(10))
     assert sum(only_the_pair_is_significant(seed, 10) for seed in range(10)) <= 7
+
+
+def test_distinct_inputs_skip_a_copy_but_keep_rare_categories():
+    rng = np.random.default_rng(0)
+    minutes = rng.uniform(0, 300, 3000)
+    category = rng.integers(0, 60, 3000)
+    values = np.column_stack([
+        minutes,
+        np.round(0.17 * minutes, 2),  # the charge of those minutes: the same quantity
+        rng.normal(size=3000),
+        category == 0,  # two rare categories: equal on 97 % of rows, yet unrelated
+        category == 1,
+    ])
+    assert distinct_inputs(values, [1, 0, 2, 3, 4], 5).tolist() == [1, 2, 3, 4]
+    assert distinct_inputs(values, [0, 1, 2, 3, 4], 2).tolist() == [0, 2]
 
 
 @pytest.mark.parametrize("seed", range(4))
