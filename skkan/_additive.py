@@ -248,15 +248,15 @@ def distinct_inputs(values, order, limit):
     once per copy, and spend the sets' places on pairs that say the same.
     """
     n_bins = _resolutions(len(values))[-1]
-    taken, taken_codes = [], []
+    taken, standardised = [], []  # the standardised codes of the taken inputs that vary
     for index in order:
         codes = _bin_codes(values[:, index], n_bins)[0].astype(np.float64)
-        if codes.std() > 0 and any(
-            np.corrcoef(codes, other)[0, 1] >= _SAME_BINS_CORRELATION for other in taken_codes if other.std() > 0
-        ):
-            continue
+        if codes.std() > 0:
+            codes = (codes - codes.mean()) / codes.std()
+            if any(np.mean(codes * other) >= _SAME_BINS_CORRELATION for other in standardised):
+                continue
+            standardised.append(codes)
         taken.append(int(index))
-        taken_codes.append(codes)
         if len(taken) == limit:
             break
     return np.sort(np.asarray(taken, dtype=int))
