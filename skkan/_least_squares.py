@@ -459,10 +459,7 @@ def fit_additive_least_squares(
     del x_all, w_all
     best = None
     for grid_size in grid_sizes:
-        if grid_size != layer.grid_size:
-            layer.refine(grid_size, keep_curves=False)
-        if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
+        _place_grid(layer, grid_size, x_grid, w_grid, grid_eps, adapt_grids)
         weights, intercept, alpha, error, rss, ratio = _solve(layer, data, spline_inputs, weight_factor)
         if best is not None and not error < best[0]:
             break
@@ -473,10 +470,7 @@ def fit_additive_least_squares(
         grid_sizes[0], layer.in_features, n_spline, layer.spline_order, grid_chosen, weight_sum * weight_factor
     )
     if smooth_grid is not None:
-        if smooth_grid != layer.grid_size:
-            layer.refine(smooth_grid, keep_curves=False)
-        if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
+        _place_grid(layer, smooth_grid, x_grid, w_grid, grid_eps, adapt_grids)
         smoothing = _solve_smoothing(layer, data, spline_inputs, weight_factor)
         if smoothing is not None and smoothing[3] < best[0]:
             weights, intercept, penalties, _, rss = smoothing
@@ -486,14 +480,31 @@ def fit_additive_least_squares(
                 smoothing_penalties=penalties,
             )
     _, grid_size, grid, weights, intercept, alpha, rss, ratio = best
-    if layer.grid_size != grid_size:
-        layer.refine(grid_size, keep_curves=False)
-    layer.grid.copy_(grid)
+    _restore_grid(layer, grid)
     _set_weights(layer, spline_inputs, weights, intercept)
     return LeastSquaresFit(
         grid_size=grid_size, alpha=np.asarray(alpha), training_loss=float(np.mean(rss) / rows),
         base_penalty_ratio=np.asarray(ratio),
     )
+
+
+def _place_grid(layer, grid_size, x_grid, w_grid, grid_eps, adapt_grids, keep_curves=False):
+    """Put ``layer`` on ``grid_size`` intervals, its knots at the quantiles of
+    ``x_grid`` when ``adapt_grids``; the coefficients are zeroed for the solve that
+    follows unless ``keep_curves``."""
+    if grid_size != layer.grid_size:
+        layer.refine(grid_size, keep_curves=keep_curves)
+    if adapt_grids:
+        layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=keep_curves)
+
+
+def _restore_grid(layer, grid):
+    """Put ``layer`` back on ``grid`` (a grid it had, kept by a candidate that won),
+    its coefficients zeroed for the weights that follow."""
+    grid_size = grid.shape[1] - 2 * layer.spline_order - 1
+    if layer.grid_size != grid_size:
+        layer.refine(grid_size, keep_curves=False)
+    layer.grid.copy_(grid)
 
 
 def _set_weights(layer, spline_inputs, weights, intercept):
@@ -558,10 +569,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
     if columns > MAX_COLUMNS or (columns + 1) * x_all.shape[0] > MAX_LOGISTIC_FLOATS:
         return None
     x_grid, _, w_grid = data.batch(data.random_positions(grid_rows, generator))
-    if grid_size != layer.grid_size:
-        layer.refine(grid_size)
-    if adapt_grids:
-        layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid)
+    _place_grid(layer, grid_size, x_grid, w_grid, grid_eps, adapt_grids, keep_curves=True)
     design = _design(layer, x_all, spline_inputs).cpu().numpy()
     target = target_all.double().cpu().numpy().reshape(-1)
     weight = w_all.double().cpu().numpy() * _weight_factor(data, w_all)
@@ -627,10 +635,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
         _n_columns(layer.in_features, n_spline, smooth_grid, layer.spline_order) + 1
     ) * len(target) <= MAX_LOGISTIC_FLOATS:
         ridge_grid = layer.grid.clone()
-        if smooth_grid != layer.grid_size:
-            layer.refine(smooth_grid, keep_curves=False)
-        if adapt_grids:
-            layer.update_grid(x_grid, grid_eps=grid_eps, sample_weight=w_grid, keep_curves=False)
+        _place_grid(layer, smooth_grid, x_grid, w_grid, grid_eps, adapt_grids)
         smooth_design = _design(layer, x_all, spline_inputs).cpu().numpy()
         blocks = _smoothing_blocks(n_spline, layer.coef.shape[-1], layer.in_features)
         smoothing = _logistic_smoothing(smooth_design, target, weight, blocks, scored)
@@ -642,9 +647,7 @@ def fit_additive_logistic(module, data, grid_size, grid_eps, generator, grid_row
                 grid_size=smooth_grid, alpha=np.median(penalties, axis=1), training_loss=smooth_loss,
                 method="penalised logistic regression", smoothing_penalties=penalties,
             )
-        if layer.grid_size != grid_size:
-            layer.refine(grid_size, keep_curves=False)
-        layer.grid.copy_(ridge_grid)
+        _restore_grid(layer, ridge_grid)
     weights = beta[:-1, None]
     intercept = np.array([beta[-1] - mean_column @ beta[:-1]])
     _set_weights(layer, spline_inputs, weights, intercept)
