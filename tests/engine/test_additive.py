@@ -251,3 +251,19 @@ def test_significantly_positive_is_a_one_sided_test_of_the_mean():
     assert significantly_positive(noise + 0.3, 0.05)
     assert not significantly_positive(noise - noise.mean(), 0.05)  # mean exactly 0
     assert not significantly_positive(noise - 0.3, 0.05)  # one-sided: a negative mean never passes
+
+
+def test_trimmed_test_is_decided_by_the_bulk_of_the_rows_not_by_two_extreme_ones():
+    from skkan._additive import significantly_positive
+
+    rng = np.random.default_rng(0)
+    bulk = 0.05 + 0.3 * rng.normal(size=2000)
+    wild = bulk.copy()
+    wild[:2] = 300.0  # two rows where one fit extrapolated wildly
+    assert not significantly_positive(wild, 0.025)  # their spread hides the bulk's gain
+    assert significantly_positive(wild, 0.025, trim=0.01)
+    assert significantly_positive(bulk, 0.025, trim=0.01)
+    centred = bulk - np.mean(bulk)
+    centred[:2] = 300.0
+    assert not significantly_positive(centred, 0.025, trim=0.01)  # two rows alone do not pass it
+    assert not significantly_positive(-bulk, 0.025, trim=0.01)
