@@ -63,9 +63,9 @@ _MAX_RANKED_INPUTS = 33
 # Inputs whose quantile bins are this correlated count as one for pair ranking.
 _SAME_BINS_CORRELATION = 0.99
 # The test that pairs lower the out-of-fold loss trims this fraction of the per-row
-# differences at each end (Yuen's trimmed mean): a half fit that extrapolates wildly on
-# two rows (an additive model of computer prices at the edge of two collinear inputs:
-# 63 % of its held-out loss) otherwise decides the test alone.
+# differences at each end (Yuen's trimmed mean): a half fit that is wildly off on two
+# rows (an additive model of computer prices on rows at the far end of two inputs that
+# few fitted rows share: 63 % of its held-out loss) otherwise decides the test alone.
 _TRIMMED_FRACTION = 0.01
 # Rows used to rank pairs (a random subset of larger data), per half.
 _RANKING_ROWS = 25_000
